@@ -1,0 +1,103 @@
+// Typed errors of the block layer: one class per condition, each with a stable `code`.
+
+/** Base of every block-layer error. */
+export class BlockError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** The medium failed for a byte range (EIO to a client). */
+export class MediumError extends BlockError {
+  constructor(
+    readonly device: string,
+    readonly op: "read" | "write" | "flush" | "trim" | "zero",
+    readonly offsetBytes: number,
+    readonly lengthBytes: number,
+    message?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      "EMEDIUM",
+      message ?? `${device}: medium error on ${op} of bytes ${offsetBytes}..${offsetBytes + lengthBytes - 1}`,
+      options,
+    );
+  }
+}
+
+/** A request reaches past the end of the device. */
+export class OutOfRangeError extends BlockError {
+  constructor(
+    readonly device: string,
+    readonly offsetBytes: number,
+    readonly lengthBytes: number,
+    readonly sizeBytes: number,
+  ) {
+    super(
+      "ERANGE",
+      `${device}: request at offset ${offsetBytes} length ${lengthBytes} is outside the device (size ${sizeBytes})`,
+    );
+  }
+}
+
+/** The device was closed. */
+export class DeviceClosedError extends BlockError {
+  constructor(readonly device: string) {
+    super("ECLOSED", `${device}: device is closed`);
+  }
+}
+
+/** A write-type request reached a read-only device. */
+export class ReadOnlyError extends BlockError {
+  constructor(
+    readonly device: string,
+    readonly reason?: string,
+  ) {
+    super("EROFS", `${device}: device is read-only${reason ? ` (${reason})` : ""}`);
+  }
+}
+
+/** The device does not implement an operation. */
+export class UnsupportedError extends BlockError {
+  constructor(
+    readonly device: string,
+    readonly op: string,
+  ) {
+    super("ENOTSUP", `${device}: ${op} is not supported`);
+  }
+}
+
+/** No space left: e.g. no spare slot for a remap. */
+export class NoSpaceError extends BlockError {
+  constructor(
+    readonly device: string,
+    message: string,
+  ) {
+    super("ENOSPC", `${device}: ${message}`);
+  }
+}
+
+/** A device spec or device option is invalid; the message names the bad value. */
+export class SpecError extends BlockError {
+  constructor(
+    readonly spec: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super("EINVAL", message, options);
+  }
+}
+
+/** The device could not be opened (missing file, permission, connection refused ...). */
+export class OpenError extends BlockError {
+  constructor(
+    readonly spec: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super("EOPEN", message, options);
+  }
+}
