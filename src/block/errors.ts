@@ -101,3 +101,14 @@ export class OpenError extends BlockError {
     super("EOPEN", message, options);
   }
 }
+
+/** A remote device stayed unreachable past its reconnect window; not a medium error (do not remap). */
+export class DisconnectedError extends BlockError {
+  constructor(
+    readonly device: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super("EDISCONNECTED", `${device}: ${message}`, options);
+  }
+}

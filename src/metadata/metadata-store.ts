@@ -26,6 +26,8 @@ export interface SetIdentity {
   readonly mainSizeBytes: number;
   /** Fingerprint of the main device (hex); see docs/FORMAT.md for how it is computed. */
   readonly mainFingerprint: string;
+  /** Device spec of the main device at create time, so a set can be assembled from its spares alone. */
+  readonly mainSpec?: string;
   readonly spares: readonly SpareIdentity[];
   /** Unix ms when the set was created (informational only; never used for ordering). */
   readonly createdAtMs: number;
@@ -103,6 +105,8 @@ export interface CreateSetOptions {
   readonly spares: readonly BlockDevice[];
   readonly blockSize: number;
   readonly name: string;
+  /** Device spec of main to record in the superblock (default: main.describe()). */
+  readonly mainSpec?: string;
   /** Overwrite spares that already hold dmremap metadata. */
   readonly force?: boolean;
 }

@@ -1,0 +1,73 @@
+// Keeps docs/DEVICE-SPECS.md honest: every schema option is documented, every example parses,
+// and every documented error message is the one openDevice really gives.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { describe, it } from "node:test";
+import { parseDeviceSpec, WRAPPERS } from "./device-spec.js";
+import { openDevice } from "./open-device.js";
+
+const docs = readFileSync(new URL("../../../docs/DEVICE-SPECS.md", import.meta.url), "utf8");
+
+function section(title: string): string {
+  const start = docs.indexOf(`## ${title}\n`);
+  assert.ok(start >= 0, `docs have a "${title}" section`);
+  const end = docs.indexOf("\n## ", start + 1);
+  return docs.slice(start, end < 0 ? undefined : end);
+}
+
+/** The cells of every table row in `text` (trimmed; prettier pads them). */
+function rows(text: string): string[][] {
+  return text
+    .split("\n")
+    .filter((line) => line.startsWith("|"))
+    .map((line) =>
+      line
+        .split(/(?<!\\)\|/)
+        .slice(1, -1)
+        .map((cell) => cell.trim()),
+    );
+}
+
+describe("docs/DEVICE-SPECS.md", () => {
+  it("documents every wrapper option of the schema", () => {
+    for (const [name, wrapper] of Object.entries(WRAPPERS)) {
+      assert.ok(docs.includes(`### \`${name}\``), `wrapper ${name} is documented`);
+      for (const option of wrapper.options) {
+        const row = [
+          `\`${option.key}\`${option.repeatable ? " (repeatable)" : ""}`,
+          option.value,
+          option.default,
+        ];
+        const table = rows(docs.slice(docs.indexOf(`### \`${name}\``)));
+        const found = table.find((cells) => cells[0] === row[0]);
+        assert.deepEqual(found?.slice(0, 3), row, `docs row for ${name} option ${option.key}`);
+      }
+    }
+  });
+
+  it("every example parses", () => {
+    const examples = rows(section("Examples"))
+      .map((cells) => /^`([^`]+)`$/.exec(cells[0]!)?.[1])
+      .filter((spec) => spec !== undefined);
+    assert.ok(examples.length >= 10, `found ${examples.length} examples`);
+    for (const spec of examples) assert.doesNotThrow(() => parseDeviceSpec(spec), spec);
+  });
+
+  it("every documented error of a RAM-backed spec is the real message", async () => {
+    const lines = [...section("Errors").matchAll(/^device spec "([^"]*)": (.*)$/gm)];
+    let checked = 0;
+    for (const [line, spec, rest] of lines) {
+      if (!spec!.includes("mem:") && !spec!.startsWith("foo:")) continue;
+      const expected = `device spec "${spec}": ${rest!.replace(/ \.\.\.\)$/, "")}`;
+      await assert.rejects(openDevice(spec!), (e: unknown) => {
+        assert.ok(
+          e instanceof Error && e.message.startsWith(expected.replace(/; $/, ";")),
+          `${line}\nreal: ${String(e)}`,
+        );
+        return true;
+      });
+      checked++;
+    }
+    assert.ok(checked >= 10, `checked ${checked} documented errors`);
+  });
+});

@@ -1,0 +1,275 @@
+// A block device backed by a regular file or a Linux block device: positional I/O on one fd.
+// Node has no fallocate/BLKDISCARD, so TRIM writes zeroes; O_DIRECT is refused (see `direct`).
+import fs from "node:fs";
+import { readFile } from "node:fs/promises";
+import type { DeviceCapabilities, WriteOptions } from "./block-device.js";
+import { BaseDevice } from "./base-device.js";
+import { MediumError, NoSpaceError, OpenError, SpecError } from "./errors.js";
+
+/** Largest single read()/write() call; longer requests loop (the kernel may also transfer less). */
+const MAX_IO_BYTES = 1 << 30;
+
+/** Options of a file device. */
+export interface FileDeviceOptions {
+  /** Open O_RDONLY; writes, trims and zeroing fail with ReadOnlyError. */
+  readonly readOnly?: boolean;
+  /** O_DIRECT: not supported (Node cannot guarantee aligned buffers); setting it is a SpecError. */
+  readonly direct?: boolean;
+  /** Root of sysfs, for tests (default "/sys"). */
+  readonly sysfsRoot?: string;
+}
+
+/** Major/minor of a Linux device number, decoded as glibc's gnu_dev_major/gnu_dev_minor do. */
+export function decodeDeviceNumber(rdev: bigint): { major: number; minor: number } {
+  const major = ((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & 0xfffff000n);
+  const minor = (rdev & 0xffn) | ((rdev >> 12n) & 0xffffff00n);
+  return { major: Number(major), minor: Number(minor) };
+}
+
+/** Size in bytes of block device MAJOR:MINOR, from /sys/dev/block/MAJOR:MINOR/size (512-byte sectors). */
+export async function readBlockDeviceSize(major: number, minor: number, sysfsRoot = "/sys"): Promise<number> {
+  const sizePath = `${sysfsRoot}/dev/block/${major}:${minor}/size`;
+  const text = (await readFile(sizePath, "utf8")).trim();
+  if (!/^\d+$/.test(text)) throw new RangeError(`${sizePath} holds "${text}", not a sector count`);
+  return Number(text) * 512;
+}
+
+function ioFailure(
+  device: string,
+  op: "read" | "write" | "flush",
+  offsetBytes: number,
+  lengthBytes: number,
+  err: unknown,
+): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === "ENOSPC") return new NoSpaceError(device, `no space left writing at offset ${offsetBytes}`);
+  const detail = code ?? (err instanceof Error ? err.message : String(err));
+  const where = op === "flush" ? "" : ` at offset ${offsetBytes} length ${lengthBytes}`;
+  return new MediumError(device, op, offsetBytes, lengthBytes, `${device}: ${op} failed${where}: ${detail}`, {
+    cause: err,
+  });
+}
+
+function readAt(
+  fd: number,
+  buf: Uint8Array,
+  offset: number,
+  length: number,
+  position: number,
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    fs.read(fd, buf, offset, length, position, (err, n) => (err ? reject(err) : resolve(n)));
+  });
+}
+
+function writeAt(
+  fd: number,
+  buf: Uint8Array,
+  offset: number,
+  length: number,
+  position: number,
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    fs.write(fd, buf, offset, length, position, (err, n) => (err ? reject(err) : resolve(n)));
+  });
+}
+
+function fdatasync(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve())));
+}
+
+function openFd(path: string, flags: number): Promise<number> {
+  return new Promise((resolve, reject) =>
+    fs.open(path, flags, (err, fd) => (err ? reject(err) : resolve(fd))),
+  );
+}
+
+function closeFd(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fs.close(fd, (err) => (err ? reject(err) : resolve())));
+}
+
+function fstatBig(fd: number): Promise<fs.BigIntStats> {
+  return new Promise((resolve, reject) =>
+    fs.fstat(fd, { bigint: true }, (err, st) => (err ? reject(err) : resolve(st))),
+  );
+}
+
+function openFailure(path: string, err: unknown): OpenError {
+  const code = (err as NodeJS.ErrnoException).code;
+  const why =
+    code === "ENOENT"
+      ? "no such file or directory"
+      : code === "EACCES" || code === "EPERM"
+        ? "permission denied"
+        : code === "EISDIR"
+          ? "is a directory"
+          : (code ?? String(err));
+  return new OpenError(path, `cannot open "${path}": ${why}`, { cause: err });
+}
+
+/** Regular file or block device; flush = fdatasync, FUA = write then fdatasync, TRIM = write zeroes. */
+export class FileDevice extends BaseDevice {
+  readonly capabilities: DeviceCapabilities;
+  readonly name: string;
+  private inflight = 0;
+  private drained: (() => void) | undefined;
+
+  private constructor(
+    readonly path: string,
+    private readonly fd: number,
+    readonly sizeBytes: number,
+    readonly isBlockDevice: boolean,
+    readOnly: boolean,
+  ) {
+    super();
+    this.name = path;
+    this.capabilities = { flush: true, fua: true, trim: true, writeZeroes: true, readOnly };
+  }
+
+  /** Open an existing regular file or block device. */
+  static async open(path: string, options: FileDeviceOptions = {}): Promise<FileDevice> {
+    if (options.direct) {
+      throw new SpecError(
+        path,
+        `"${path}": O_DIRECT ("direct") is not supported: Node.js cannot guarantee aligned I/O buffers`,
+      );
+    }
+    const readOnly = options.readOnly ?? false;
+    let fd: number;
+    try {
+      fd = await openFd(path, readOnly ? fs.constants.O_RDONLY : fs.constants.O_RDWR);
+    } catch (err) {
+      throw openFailure(path, err);
+    }
+    try {
+      const st = await fstatBig(fd);
+      let sizeBytes: number;
+      if (st.isFile()) {
+        sizeBytes = Number(st.size);
+      } else if (st.isBlockDevice()) {
+        const { major, minor } = decodeDeviceNumber(st.rdev);
+        try {
+          sizeBytes = await readBlockDeviceSize(major, minor, options.sysfsRoot);
+        } catch (err) {
+          throw new OpenError(path, `cannot read the size of block device "${path}" (${major}:${minor})`, {
+            cause: err,
+          });
+        }
+      } else {
+        throw new SpecError(path, `"${path}" is neither a regular file nor a block device`);
+      }
+      if (sizeBytes === 0 || sizeBytes % 512 !== 0) {
+        throw new SpecError(path, `"${path}": size ${sizeBytes} is not a positive multiple of 512 bytes`);
+      }
+      return new FileDevice(path, fd, sizeBytes, st.isBlockDevice(), readOnly);
+    } catch (err) {
+      await closeFd(fd).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Create a new sparse file of `sizeBytes` (refuses to overwrite an existing one) and open it. */
+  static async create(path: string, sizeBytes: number): Promise<FileDevice> {
+    if (!Number.isSafeInteger(sizeBytes) || sizeBytes <= 0 || sizeBytes % 512 !== 0) {
+      throw new SpecError(path, `"${path}": size ${sizeBytes} is not a positive multiple of 512 bytes`);
+    }
+    const flags = fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL;
+    let fd: number;
+    try {
+      fd = await openFd(path, flags);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "EEXIST") {
+        throw new OpenError(path, `cannot create "${path}": file exists`, { cause: err });
+      }
+      throw openFailure(path, err);
+    }
+    try {
+      await new Promise<void>((resolve, reject) =>
+        fs.ftruncate(fd, sizeBytes, (err) => (err ? reject(err) : resolve())),
+      );
+    } finally {
+      await closeFd(fd);
+    }
+    return FileDevice.open(path);
+  }
+
+  private async track<T>(run: () => Promise<T>): Promise<T> {
+    this.inflight++;
+    try {
+      return await run();
+    } finally {
+      if (--this.inflight === 0) this.drained?.();
+    }
+  }
+
+  protected _read(offsetBytes: number, target: Uint8Array): Promise<void> {
+    return this.track(async () => {
+      let done = 0;
+      while (done < target.length) {
+        const want = Math.min(MAX_IO_BYTES, target.length - done);
+        let n: number;
+        try {
+          n = await readAt(this.fd, target, done, want, offsetBytes + done);
+        } catch (err) {
+          throw ioFailure(this.name, "read", offsetBytes + done, want, err);
+        }
+        if (n === 0) {
+          throw new MediumError(
+            this.name,
+            "read",
+            offsetBytes + done,
+            target.length - done,
+            `${this.name}: unexpected end of file at offset ${offsetBytes + done} (was the file truncated?)`,
+          );
+        }
+        done += n;
+      }
+    });
+  }
+
+  protected _write(offsetBytes: number, data: Uint8Array, options: WriteOptions): Promise<void> {
+    return this.track(async () => {
+      let done = 0;
+      while (done < data.length) {
+        const want = Math.min(MAX_IO_BYTES, data.length - done);
+        try {
+          done += await writeAt(this.fd, data, done, want, offsetBytes + done);
+        } catch (err) {
+          throw ioFailure(this.name, "write", offsetBytes + done, want, err);
+        }
+      }
+      if (options.fua) await this.sync();
+    });
+  }
+
+  private async sync(): Promise<void> {
+    try {
+      await fdatasync(this.fd);
+    } catch (err) {
+      throw ioFailure(this.name, "flush", 0, 0, err);
+    }
+  }
+
+  protected _flush(): Promise<void> {
+    return this.track(() => this.sync());
+  }
+
+  /** No discard primitive in Node: trimmed ranges are overwritten with zeroes. */
+  protected override _trim(offsetBytes: number, lengthBytes: number): Promise<void> {
+    return this._writeZeroes(offsetBytes, lengthBytes, {});
+  }
+
+  /** Waits for in-flight requests so the fd number is never reused under them. */
+  protected override async _close(): Promise<void> {
+    if (this.inflight > 0) await new Promise<void>((resolve) => (this.drained = resolve));
+    await closeFd(this.fd);
+  }
+
+  protected override statusExtra(): Record<string, unknown> {
+    return { path: this.path, blockDevice: this.isBlockDevice, inflight: this.inflight };
+  }
+
+  describe(): string {
+    return /^[A-Za-z][A-Za-z0-9+.-]*:/.test(this.path) ? `file:${this.path}` : this.path;
+  }
+}

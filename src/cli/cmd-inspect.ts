@@ -1,0 +1,89 @@
+// `dmremap status`, `list` and `check`: look at a set, offline or through a running daemon.
+import { checkSet } from "../metadata/open-set.js";
+import { openSpareDevices } from "../daemon/stack.js";
+import { pendingBlocks } from "../daemon/control-target.js";
+import { boolOpt, parseIntArg, stringOpt, stringsOpt, type Command } from "./command.js";
+import { JSON_OPTION, SET_OPTIONS, withSetReadOnly } from "./offline.js";
+import { renderList, renderStatus } from "./render.js";
+import { UsageError } from "./errors.js";
+
+export const statusCommand: Command = {
+  name: "status",
+  summary: "show a set's state, counters, spare usage and metadata copies",
+  options: { ...SET_OPTIONS, ...JSON_OPTION },
+  details: "example:\n  dmremap status --spare /data/spare.img --json",
+  async run(ctx) {
+    const status = await withSetReadOnly(ctx, (_t, s) => s);
+    ctx.out.write(boolOpt(ctx, "json") ? JSON.stringify(status, null, 2) + "\n" : renderStatus(status));
+    return 0;
+  },
+};
+
+export const listCommand: Command = {
+  name: "list",
+  summary: "list remapped and pending blocks",
+  options: {
+    ...SET_OPTIONS,
+    ...JSON_OPTION,
+    cursor: { type: "string", value: "BLOCK", help: "start listing at this block", default: "0" },
+    limit: { type: "string", value: "N", help: "most entries to list", default: "all" },
+  },
+  async run(ctx) {
+    const cursor = parseIntArg("--cursor", stringOpt(ctx, "cursor") ?? "0");
+    const limitText = stringOpt(ctx, "limit");
+    const limit = limitText === undefined ? Number.MAX_SAFE_INTEGER : parseIntArg("--limit", limitText, 1);
+    const result = await withSetReadOnly(ctx, (target) => {
+      const page = target.device.list({ cursor, limit });
+      return { entries: page.entries, pending: pendingBlocks(target), nextCursor: page.nextCursor };
+    });
+    ctx.out.write(
+      boolOpt(ctx, "json")
+        ? JSON.stringify(result, null, 2) + "\n"
+        : renderList(result.entries, result.pending),
+    );
+    return 0;
+  },
+};
+
+export const checkCommand: Command = {
+  name: "check",
+  summary: "verify every metadata copy (like fsck); --repair rewrites stale or corrupt copies",
+  options: {
+    spare: SET_OPTIONS.spare!,
+    repair: { type: "boolean", help: "rewrite bad copies from the newest valid state" },
+    ...JSON_OPTION,
+  },
+  details: "exit status: 0 all copies ok (or repaired), 1 problems found and not repaired",
+  async run(ctx) {
+    const specs = stringsOpt(ctx, "spare");
+    if (specs.length === 0) throw new UsageError("check needs the set's spares: --spare DEV");
+    const repair = boolOpt(ctx, "repair");
+    const spares = await openSpareDevices(specs, !repair);
+    try {
+      const report = await checkSet(spares, { repair });
+      if (boolOpt(ctx, "json")) {
+        ctx.out.write(JSON.stringify(report, null, 2) + "\n");
+      } else {
+        ctx.out.write(
+          `set "${report.identity.name}" (${report.identity.uuid}), generation ${report.generation}\n`,
+        );
+        for (const c of report.found) {
+          ctx.out.write(
+            `  ${c.device}: slot ${c.slot}, generation ${c.generation}, ${c.state}${c.detail ? ` (${c.detail})` : ""}\n`,
+          );
+        }
+        for (const note of report.notes) ctx.out.write(`  note: ${note}\n`);
+        ctx.out.write(
+          report.clean
+            ? "all copies ok\n"
+            : report.repaired
+              ? "problems found and repaired\n"
+              : "problems found; run with --repair to fix them\n",
+        );
+      }
+      return report.clean || report.repaired ? 0 : 1;
+    } finally {
+      await Promise.allSettled(spares.map((s) => s.close()));
+    }
+  },
+};

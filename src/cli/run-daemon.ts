@@ -1,0 +1,54 @@
+// Runs the daemon in the foreground until SIGINT/SIGTERM; SIGHUP re-reads the log level from the config.
+import { mkdir } from "node:fs/promises";
+import { dirname } from "node:path";
+import { Daemon, type DaemonAddresses, type DaemonOptions } from "../daemon/daemon.js";
+import { loadConfig, type DaemonConfig } from "../daemon/config.js";
+import { createLogger, type Logger } from "../daemon/logger.js";
+import type { CommandContext } from "./command.js";
+
+/** Create the parent folders of Unix sockets so a fresh machine can start without preparation. */
+async function prepareSocketDirs(config: DaemonConfig): Promise<void> {
+  const paths = [...config.nbd.listen, config.api.listen].flatMap((a) => (a.kind === "unix" ? [a.path] : []));
+  for (const p of paths) await mkdir(dirname(p), { recursive: true });
+}
+
+/** Start the daemon, call `onReady`, and run until a stop signal; returns the exit code. */
+export async function runDaemon(
+  ctx: CommandContext,
+  config: DaemonConfig,
+  options: Omit<DaemonOptions, "logger"> & { configPath?: string; logger?: Logger },
+  onReady?: (addresses: DaemonAddresses) => void,
+): Promise<number> {
+  let level = config.daemon.logLevel;
+  const logger =
+    options.logger ??
+    createLogger({ level: process.env.DMREMAP_LOG_LEVEL === "debug" ? "debug" : level, stream: ctx.err });
+  await prepareSocketDirs(config);
+  const daemon = new Daemon(config, { ...options, logger });
+  const addresses = await daemon.start();
+  onReady?.(addresses);
+  const onHup = async () => {
+    if (!options.configPath) {
+      logger.info("SIGHUP: no config file to reload");
+      return;
+    }
+    try {
+      const fresh = await loadConfig(options.configPath);
+      level = fresh.daemon.logLevel;
+      logger.warn(
+        "SIGHUP: config re-read and validated; only log_level is applied live, restart for other changes",
+        {
+          logLevel: level,
+        },
+      );
+    } catch (err) {
+      logger.error("SIGHUP: config not reloaded", { error: (err as Error).message });
+    }
+  };
+  process.on("SIGHUP", onHup);
+  const signal = await ctx.stopSignal;
+  process.off("SIGHUP", onHup);
+  logger.info("stopping", { signal });
+  await daemon.stop();
+  return 0;
+}

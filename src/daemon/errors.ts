@@ -1,0 +1,138 @@
+// Typed errors of the daemon: configuration problems and HTTP API request errors, each with a stable `code`.
+
+/** Base of every daemon error. */
+export class DaemonError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** One problem found in a configuration file. */
+export interface ConfigIssue {
+  /** Dotted key path, e.g. `target[1].policy.read_retries` (array indexes are 0-based). */
+  readonly keyPath: string;
+  /** What is wrong, naming the bad value. */
+  readonly message: string;
+}
+
+/** The configuration file is unreadable or invalid; `issues` lists every problem found. */
+export class ConfigError extends DaemonError {
+  constructor(
+    readonly file: string,
+    readonly issues: readonly ConfigIssue[],
+    options?: { cause?: unknown },
+  ) {
+    super(
+      "ECONFIG",
+      issues.map((i) => `${file}: ${i.keyPath ? `${i.keyPath}: ` : ""}${i.message}`).join("\n"),
+      options,
+    );
+  }
+}
+
+/** A listen address ("tcp:HOST:PORT" or "unix:PATH") is malformed, or its socket path is taken. */
+export class ListenAddressError extends DaemonError {
+  constructor(
+    readonly address: string,
+    message: string,
+  ) {
+    super("ELISTEN", message);
+  }
+}
+
+/** An HTTP request was refused; `status` is the HTTP status it maps to. */
+export class HttpError extends DaemonError {
+  constructor(
+    code: string,
+    readonly status: number,
+    readonly title: string,
+    detail: string,
+    /** Extra members for the problem details body (e.g. `allow`, `completed`). */
+    readonly extensions: Readonly<Record<string, unknown>> = {},
+    options?: { cause?: unknown },
+  ) {
+    super(code, detail, options);
+  }
+}
+
+/** The request is malformed (bad JSON, bad block number ...). */
+export class BadRequestError extends HttpError {
+  constructor(detail: string, extensions?: Record<string, unknown>) {
+    super("EBADREQUEST", 400, "Bad request", detail, extensions);
+  }
+}
+
+/** No such route or target. */
+export class NotFoundError extends HttpError {
+  constructor(detail: string) {
+    super("ENOTFOUND", 404, "Not found", detail);
+  }
+}
+
+/** The route exists but not for this method. */
+export class MethodNotAllowedError extends HttpError {
+  constructor(
+    method: string,
+    path: string,
+    readonly allow: readonly string[],
+  ) {
+    super(
+      "EMETHOD",
+      405,
+      "Method not allowed",
+      `${method} is not allowed on ${path} (allowed: ${allow.join(", ")})`,
+    );
+  }
+}
+
+/** A mutating request carries no bearer token. */
+export class UnauthorizedError extends HttpError {
+  constructor(detail: string) {
+    super("EUNAUTHORIZED", 401, "Unauthorized", detail);
+  }
+}
+
+/** A mutating request carries a wrong token, or mutations are disabled on this listener. */
+export class ForbiddenError extends HttpError {
+  constructor(detail: string) {
+    super("EFORBIDDEN", 403, "Forbidden", detail);
+  }
+}
+
+/** The request body is larger than the limit. */
+export class PayloadTooLargeError extends HttpError {
+  constructor(limitBytes: number) {
+    super("ETOOLARGE", 413, "Payload too large", `request body is larger than ${limitBytes} bytes`);
+  }
+}
+
+/** The request body is not JSON. */
+export class UnsupportedMediaTypeError extends HttpError {
+  constructor(contentType: string) {
+    super(
+      "EMEDIATYPE",
+      415,
+      "Unsupported media type",
+      `content type "${contentType}" is not application/json`,
+    );
+  }
+}
+
+/** A multi-block request failed part-way; `cause` is the error of `failedBlock` and decides the HTTP status. */
+export class BatchFailedError extends DaemonError {
+  constructor(
+    readonly action: string,
+    readonly failedBlock: number,
+    readonly completed: readonly number[],
+    cause: unknown,
+  ) {
+    super(
+      "EBATCH",
+      `${action} of block ${failedBlock} failed${completed.length ? ` after ${completed.length} block(s) succeeded` : ""}: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
+  }
+}

@@ -1,0 +1,159 @@
+// Prometheus adapter (prom-client, own Registry): a request-duration histogram the daemon feeds, and
+// gauges/counters filled from every target's status() at scrape time.
+
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { Logger } from "./logger.js";
+import type { MetricsAdapter } from "./metrics-adapter.js";
+import type { ControlTarget, TargetStatus } from "./target.js";
+
+/** Options of createMetrics. */
+export interface MetricsOptions {
+  /** Targets whose status is exported on each scrape (default: none). */
+  readonly targets?: () => readonly ControlTarget[];
+  /** Also export the default process metrics (CPU, memory, event loop); default false. */
+  readonly processMetrics?: boolean;
+  /** Where a failing status() is reported. */
+  readonly logger?: Logger;
+}
+
+/** The Prometheus metrics adapter. */
+export interface PrometheusMetrics extends MetricsAdapter {
+  readonly registry: Registry;
+  /** Re-read every target's status into the gauges (render() does this itself). */
+  refresh(): void;
+}
+
+const TARGET_STATES = ["healthy", "degraded", "read-only", "failed"] as const;
+/** Buckets from 50 µs to 30 s: local flash to a retried read on a dying disk. */
+const DURATION_BUCKETS = [
+  0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+  30,
+];
+
+/** A counter value as prom-client accepts it (finite, non-negative). */
+function count(n: unknown): number {
+  return typeof n === "number" && Number.isFinite(n) && n > 0 ? n : 0;
+}
+
+/** Create a metrics adapter with its own registry. */
+export function createMetrics(options: MetricsOptions = {}): PrometheusMetrics {
+  const registry = new Registry();
+  const targets = options.targets ?? (() => []);
+  const registers = [registry];
+
+  // Registered first: prom-client starts collecting metrics in registration order, synchronously up to
+  // the first await, so this collect refreshes every status-backed metric before they are serialised.
+  const targetCount = new Gauge({
+    name: "dmremap_targets",
+    help: "Number of served targets.",
+    registers,
+    collect: () => refresh(),
+  });
+  const g = (name: string, help: string, labelNames: string[] = ["target"]) =>
+    new Gauge({ name, help, labelNames, registers });
+  const c = (name: string, help: string, labelNames: string[] = ["target"]) =>
+    new Counter({ name, help, labelNames, registers });
+
+  const info = g("dmremap_target_info", "Constant 1 with the target's export name and set UUID.", [
+    "target",
+    "export",
+    "uuid",
+  ]);
+  const state = g("dmremap_target_state", "1 for the target's current state, 0 for the others.", [
+    "target",
+    "state",
+  ]);
+  const remapped = g("dmremap_remapped_blocks", "Blocks whose data lives on a spare.");
+  const pending = g("dmremap_pending_blocks", "Unreadable blocks waiting for a write (reads return EIO).");
+  const lost = g(
+    "dmremap_lost_sectors",
+    "512-byte sectors whose content was lost (reads return EIO until written).",
+  );
+  const spareTotal = g("dmremap_spare_blocks_total", "Spare slots in the pool.");
+  const spareUsed = g("dmremap_spare_blocks_used", "Spare slots in use.");
+  const spareLow = g(
+    "dmremap_spare_nearly_exhausted",
+    "1 when free spare slots are at or below the threshold.",
+  );
+  const generation = g("dmremap_metadata_generation", "Generation of the newest durable metadata.");
+  const copyHealthy = g("dmremap_metadata_copy_healthy", "1 when a metadata copy is current and readable.", [
+    "target",
+    "device",
+    "slot",
+  ]);
+  const ioErrors = c(
+    "dmremap_io_errors_total",
+    "I/O errors seen on the devices of the target, by operation.",
+    ["target", "op"],
+  );
+  const remaps = c("dmremap_remaps_total", "Blocks remapped, by reason.", ["target", "reason"]);
+  const readBytes = c("dmremap_read_bytes_total", "Bytes read by clients.");
+  const writtenBytes = c("dmremap_written_bytes_total", "Bytes written by clients.");
+  const duration = new Histogram({
+    name: "dmremap_request_duration_seconds",
+    help: "Duration of client requests, by operation.",
+    labelNames: ["target", "op"],
+    buckets: DURATION_BUCKETS,
+    registers,
+  });
+  const statusBacked = [
+    info,
+    state,
+    remapped,
+    pending,
+    lost,
+    spareTotal,
+    spareUsed,
+    spareLow,
+    generation,
+    copyHealthy,
+  ];
+  const counters = [ioErrors, remaps, readBytes, writtenBytes];
+
+  if (options.processMetrics) collectDefaultMetrics({ register: registry });
+
+  function exportStatus(t: ControlTarget, s: TargetStatus): void {
+    const target = t.name;
+    info.set({ target, export: t.exportName, uuid: s.uuid }, 1);
+    for (const st of TARGET_STATES) state.set({ target, state: st }, s.state === st ? 1 : 0);
+    remapped.set({ target }, s.remappedBlocks);
+    pending.set({ target }, s.pendingBlocks);
+    lost.set({ target }, s.lostSectors);
+    spareTotal.set({ target }, s.spare.totalBlocks);
+    spareUsed.set({ target }, s.spare.usedBlocks);
+    spareLow.set({ target }, s.spare.nearlyExhausted ? 1 : 0);
+    generation.set({ target }, s.metadata.generation);
+    for (const copy of s.metadata.copies) {
+      copyHealthy.set({ target, device: copy.device, slot: copy.slot }, copy.state === "ok" ? 1 : 0);
+    }
+    // Counters mirror the target's own (persistent) counters: reset, then add the current value.
+    for (const [op, n] of Object.entries(s.errors)) ioErrors.inc({ target, op }, count(n));
+    for (const [reason, n] of Object.entries(s.remaps)) remaps.inc({ target, reason }, count(n));
+    readBytes.inc({ target }, count(s.io.bytesRead));
+    writtenBytes.inc({ target }, count(s.io.bytesWritten));
+  }
+
+  function refresh(): void {
+    const list = targets();
+    targetCount.set(list.length);
+    for (const metric of [...statusBacked, ...counters]) metric.reset();
+    for (const t of list) {
+      try {
+        exportStatus(t, t.status());
+      } catch (err) {
+        // One broken target must not take the whole scrape down; it shows up as missing series.
+        options.logger?.warn("metrics: status of target failed", { target: t.name, err });
+      }
+    }
+  }
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    refresh,
+    render: () => registry.metrics(),
+    observeRequest(target, op, seconds) {
+      duration.observe({ target, op }, seconds);
+    },
+  };
+}

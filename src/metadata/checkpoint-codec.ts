@@ -1,0 +1,200 @@
+// Checkpoint codec: one A/B slot = a 512-byte header + a body holding the whole table
+// (docs/FORMAT.md "Checkpoint slot"). Bulk encode with DataView, no per-entry objects.
+import type { TableSnapshot } from "./metadata-store.js";
+import { crc32c } from "./crc32c.js";
+import {
+  CHECKPOINT_HEADER_BYTES,
+  type MetadataLayout,
+  getU64,
+  hasMagic,
+  maskBytesFor,
+  putMagic,
+  setU64,
+  viewOf,
+} from "./layout.js";
+import { MetadataCapacityError } from "./errors.js";
+
+/** First 8 bytes of every checkpoint header. */
+export const CHECKPOINT_MAGIC = "DMRMCKPT";
+const HEADER_CRC_AT = CHECKPOINT_HEADER_BYTES - 4;
+
+/** Fields of a checkpoint header. */
+export interface CheckpointHeader {
+  readonly generation: number;
+  readonly spareIndex: number;
+  readonly entryCount: number;
+  readonly pendingCount: number;
+  readonly lostCount: number;
+  readonly maskBytes: number;
+  readonly counterBytes: number;
+  readonly bodyBytes: number;
+  /** Ring offset where the batches following this checkpoint start. */
+  readonly journalStartOffset: number;
+  readonly bodyCrc: number;
+}
+
+/** An encoded body plus the counts its header needs. */
+export interface EncodedBody {
+  readonly bytes: Uint8Array;
+  readonly entryCount: number;
+  readonly pendingCount: number;
+  readonly lostCount: number;
+  readonly maskBytes: number;
+  readonly counterBytes: number;
+  readonly crc: number;
+}
+
+/** Encode the body of a checkpoint; throws MetadataCapacityError when the table outgrew the slot. */
+export function encodeBody(snapshot: TableSnapshot, layout: MetadataLayout): EncodedBody {
+  const n = snapshot.blocks.length;
+  const m = snapshot.pending.length;
+  const k = snapshot.lost.size;
+  const maskBytes = maskBytesFor(layout.blockSize);
+  if (n > layout.maxEntries)
+    throw new MetadataCapacityError(`${n} remapped blocks exceed the capacity of ${layout.maxEntries}`);
+  if (m > layout.pendingCapacity)
+    throw new MetadataCapacityError(`${m} pending blocks exceed the capacity of ${layout.pendingCapacity}`);
+  if (k > layout.maxEntries)
+    throw new MetadataCapacityError(`${k} lost-sector entries exceed the capacity of ${layout.maxEntries}`);
+  const counters = Object.entries(snapshot.counters).map(
+    ([name, value]) => [Buffer.from(name, "utf8"), value] as const,
+  );
+  let counterBytes = 0;
+  for (const [name] of counters) {
+    if (name.length > 255)
+      throw new MetadataCapacityError(`counter name "${name.toString()}" is longer than 255 bytes`);
+    counterBytes += 1 + name.length + 8;
+  }
+  if (counterBytes > layout.counterBytes)
+    throw new MetadataCapacityError(
+      `counters need ${counterBytes} bytes, ${layout.counterBytes} are reserved`,
+    );
+  const bytes = new Uint8Array(n * 12 + m * 8 + k * (8 + maskBytes) + counterBytes);
+  const v = viewOf(bytes);
+  let at = 0;
+  const { blocks, slots, pending } = snapshot;
+  for (let i = 0; i < n; i++, at += 8) setU64(v, at, blocks[i]!);
+  for (let i = 0; i < n; i++, at += 4) v.setUint32(at, slots[i]!, true);
+  for (let i = 0; i < m; i++, at += 8) setU64(v, at, pending[i]!);
+  const lostBlocks = [...snapshot.lost.keys()].sort((a, b) => a - b);
+  for (const b of lostBlocks) {
+    setU64(v, at, b);
+    at += 8;
+  }
+  for (const b of lostBlocks) {
+    bytes.set(snapshot.lost.get(b)!.subarray(0, maskBytes), at);
+    at += maskBytes;
+  }
+  for (const [name, value] of counters) {
+    bytes[at] = name.length;
+    bytes.set(name, at + 1);
+    v.setFloat64(at + 1 + name.length, value, true);
+    at += 1 + name.length + 8;
+  }
+  return { bytes, entryCount: n, pendingCount: m, lostCount: k, maskBytes, counterBytes, crc: crc32c(bytes) };
+}
+
+/** Encode a whole slot image (header sector + body) for one copy. */
+export function encodeSlot(
+  body: EncodedBody,
+  setUuid: Uint8Array,
+  generation: number,
+  spareIndex: number,
+  journalStartOffset: number,
+): Uint8Array {
+  const out = new Uint8Array(CHECKPOINT_HEADER_BYTES + body.bytes.length);
+  const v = viewOf(out);
+  putMagic(out, 0, CHECKPOINT_MAGIC);
+  setU64(v, 8, generation);
+  out.set(setUuid, 16);
+  v.setUint32(32, spareIndex, true);
+  v.setUint32(36, body.entryCount, true);
+  v.setUint32(40, body.pendingCount, true);
+  v.setUint32(44, body.lostCount, true);
+  v.setUint32(48, body.maskBytes, true);
+  v.setUint32(52, body.counterBytes, true);
+  setU64(v, 56, body.bytes.length);
+  setU64(v, 64, journalStartOffset);
+  v.setUint32(72, body.crc, true);
+  v.setUint32(HEADER_CRC_AT, crc32c(out, 0, HEADER_CRC_AT), true);
+  out.set(body.bytes, CHECKPOINT_HEADER_BYTES);
+  return out;
+}
+
+/** Decode a header sector; a string says why it is invalid ("blank" for all zeroes). */
+export function decodeCheckpointHeader(
+  sector: Uint8Array,
+  setUuid: Uint8Array | undefined,
+): CheckpointHeader | string {
+  if (!hasMagic(sector, 0, CHECKPOINT_MAGIC))
+    return sector.every((b) => b === 0) ? "blank" : "no checkpoint magic";
+  const v = viewOf(sector);
+  if (v.getUint32(HEADER_CRC_AT, true) !== crc32c(sector, 0, HEADER_CRC_AT))
+    return "header checksum mismatch";
+  if (setUuid && !setUuid.every((b, i) => sector[16 + i] === b)) return "checkpoint of another set";
+  const h: CheckpointHeader = {
+    generation: getU64(v, 8),
+    spareIndex: v.getUint32(32, true),
+    entryCount: v.getUint32(36, true),
+    pendingCount: v.getUint32(40, true),
+    lostCount: v.getUint32(44, true),
+    maskBytes: v.getUint32(48, true),
+    counterBytes: v.getUint32(52, true),
+    bodyBytes: getU64(v, 56),
+    journalStartOffset: getU64(v, 64),
+    bodyCrc: v.getUint32(72, true),
+  };
+  const expected = h.entryCount * 12 + h.pendingCount * 8 + h.lostCount * (8 + h.maskBytes) + h.counterBytes;
+  if (!Number.isSafeInteger(h.generation) || h.bodyBytes !== expected)
+    return "inconsistent checkpoint header";
+  return h;
+}
+
+/** Set UUID bytes recorded in a checkpoint header sector. */
+export function checkpointSetUuid(sector: Uint8Array): Uint8Array {
+  return sector.subarray(16, 32);
+}
+
+/** Decode and validate a body; a string says why it is invalid. */
+export function decodeBody(h: CheckpointHeader, body: Uint8Array): TableSnapshot | string {
+  if (body.length !== h.bodyBytes || crc32c(body) !== h.bodyCrc) return "body checksum mismatch";
+  const v = viewOf(body);
+  const n = h.entryCount;
+  const blocks = new Float64Array(n);
+  const slots = new Uint32Array(n);
+  let at = 0;
+  let prev = -1;
+  for (let i = 0; i < n; i++, at += 8) {
+    const b = getU64(v, at);
+    if (!(b > prev)) return "remapped blocks out of order";
+    blocks[i] = prev = b;
+  }
+  for (let i = 0; i < n; i++, at += 4) slots[i] = v.getUint32(at, true);
+  const pending = new Float64Array(h.pendingCount);
+  prev = -1;
+  for (let i = 0; i < h.pendingCount; i++, at += 8) {
+    const b = getU64(v, at);
+    if (!(b > prev)) return "pending blocks out of order";
+    pending[i] = prev = b;
+  }
+  const lostBlocks: number[] = [];
+  for (let i = 0; i < h.lostCount; i++, at += 8) lostBlocks.push(getU64(v, at));
+  const lost = new Map<number, Uint8Array>();
+  for (const b of lostBlocks) {
+    if (!Number.isSafeInteger(b)) return "lost block out of range";
+    lost.set(b, body.slice(at, at + h.maskBytes));
+    at += h.maskBytes;
+  }
+  const counters: Record<string, number> = {};
+  const end = at + h.counterBytes;
+  while (at < end) {
+    const len = body[at]!;
+    if (at + 1 + len + 8 > end) return "counters truncated";
+    counters[Buffer.from(body.subarray(at + 1, at + 1 + len)).toString("utf8")] = v.getFloat64(
+      at + 1 + len,
+      true,
+    );
+    at += 1 + len + 8;
+  }
+  return { blocks, slots, pending, lost, counters };
+}

@@ -1,0 +1,180 @@
+// The store's own view of the table: the last checkpoint (sorted typed arrays) plus an overlay of
+// the journal records applied since, materialized into a fresh TableSnapshot when needed.
+import type { JournalRecord, TableSnapshot } from "./metadata-store.js";
+
+/** Bounds a record or table must respect. */
+export interface TableLimits {
+  /** Exclusive upper bound of block numbers (blocks of main). */
+  readonly blockCount: number;
+  /** Exclusive upper bound of global slot numbers. */
+  readonly slotCount: number;
+  readonly maxEntries: number;
+  readonly pendingCapacity: number;
+  readonly maskBytes: number;
+}
+
+/** An empty snapshot. */
+export function emptySnapshot(): TableSnapshot {
+  return {
+    blocks: new Float64Array(0),
+    slots: new Uint32Array(0),
+    pending: new Float64Array(0),
+    lost: new Map(),
+    counters: {},
+  };
+}
+
+/** Why a record is malformed, or undefined when it is fine. */
+export function recordProblem(r: JournalRecord, limits: TableLimits): string | undefined {
+  if (!Number.isSafeInteger(r.block) || r.block < 0 || r.block >= limits.blockCount) {
+    return `${r.type} record: block ${r.block} is outside the main device (0..${limits.blockCount - 1})`;
+  }
+  if (r.type === "remap" && (!Number.isInteger(r.slot) || r.slot < 0 || r.slot >= limits.slotCount)) {
+    return `remap record: slot ${r.slot} does not exist (0..${limits.slotCount - 1})`;
+  }
+  if (r.type === "lost" && r.sectorMask.length !== limits.maskBytes) {
+    return `lost record: mask of block ${r.block} has ${r.sectorMask.length} bytes, expected ${limits.maskBytes}`;
+  }
+  return undefined;
+}
+
+function search(sorted: Float64Array, value: number): number {
+  let lo = 0;
+  let hi = sorted.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const v = sorted[mid]!;
+    if (v === value) return mid;
+    if (v < value) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
+
+/** Base snapshot + overlay; records are assignments, so replaying one twice is harmless. */
+export class TableState {
+  private base!: TableSnapshot;
+  /** block -> slot, or -1 when unremapped since the base. */
+  private overlay = new Map<number, number>();
+  private pending = new Set<number>();
+  private lost = new Map<number, Uint8Array>();
+  counters: Record<string, number> = {};
+  entryCount = 0;
+
+  constructor(
+    snapshot: TableSnapshot,
+    readonly limits: TableLimits,
+  ) {
+    this.rebase(snapshot);
+  }
+
+  /** Replace the base by `snapshot` (after a checkpoint) and drop the overlay. */
+  rebase(snapshot: TableSnapshot): void {
+    this.base = snapshot;
+    this.overlay.clear();
+    this.pending = new Set(snapshot.pending);
+    this.lost = new Map(snapshot.lost);
+    this.counters = { ...snapshot.counters };
+    this.entryCount = snapshot.blocks.length;
+  }
+
+  /** Records applied since the base (overlay size). */
+  get overlaySize(): number {
+    return this.overlay.size;
+  }
+
+  slotOf(block: number): number {
+    const o = this.overlay.get(block);
+    if (o !== undefined) return o;
+    const i = search(this.base.blocks, block);
+    return i < 0 ? -1 : this.base.slots[i]!;
+  }
+
+  /**
+   * Apply records in order; when a capacity would be exceeded, undo them all and return the reason.
+   * Records must have been validated with recordProblem().
+   */
+  apply(records: readonly JournalRecord[]): string | undefined {
+    const undo: (() => void)[] = [];
+    for (const r of records) this.applyOne(r, undo);
+    const l = this.limits;
+    let problem: string | undefined;
+    if (this.entryCount > l.maxEntries)
+      problem = `${this.entryCount} remapped blocks exceed the capacity of ${l.maxEntries}`;
+    else if (this.pending.size > l.pendingCapacity)
+      problem = `${this.pending.size} pending blocks exceed the capacity of ${l.pendingCapacity}`;
+    else if (this.lost.size > l.maxEntries)
+      problem = `${this.lost.size} lost-sector entries exceed the capacity of ${l.maxEntries}`;
+    if (problem) for (let i = undo.length - 1; i >= 0; i--) undo[i]!();
+    return problem;
+  }
+
+  private applyOne(r: JournalRecord, undo: (() => void)[]): void {
+    const b = r.block;
+    switch (r.type) {
+      case "remap":
+      case "unremap": {
+        const had = this.overlay.has(b);
+        const prevOverlay = this.overlay.get(b);
+        const before = this.slotOf(b);
+        const after = r.type === "remap" ? r.slot : -1;
+        this.overlay.set(b, after);
+        this.entryCount += (after >= 0 ? 1 : 0) - (before >= 0 ? 1 : 0);
+        undo.push(() => {
+          if (had) this.overlay.set(b, prevOverlay!);
+          else this.overlay.delete(b);
+          this.entryCount -= (after >= 0 ? 1 : 0) - (before >= 0 ? 1 : 0);
+        });
+        if (r.type === "unremap") this.setLost(b, undefined, undo);
+        return;
+      }
+      case "pending":
+      case "clear-pending": {
+        const had = this.pending.has(b);
+        if (r.type === "pending") this.pending.add(b);
+        else this.pending.delete(b);
+        undo.push(() => (had ? this.pending.add(b) : this.pending.delete(b)));
+        return;
+      }
+      case "lost":
+        this.setLost(b, r.sectorMask.some((x) => x !== 0) ? r.sectorMask.slice() : undefined, undo);
+        return;
+    }
+  }
+
+  private setLost(b: number, mask: Uint8Array | undefined, undo: (() => void)[]): void {
+    const prev = this.lost.get(b);
+    if (mask) this.lost.set(b, mask);
+    else this.lost.delete(b);
+    undo.push(() => (prev ? this.lost.set(b, prev) : this.lost.delete(b)));
+  }
+
+  /** The current table as a fresh snapshot (never shares arrays with the caller's earlier copies). */
+  snapshot(): TableSnapshot {
+    const { blocks, slots } = this.base;
+    const keys = [...this.overlay.keys()].sort((a, b) => a - b);
+    const outBlocks = new Float64Array(this.entryCount);
+    const outSlots = new Uint32Array(this.entryCount);
+    let i = 0;
+    let j = 0;
+    let o = 0;
+    while (i < blocks.length || j < keys.length) {
+      if (j >= keys.length || (i < blocks.length && blocks[i]! < keys[j]!)) {
+        outBlocks[o] = blocks[i]!;
+        outSlots[o++] = slots[i++]!;
+        continue;
+      }
+      const k = keys[j++]!;
+      if (i < blocks.length && blocks[i] === k) i++;
+      const s = this.overlay.get(k)!;
+      if (s >= 0) {
+        outBlocks[o] = k;
+        outSlots[o++] = s;
+      }
+    }
+    const pending = Float64Array.from(this.pending).sort();
+    const lost = new Map<number, Uint8Array>();
+    for (const [b, m] of this.lost) lost.set(b, m.slice());
+    return { blocks: outBlocks, slots: outSlots, pending, lost, counters: { ...this.counters } };
+  }
+}

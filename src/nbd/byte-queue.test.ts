@@ -1,0 +1,49 @@
+// The receive queue returns exactly the stream's bytes under any chunking (seeded random splits).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { ByteQueue } from "./byte-queue.js";
+import { prng } from "./test-support.js";
+
+test("take/peek/skip/takeInto reproduce the stream under random chunking", () => {
+  const rand = prng(42);
+  for (let round = 0; round < 200; round++) {
+    const stream = Buffer.alloc(1 + Math.floor(rand() * 5000));
+    for (let i = 0; i < stream.length; i++) stream[i] = Math.floor(rand() * 256);
+    const q = new ByteQueue();
+    let pushed = 0;
+    let consumed = 0;
+    while (consumed < stream.length) {
+      if (pushed < stream.length && (q.length === 0 || rand() < 0.5)) {
+        const n = Math.min(stream.length - pushed, 1 + Math.floor(rand() * (rand() < 0.3 ? 3 : 700)));
+        q.push(Buffer.from(stream.subarray(pushed, pushed + n)));
+        pushed += n;
+        continue;
+      }
+      const n = 1 + Math.floor(rand() * q.length);
+      const expect = stream.subarray(consumed, consumed + n);
+      const op = Math.floor(rand() * 4);
+      if (op === 0) assert.deepEqual(q.take(n), expect);
+      else if (op === 1) {
+        assert.deepEqual(q.peek(n), expect);
+        assert.equal(q.skip(n), n);
+      } else if (op === 2) {
+        const target = Buffer.alloc(n);
+        q.takeInto(target);
+        assert.deepEqual(target, expect);
+      } else assert.equal(q.skip(n), n);
+      consumed += n;
+      assert.equal(q.length, pushed - consumed);
+    }
+  }
+});
+
+test("byte-by-byte pushes and a drain return everything left", () => {
+  const q = new ByteQueue();
+  for (const b of Buffer.from("hello world")) q.push(Buffer.from([b]));
+  assert.equal(q.take(5).toString(), "hello");
+  assert.equal(q.skip(100), 6);
+  q.push(Buffer.from("abc"));
+  q.skip(1);
+  assert.equal(Buffer.concat(q.drain()).toString(), "bc");
+  assert.equal(q.length, 0);
+});

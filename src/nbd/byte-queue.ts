@@ -1,0 +1,109 @@
+// Receive buffer for a stream: a list of chunks plus a read offset, so framing survives any
+// chunking without re-concatenating the whole buffer (no quadratic copying).
+
+/** FIFO of received bytes with zero-copy takes when a frame lies inside one chunk. */
+export class ByteQueue {
+  private chunks: Buffer[] = [];
+  private head = 0;
+  private headOffset = 0;
+  /** Bytes currently queued. */
+  length = 0;
+
+  /** Append a received chunk (kept by reference). */
+  push(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    this.chunks.push(chunk);
+    this.length += chunk.length;
+  }
+
+  /**
+   * Return the next `n` bytes without consuming them, as one Buffer; copies only when they span
+   * chunks (the copy then replaces those chunks, so repeated peeks are cheap). Requires n <= length.
+   */
+  peek(n: number): Buffer {
+    const first = this.chunks[this.head]!;
+    if (first.length - this.headOffset >= n) return first.subarray(this.headOffset, this.headOffset + n);
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    let i = this.head;
+    let off = this.headOffset;
+    while (filled < n) {
+      const c = this.chunks[i]!;
+      const take = Math.min(c.length - off, n - filled);
+      c.copy(out, filled, off, off + take);
+      filled += take;
+      if (off + take === c.length) {
+        i++;
+        off = 0;
+      } else off += take;
+    }
+    // Replace the consumed span with the merged buffer plus the remainder of the last chunk.
+    const rest = i < this.chunks.length && off > 0 ? this.chunks[i]!.subarray(off) : undefined;
+    const tailStart = rest ? i + 1 : i;
+    const merged = rest ? [out, rest] : [out];
+    this.chunks = merged.concat(this.chunks.slice(tailStart));
+    this.head = 0;
+    this.headOffset = 0;
+    return out;
+  }
+
+  /** Consume and return the next `n` bytes (zero-copy when inside one chunk). Requires n <= length. */
+  take(n: number): Buffer {
+    if (n === 0) return Buffer.alloc(0);
+    const out = this.peek(n);
+    this.skip(n);
+    return out;
+  }
+
+  /** Consume `target.length` bytes into `target` (one copy). Requires target.length <= length. */
+  takeInto(target: Uint8Array): void {
+    let filled = 0;
+    while (filled < target.length) {
+      const c = this.chunks[this.head]!;
+      const n = Math.min(c.length - this.headOffset, target.length - filled);
+      target.set(c.subarray(this.headOffset, this.headOffset + n), filled);
+      filled += n;
+      this.skip(n);
+    }
+  }
+
+  /** Drop up to `n` bytes; returns how many were dropped. */
+  skip(n: number): number {
+    let left = Math.min(n, this.length);
+    const dropped = left;
+    while (left > 0) {
+      const c = this.chunks[this.head]!;
+      const avail = c.length - this.headOffset;
+      if (avail > left) {
+        this.headOffset += left;
+        left = 0;
+      } else {
+        left -= avail;
+        this.head++;
+        this.headOffset = 0;
+      }
+    }
+    this.length -= dropped;
+    if (this.head > 64 || this.head === this.chunks.length) {
+      this.chunks = this.chunks.slice(this.head);
+      this.head = 0;
+    }
+    return dropped;
+  }
+
+  /** Discard everything. */
+  clear(): void {
+    this.chunks = [];
+    this.head = 0;
+    this.headOffset = 0;
+    this.length = 0;
+  }
+
+  /** Remove and return all queued chunks (used when handing a socket over to TLS). */
+  drain(): Buffer[] {
+    const out = this.chunks.slice(this.head);
+    if (out.length > 0 && this.headOffset > 0) out[0] = out[0]!.subarray(this.headOffset);
+    this.clear();
+    return out;
+  }
+}

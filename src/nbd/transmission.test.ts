@@ -1,0 +1,294 @@
+// Transmission phase: chunked framing, out-of-order replies, validation, bounds, deadlines, DISC, stop().
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { MediumError, NoSpaceError } from "../block/errors.js";
+import { decodeErrorChunkPayload, readU64 } from "./codec.js";
+import { Cmd, CmdFlag, Errno, ReplyFlag, ReplyType } from "./protocol.js";
+import {
+  closed,
+  deferred,
+  memoryLogger,
+  prng,
+  rawConnect,
+  rawHandshake,
+  readChunk,
+  readSimpleReply,
+  request,
+  startTestServer,
+} from "./test-support.js";
+
+const KiB = 1024;
+
+test("requests split byte-by-byte and in random chunks are framed exactly", async () => {
+  const ts = await startTestServer();
+  try {
+    const { io, socket } = await rawConnect(ts.path);
+    await rawHandshake(io);
+    const rand = prng(7);
+    const stream: Buffer[] = [];
+    const expected: Buffer[] = [];
+    for (let i = 0; i < 40; i++) {
+      const data = Buffer.alloc(512 * (1 + (i % 5)), i);
+      stream.push(request(Cmd.WRITE, i, i * 8 * KiB, data.length), data);
+      expected.push(data);
+    }
+    const all = Buffer.concat(stream);
+    for (let at = 0; at < all.length;) {
+      const n = at < 2000 ? 1 : 1 + Math.floor(rand() * 3000);
+      socket.write(all.subarray(at, at + n));
+      at += n;
+    }
+    for (let i = 0; i < 40; i++) assert.equal((await readSimpleReply(io)).errno, 0);
+    for (let i = 0; i < 40; i++) {
+      socket.write(request(Cmd.READ, 100 + i, i * 8 * KiB, expected[i]!.length));
+      const r = await readSimpleReply(io, expected[i]!.length);
+      assert.equal(r.cookie, 100 + i);
+      assert.deepEqual(r.data, expected[i]);
+    }
+    socket.destroy();
+  } finally {
+    await ts.stop();
+  }
+});
+
+test("replies go out of order when the device finishes out of order", async () => {
+  const ts = await startTestServer();
+  try {
+    const { io, socket } = await rawConnect(ts.path);
+    await rawHandshake(io);
+    const gate = deferred();
+    ts.device.gate = gate.promise;
+    socket.write(request(Cmd.READ, 1, 0, 4096));
+    socket.write(request(Cmd.FLUSH, 2, 0, 0));
+    const flush = await readSimpleReply(io);
+    assert.equal(flush.cookie, 2, "flush overtakes the held read");
+    gate.resolve();
+    ts.device.gate = undefined;
+    const read = await readSimpleReply(io, 4096);
+    assert.equal(read.cookie, 1);
+    socket.destroy();
+  } finally {
+    await ts.stop();
+  }
+});
+
+test("validation: ranges, flags, zero lengths, unknown commands, oversize writes consumed", async () => {
+  const ts = await startTestServer({ sizeBytes: 1 << 20 });
+  try {
+    const { io, socket } = await rawConnect(ts.path);
+    await rawHandshake(io);
+    const ask = async (buf: Buffer, dataBytes = 0) => {
+      socket.write(buf);
+      return (await readSimpleReply(io, dataBytes)).errno;
+    };
+    assert.equal(await ask(request(Cmd.READ, 1, 1 << 20, 512)), Errno.EINVAL);
+    assert.equal(
+      await ask(Buffer.concat([request(Cmd.WRITE, 2, (1 << 20) - 512, 1024), Buffer.alloc(1024)])),
+      Errno.ENOSPC,
+    );
+    assert.equal(await ask(request(Cmd.TRIM, 3, 2 ** 60, 512)), Errno.EINVAL);
+    assert.equal(await ask(request(Cmd.WRITE_ZEROES, 4, 1 << 20, 1)), Errno.ENOSPC);
+    assert.equal(await ask(request(Cmd.READ, 5, 0, 0)), 0);
+    assert.equal(await ask(request(Cmd.WRITE, 6, 0, 0)), 0);
+    assert.equal(await ask(request(Cmd.TRIM, 7, 0, 0)), 0);
+    assert.equal(await ask(request(Cmd.WRITE_ZEROES, 8, 0, 0)), 0);
+    assert.equal(await ask(request(Cmd.CACHE, 9, 0, 4096)), 0);
+    assert.equal(await ask(request(42, 10, 0, 0)), Errno.EINVAL);
+    assert.equal(await ask(request(Cmd.READ, 11, 0, 512, 1 << 9)), Errno.EINVAL, "unknown flag");
+    assert.equal(await ask(request(Cmd.READ, 12, 0, 512, CmdFlag.DF)), Errno.EINVAL, "DF without structured");
+    assert.equal(await ask(request(Cmd.BLOCK_STATUS, 13, 0, 512)), Errno.EINVAL, "no meta context");
+    assert.equal(await ask(request(Cmd.READ, 14, 0, (32 << 20) + 1)), Errno.EINVAL);
+    const huge = (32 << 20) + 4096;
+    socket.write(request(Cmd.WRITE, 15, 0, huge));
+    socket.write(Buffer.alloc(huge, 0x77));
+    assert.equal((await readSimpleReply(io)).errno, Errno.EINVAL);
+    const r = await ask(Buffer.concat([request(Cmd.WRITE, 16, 0, 512, CmdFlag.FUA), Buffer.alloc(512, 1)]));
+    assert.equal(r, 0, "the stream is still in sync after the skipped payload");
+    socket.write(request(Cmd.READ, 17, 0, 512));
+    assert.deepEqual((await readSimpleReply(io, 512)).data, Buffer.alloc(512, 1));
+    socket.destroy();
+  } finally {
+    await ts.stop();
+  }
+});
+
+test("write zeroes, trim, FAST_ZERO and read-only exports", async () => {
+  const ts = await startTestServer({ sizeBytes: 1 << 20 });
+  try {
+    const { io, socket } = await rawConnect(ts.path);
+    await rawHandshake(io);
+    socket.write(Buffer.concat([request(Cmd.WRITE, 1, 0, 8192), Buffer.alloc(8192, 9)]));
+    assert.equal((await readSimpleReply(io)).errno, 0);
+    socket.write(request(Cmd.WRITE_ZEROES, 2, 1024, 2048, CmdFlag.NO_HOLE | CmdFlag.FAST_ZERO | CmdFlag.FUA));
+    assert.equal((await readSimpleReply(io)).errno, 0);
+    socket.write(request(Cmd.TRIM, 3, 4096, 4096, CmdFlag.FUA));
+    assert.equal((await readSimpleReply(io)).errno, 0);
+    socket.write(request(Cmd.READ, 4, 0, 8192));
+    const data = (await readSimpleReply(io, 8192)).data;
+    assert.deepEqual(data.subarray(0, 1024), Buffer.alloc(1024, 9));
+    assert.deepEqual(data.subarray(1024, 3072), Buffer.alloc(2048));
+    assert.deepEqual(data.subarray(3072, 4096), Buffer.alloc(1024, 9));
+    ts.device.readOnly = true;
+    socket.write(Buffer.concat([request(Cmd.WRITE, 5, 0, 512), Buffer.alloc(512)]));
+    assert.equal((await readSimpleReply(io)).errno, Errno.EPERM);
+    socket.write(request(Cmd.TRIM, 6, 0, 512));
+    assert.equal((await readSimpleReply(io)).errno, Errno.EPERM);
+    socket.destroy();
+  } finally {
+    await ts.stop();
+  }
+});
+
+test("device errors are mapped; structured replies carry data, errors and block status", async () => {
+  const ts = await startTestServer();
+  try {
+    const { io, socket } = await rawConnect(ts.path);
+    await rawHandshake(io, { structured: true });
+    socket.write(Buffer.concat([request(Cmd.WRITE, 1, 8192, 512), Buffer.alloc(512, 5)]));
+    assert.equal((await readSimpleReply(io)).errno, 0);
+    socket.write(request(Cmd.READ, 2, 8192, 512, CmdFlag.DF));
+    const chunk = await readChunk(io);
+    assert.equal(chunk.header.type, ReplyType.OFFSET_DATA);
+    assert.equal(chunk.header.flags, ReplyFlag.DONE);
+    assert.equal(readU64(chunk.payload, 0), 8192);
+    assert.deepEqual(chunk.payload.subarray(8), Buffer.alloc(512, 5));
+
+    ts.device.failWith = new MediumError("controlled", "read", 0, 512);
+    socket.write(request(Cmd.READ, 3, 0, 512));
+    const err = await readChunk(io);
+    assert.equal(err.header.type, ReplyType.ERROR);
+    assert.equal(decodeErrorChunkPayload(err.payload).errno, Errno.EIO);
+    ts.device.failWith = new NoSpaceError("controlled", "no spare left");
+    socket.write(Buffer.concat([request(Cmd.WRITE, 4, 0, 512), Buffer.alloc(512)]));
+    assert.equal((await readSimpleReply(io)).errno, Errno.ENOSPC);
+    ts.device.failWith = undefined;
+
+    socket.write(request(Cmd.BLOCK_STATUS, 5, 4096, 1 << 20, CmdFlag.REQ_ONE));
+    const bs = await readChunk(io);
+    assert.equal(bs.header.type, ReplyType.BLOCK_STATUS);
+    assert.deepEqual(
+      [bs.payload.readUInt32BE(0), bs.payload.readUInt32BE(4), bs.payload.readUInt32BE(8)],
+      [1, 1 << 20, 0],
+    );
+    socket.write(request(Cmd.READ, 6, 0, 0));
+    assert.equal((await readChunk(io)).header.type, ReplyType.NONE);
+    socket.destroy();
+  } finally {
+    await ts.stop();
+  }
+});
+
+test("in-flight requests are bounded per connection", async () => {
+  const ts = await startTestServer({ maxInFlight: 4 });
+  try {
+    const { io, socket } = await rawConnect(ts.path);
+    await rawHandshake(io);
+    const gate = deferred();
+    ts.device.gate = gate.promise;
+    for (let i = 0; i < 50; i++) socket.write(request(Cmd.READ, i, 0, 512));
+    // The 5th request can only reach the device once one of the first four is answered.
+    await new Promise((r) => setImmediate(r));
+    while (ts.device.started < 4) await new Promise((r) => setImmediate(r));
+    gate.resolve();
+    ts.device.gate = undefined;
+    for (let i = 0; i < 50; i++) assert.equal((await readSimpleReply(io, 512)).errno, 0);
+    assert.ok(ts.device.maxActive <= 4, `max active ${ts.device.maxActive}`);
+    socket.destroy();
+  } finally {
+    await ts.stop();
+  }
+});
+
+test("socket backpressure: a client that does not read stops the server reading", async () => {
+  const ts = await startTestServer({ sizeBytes: 8 << 20 });
+  try {
+    const { io, socket } = await rawConnect(ts.path);
+    await rawHandshake(io);
+    socket.pause();
+    const requests = Buffer.concat(Array.from({ length: 400 }, (_, i) => request(Cmd.READ, i, 0, 1 << 20)));
+    socket.write(requests);
+    // Wait until the server's reads stall: the count stops growing across several event-loop turns.
+    let last = -1;
+    let stable = 0;
+    while (stable < 50) {
+      await new Promise((r) => setTimeout(r, 2));
+      stable = ts.device.started === last ? stable + 1 : 0;
+      last = ts.device.started;
+    }
+    assert.ok(last < 400, `server kept reading while the client was not reading (${last} reads)`);
+    socket.resume();
+    for (let i = 0; i < 400; i++) assert.equal((await readSimpleReply(io, 1 << 20)).errno, 0);
+    socket.destroy();
+  } finally {
+    await ts.stop();
+  }
+});
+
+test("per-request deadline answers EIO and the late result is ignored", async () => {
+  const logger = memoryLogger();
+  const ts = await startTestServer({ requestDeadlineMs: 40, logger });
+  try {
+    const { io, socket } = await rawConnect(ts.path);
+    await rawHandshake(io);
+    const gate = deferred();
+    ts.device.gate = gate.promise;
+    socket.write(request(Cmd.READ, 1, 0, 512));
+    const r = await readSimpleReply(io);
+    assert.deepEqual([r.cookie, r.errno], [1, Errno.EIO]);
+    ts.device.gate = undefined;
+    gate.resolve();
+    socket.write(request(Cmd.FLUSH, 2, 0, 0));
+    const next = await readSimpleReply(io);
+    assert.deepEqual([next.cookie, next.errno], [2, 0], "no stray reply for cookie 1");
+    assert.ok(logger.lines.some((l) => l.message.includes("deadline")));
+    socket.destroy();
+  } finally {
+    await ts.stop();
+  }
+});
+
+test("DISC finishes in-flight requests, then closes", async () => {
+  const ts = await startTestServer();
+  try {
+    const { io, socket } = await rawConnect(ts.path);
+    await rawHandshake(io);
+    const gate = deferred();
+    ts.device.gate = gate.promise;
+    socket.write(
+      Buffer.concat([request(Cmd.WRITE, 1, 0, 512), Buffer.alloc(512, 3), request(Cmd.DISC, 2, 0, 0)]),
+    );
+    while (ts.device.started < 1) await new Promise((r) => setImmediate(r));
+    gate.resolve();
+    assert.equal((await readSimpleReply(io)).cookie, 1);
+    await closed(socket);
+    const back = Buffer.alloc(512);
+    await ts.memory.read(0, back);
+    assert.deepEqual(back, Buffer.alloc(512, 3));
+  } finally {
+    await ts.stop();
+  }
+});
+
+test("stop() answers in-flight requests, refuses new ones with ESHUTDOWN, and closes", async () => {
+  const logger = memoryLogger();
+  const ts = await startTestServer({ logger });
+  const { io, socket } = await rawConnect(ts.path);
+  await rawHandshake(io);
+  const gate = deferred();
+  ts.device.gate = gate.promise;
+  socket.write(request(Cmd.READ, 1, 0, 512));
+  while (ts.device.started < 1) await new Promise((r) => setImmediate(r));
+  const stopping = ts.stop();
+  await new Promise((r) => setImmediate(r));
+  socket.write(request(Cmd.FLUSH, 2, 0, 0));
+  const refused = await readSimpleReply(io);
+  assert.deepEqual([refused.cookie, refused.errno], [2, Errno.ESHUTDOWN]);
+  gate.resolve();
+  const answered = await readSimpleReply(io, 512);
+  assert.deepEqual([answered.cookie, answered.errno], [1, 0]);
+  await closed(socket);
+  await stopping;
+  const opened = logger.lines.filter((l) => l.message === "nbd connection opened").length;
+  const closedLines = logger.lines.filter((l) => l.message === "nbd connection closed").length;
+  assert.deepEqual([opened, closedLines], [1, 1]);
+});

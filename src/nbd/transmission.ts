@@ -1,0 +1,377 @@
+// Transmission phase of one server connection: framing, request validation (the one place),
+// execution against the export's device, and replies (out of order, one write per reply).
+import type { BlockDevice } from "../block/block-device.js";
+import {
+  decodeRequest,
+  encodeErrorChunkPayload,
+  writeSimpleReply,
+  writeStructuredHeader,
+  type NbdRequest,
+} from "./codec.js";
+import { toNbdErrno, type RequestKind } from "./errno.js";
+import type { NbdExport } from "./export-info.js";
+import type { NbdLogger } from "./logger.js";
+import {
+  BASE_ALLOCATION_ID,
+  Cmd,
+  CmdFlag,
+  Errno,
+  errnoName,
+  MAX_PAYLOAD_BYTES,
+  OFFSET_DATA_PREFIX_BYTES,
+  ReplyFlag,
+  ReplyType,
+  REQUEST_BYTES,
+  REQUEST_MAGIC,
+  SIMPLE_REPLY_BYTES,
+  STRUCTURED_HEADER_BYTES,
+} from "./protocol.js";
+import type { SocketIo } from "./socket-io.js";
+
+/** Largest piece a TRIM / WRITE_ZEROES is split into before reaching the device. */
+export const SPLIT_BYTES = 64 * 1024 * 1024;
+
+/** Settings of one connection's transmission phase. */
+export interface TransmissionOptions {
+  readonly export: NbdExport;
+  readonly structuredReplies: boolean;
+  readonly baseAllocation: boolean;
+  readonly maxInFlight: number;
+  readonly maxInFlightBytes: number;
+  readonly requestDeadlineMs: number;
+  readonly logger: NbdLogger;
+  /** Fields added to log lines (connection id, peer). */
+  readonly logFields: Record<string, unknown>;
+}
+
+/** Counters of one connection. */
+export interface TransmissionStats {
+  requests: number;
+  errors: number;
+  bytesRead: number;
+  bytesWritten: number;
+  deadlineExpired: number;
+}
+
+interface Pending {
+  readonly req: NbdRequest;
+  readonly startedMs: number;
+  readonly bytes: number;
+  answered: boolean;
+}
+
+const KIND: RequestKind[] = ["read", "write", "cache", "flush", "trim", "cache", "zero", "status"];
+const ALLOWED_FLAGS: number[] = [
+  CmdFlag.DF, // READ
+  CmdFlag.FUA, // WRITE
+  0, // DISC
+  0, // FLUSH
+  CmdFlag.FUA, // TRIM
+  0, // CACHE
+  CmdFlag.FUA | CmdFlag.NO_HOLE | CmdFlag.FAST_ZERO, // WRITE_ZEROES
+  CmdFlag.REQ_ONE, // BLOCK_STATUS
+];
+
+/** Runs the transmission phase on `io` until DISC, shutdown or connection loss. */
+export class Transmission {
+  readonly stats: TransmissionStats = {
+    requests: 0,
+    errors: 0,
+    bytesRead: 0,
+    bytesWritten: 0,
+    deadlineExpired: 0,
+  };
+  /** Resolves when the connection is done (closed, or ended after DISC / shutdown). */
+  readonly finished: Promise<void>;
+  private readonly device: BlockDevice;
+  private readonly inFlight = new Set<Pending>();
+  private inFlightBytes = 0;
+  private discardBytes = 0;
+  private writeBlocked = false;
+  private readingPaused = false;
+  private ending = false;
+  private shuttingDown = false;
+  private resolveFinished!: () => void;
+  private readonly sweepTimer: NodeJS.Timeout;
+
+  constructor(
+    private readonly io: SocketIo,
+    private readonly opts: TransmissionOptions,
+  ) {
+    this.device = opts.export.device;
+    this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
+    io.onReadable = () => this.pump();
+    io.stream.on("drain", () => {
+      this.writeBlocked = false;
+      this.pump();
+    });
+    const sweepMs = Math.max(10, Math.min(1000, opts.requestDeadlineMs / 4));
+    this.sweepTimer = setInterval(() => this.sweepDeadlines(), sweepMs);
+    this.sweepTimer.unref();
+    this.pump();
+  }
+
+  /** The connection closed underneath us: stop timers; late device results are dropped. */
+  onClosed(): void {
+    clearInterval(this.sweepTimer);
+    this.resolveFinished();
+  }
+
+  /** Graceful stop: answer in-flight requests, refuse new ones with ESHUTDOWN, then close. */
+  shutdown(): Promise<void> {
+    this.shuttingDown = true;
+    this.maybeEnd();
+    return this.finished;
+  }
+
+  private canAccept(): boolean {
+    const n = this.inFlight.size;
+    return (
+      !this.writeBlocked &&
+      n < this.opts.maxInFlight &&
+      (n === 0 || this.inFlightBytes < this.opts.maxInFlightBytes)
+    );
+  }
+
+  /** Decode and dispatch every complete request in the receive queue, honouring the bounds. */
+  private pump(): void {
+    const queue = this.io.queue;
+    while (!this.io.closed) {
+      if (this.discardBytes > 0) {
+        this.discardBytes -= queue.skip(this.discardBytes);
+        if (this.discardBytes > 0) break;
+      }
+      if (this.ending) {
+        queue.clear();
+        break;
+      }
+      if (!this.canAccept()) {
+        this.setPaused(true);
+        return;
+      }
+      if (queue.length < REQUEST_BYTES) break;
+      const header = queue.peek(REQUEST_BYTES);
+      if (header.readUInt32BE(0) !== REQUEST_MAGIC) {
+        this.opts.logger.warn("nbd protocol error: bad request magic; closing", this.opts.logFields);
+        this.io.destroy();
+        return;
+      }
+      const req = decodeRequest(header);
+      let payload: Buffer | undefined;
+      if (req.type === Cmd.WRITE) {
+        if (req.lengthBytes > MAX_PAYLOAD_BYTES) {
+          queue.skip(REQUEST_BYTES);
+          this.discardBytes = req.lengthBytes;
+          this.answerError(req, Errno.EINVAL, `write of ${req.lengthBytes} bytes exceeds the maximum`);
+          continue;
+        }
+        if (queue.length < REQUEST_BYTES + req.lengthBytes) break;
+        queue.skip(REQUEST_BYTES);
+        payload = queue.take(req.lengthBytes);
+      } else queue.skip(REQUEST_BYTES);
+      this.dispatch(req, payload);
+    }
+    this.setPaused(false);
+  }
+
+  private setPaused(paused: boolean): void {
+    if (paused === this.readingPaused || this.io.closed) return;
+    this.readingPaused = paused;
+    if (paused) this.io.stream.pause();
+    else this.io.stream.resume();
+  }
+
+  private dispatch(req: NbdRequest, payload: Buffer | undefined): void {
+    this.stats.requests++;
+    if (req.type === Cmd.DISC) {
+      this.ending = true;
+      this.io.queue.clear();
+      this.maybeEnd();
+      return;
+    }
+    if (this.shuttingDown) return this.answerError(req, Errno.ESHUTDOWN, "server is shutting down");
+    const invalid = this.validate(req);
+    if (invalid !== 0) return this.answerError(req, invalid, `${errnoName(invalid)}: request rejected`);
+    const bytes = req.type === Cmd.READ || req.type === Cmd.WRITE ? req.lengthBytes : 0;
+    const pending: Pending = { req, startedMs: Date.now(), bytes, answered: false };
+    this.inFlight.add(pending);
+    this.inFlightBytes += bytes;
+    this.execute(req, payload).then(
+      (reply) => this.complete(pending, reply),
+      (err: unknown) => this.fail(pending, err),
+    );
+  }
+
+  /** The one validation of a request; returns 0 or the errno to answer with. */
+  private validate(req: NbdRequest): number {
+    const { type, flags, offsetBytes, lengthBytes } = req;
+    const allowed = ALLOWED_FLAGS[type];
+    if (allowed === undefined) return Errno.EINVAL;
+    if (flags & ~allowed) return Errno.EINVAL;
+    if (flags & CmdFlag.DF && !this.opts.structuredReplies) return Errno.EINVAL;
+    const caps = this.device.capabilities;
+    const writes = type === Cmd.WRITE || type === Cmd.TRIM || type === Cmd.WRITE_ZEROES;
+    if (writes && caps.readOnly) return Errno.EPERM;
+    if (type === Cmd.FLUSH) return 0;
+    if (type === Cmd.READ && lengthBytes > MAX_PAYLOAD_BYTES) return Errno.EINVAL;
+    if (offsetBytes + lengthBytes > this.device.sizeBytes) {
+      return type === Cmd.WRITE || type === Cmd.WRITE_ZEROES ? Errno.ENOSPC : Errno.EINVAL;
+    }
+    if (type === Cmd.BLOCK_STATUS && (!this.opts.baseAllocation || lengthBytes === 0)) return Errno.EINVAL;
+    if (type === Cmd.TRIM && !caps.trim) return Errno.EINVAL;
+    if (type === Cmd.WRITE_ZEROES && flags & CmdFlag.FAST_ZERO && !caps.writeZeroes) return Errno.ENOTSUP;
+    return 0;
+  }
+
+  /** Run a validated request; resolves with a complete reply buffer for READ / BLOCK_STATUS. */
+  private async execute(req: NbdRequest, payload: Buffer | undefined): Promise<Buffer | undefined> {
+    const dev = this.device;
+    const { offsetBytes: offset, lengthBytes: length, flags } = req;
+    switch (req.type) {
+      case Cmd.READ:
+        return this.executeRead(req);
+      case Cmd.WRITE:
+        await dev.write(offset, payload!, { fua: (flags & CmdFlag.FUA) !== 0 });
+        this.stats.bytesWritten += length;
+        return undefined;
+      case Cmd.FLUSH:
+        await dev.flush();
+        return undefined;
+      case Cmd.TRIM:
+        for (let at = offset; at < offset + length; at += SPLIT_BYTES) {
+          await dev.trim(at, Math.min(SPLIT_BYTES, offset + length - at));
+        }
+        if (flags & CmdFlag.FUA) await dev.flush();
+        return undefined;
+      case Cmd.WRITE_ZEROES: {
+        const options = { fua: (flags & CmdFlag.FUA) !== 0, mayTrim: (flags & CmdFlag.NO_HOLE) === 0 };
+        for (let at = offset; at < offset + length; at += SPLIT_BYTES) {
+          await dev.writeZeroes(at, Math.min(SPLIT_BYTES, offset + length - at), options);
+        }
+        return undefined;
+      }
+      case Cmd.CACHE:
+        return undefined;
+      default:
+        return this.blockStatusReply(req);
+    }
+  }
+
+  private async executeRead(req: NbdRequest): Promise<Buffer> {
+    const length = req.lengthBytes;
+    if (!this.opts.structuredReplies) {
+      const buf = Buffer.allocUnsafe(SIMPLE_REPLY_BYTES + length);
+      await this.device.read(req.offsetBytes, buf.subarray(SIMPLE_REPLY_BYTES));
+      writeSimpleReply(buf, 0, req.cookieHi, req.cookieLo);
+      this.stats.bytesRead += length;
+      return buf;
+    }
+    if (length === 0) return this.structured(req, ReplyType.NONE, 0);
+    const prefix = STRUCTURED_HEADER_BYTES + OFFSET_DATA_PREFIX_BYTES;
+    const buf = Buffer.allocUnsafe(prefix + length);
+    await this.device.read(req.offsetBytes, buf.subarray(prefix));
+    writeStructuredHeader(buf, ReplyFlag.DONE, ReplyType.OFFSET_DATA, req.cookieHi, req.cookieLo, 8 + length);
+    buf.writeUInt32BE(Math.floor(req.offsetBytes / 2 ** 32), STRUCTURED_HEADER_BYTES);
+    buf.writeUInt32BE(req.offsetBytes % 2 ** 32, STRUCTURED_HEADER_BYTES + 4);
+    this.stats.bytesRead += length;
+    return buf;
+  }
+
+  /** base:allocation: everything is data (we do not track holes), one extent for the whole range. */
+  private blockStatusReply(req: NbdRequest): Buffer {
+    const buf = this.structured(req, ReplyType.BLOCK_STATUS, 12);
+    buf.writeUInt32BE(BASE_ALLOCATION_ID, STRUCTURED_HEADER_BYTES);
+    buf.writeUInt32BE(req.lengthBytes, STRUCTURED_HEADER_BYTES + 4);
+    buf.writeUInt32BE(0, STRUCTURED_HEADER_BYTES + 8);
+    return buf;
+  }
+
+  /** A final (DONE) structured chunk with room for `payloadBytes` after the header. */
+  private structured(req: NbdRequest, type: number, payloadBytes: number): Buffer {
+    const buf = Buffer.allocUnsafe(STRUCTURED_HEADER_BYTES + payloadBytes);
+    writeStructuredHeader(buf, ReplyFlag.DONE, type, req.cookieHi, req.cookieLo, payloadBytes);
+    return buf;
+  }
+
+  private settle(pending: Pending): boolean {
+    if (pending.answered) return false;
+    pending.answered = true;
+    this.inFlight.delete(pending);
+    this.inFlightBytes -= pending.bytes;
+    return true;
+  }
+
+  private complete(pending: Pending, reply: Buffer | undefined): void {
+    if (!this.settle(pending)) return;
+    if (reply) this.send(reply);
+    else {
+      const buf = Buffer.allocUnsafe(SIMPLE_REPLY_BYTES);
+      writeSimpleReply(buf, 0, pending.req.cookieHi, pending.req.cookieLo);
+      this.send(buf);
+    }
+    this.afterSettle();
+  }
+
+  private fail(pending: Pending, err: unknown): void {
+    if (!this.settle(pending)) return;
+    const kind = KIND[pending.req.type] ?? "read";
+    const errno = toNbdErrno(err, kind, {
+      error: (message, fields) => this.opts.logger.error(message, { ...this.opts.logFields, ...fields }),
+    });
+    this.answerError(pending.req, errno, err instanceof Error ? err.message : String(err));
+    this.afterSettle();
+  }
+
+  private afterSettle(): void {
+    if (this.readingPaused || this.io.queue.length > 0) this.pump();
+    this.maybeEnd();
+  }
+
+  /** Error reply: an ERROR chunk for READ/BLOCK_STATUS under structured replies, else a simple reply. */
+  private answerError(req: NbdRequest, errno: number, message: string): void {
+    this.stats.errors++;
+    if (this.opts.structuredReplies && (req.type === Cmd.READ || req.type === Cmd.BLOCK_STATUS)) {
+      const payload = encodeErrorChunkPayload(errno, message);
+      const buf = this.structured(req, ReplyType.ERROR, payload.length);
+      payload.copy(buf, STRUCTURED_HEADER_BYTES);
+      this.send(buf);
+    } else {
+      const buf = Buffer.allocUnsafe(SIMPLE_REPLY_BYTES);
+      writeSimpleReply(buf, errno, req.cookieHi, req.cookieLo);
+      this.send(buf);
+    }
+  }
+
+  private send(buf: Buffer): void {
+    if (!this.io.write(buf)) {
+      this.writeBlocked = true;
+      this.setPaused(true);
+    }
+  }
+
+  private sweepDeadlines(): void {
+    const now = Date.now();
+    let expired = 0;
+    for (const pending of this.inFlight) {
+      if (now - pending.startedMs < this.opts.requestDeadlineMs) continue;
+      this.settle(pending);
+      expired++;
+      this.stats.deadlineExpired++;
+      this.opts.logger.warn("nbd request deadline exceeded; answered EIO", {
+        ...this.opts.logFields,
+        type: pending.req.type,
+        offsetBytes: pending.req.offsetBytes,
+        lengthBytes: pending.req.lengthBytes,
+      });
+      this.answerError(pending.req, Errno.EIO, "request deadline exceeded");
+    }
+    if (expired > 0) this.afterSettle();
+  }
+
+  private maybeEnd(): void {
+    if ((this.ending || this.shuttingDown) && this.inFlight.size === 0 && !this.io.closed) {
+      this.ending = true;
+      this.io.end();
+    }
+  }
+}

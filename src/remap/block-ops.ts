@@ -1,0 +1,250 @@
+// Per-block operations of the remap layer: retries, moving a block to a spare, pending marks, lost
+// sectors. Functions ending in `Locked` must run inside core.guard.withLock(block).
+import type { BlockDevice, WriteOptions } from "../block/block-device.js";
+import { MediumError } from "../block/errors.js";
+import type { RemapReason } from "../metadata/metadata-store.js";
+import {
+  SECTOR_BYTES,
+  anyLostIn,
+  clearCovered,
+  countLost,
+  emptyMask,
+  isEmptyMask,
+  setLost,
+  uncoveredMask,
+} from "./lost-sectors.js";
+import type { RemapCore } from "./remap-core.js";
+
+const NO_OPTIONS: WriteOptions = {};
+const FUA_OPTIONS: WriteOptions = { fua: true };
+/** Spare slots tried for one remap before giving up (a failing spare write quarantines its slot). */
+const SPARE_WRITE_ATTEMPTS = 3;
+
+/** Write with FUA semantics even on devices without native FUA. */
+export async function writeLower(device: BlockDevice, offsetBytes: number, data: Uint8Array, fua: boolean) {
+  if (!fua) return device.write(offsetBytes, data, NO_OPTIONS);
+  if (device.capabilities.fua) return device.write(offsetBytes, data, FUA_OPTIONS);
+  await device.write(offsetBytes, data, NO_OPTIONS);
+  await device.flush();
+}
+
+/** Read the whole of `block` from main into `target` with up to `attempts` tries; returns failures before success or -1. */
+export async function readMainBlock(core: RemapCore, block: number, target: Uint8Array, attempts: number) {
+  let failures = 0;
+  for (let a = 0; a < attempts; a++) {
+    if (a > 0) core.count("retries.read");
+    try {
+      await core.main.read(block * core.blockSize, target);
+      return failures;
+    } catch (err) {
+      if (!(err instanceof MediumError)) throw err;
+      core.count("errors.read");
+      failures++;
+    }
+  }
+  return -1;
+}
+
+/** Read `target.length` bytes at `withinBytes` of remapped `block` (in `slot`); lost sectors fail. */
+export async function readRemapped(
+  core: RemapCore,
+  block: number,
+  slot: number,
+  withinBytes: number,
+  target: Uint8Array,
+): Promise<void> {
+  const mask = core.lost.get(block);
+  if (mask && anyLostIn(mask, withinBytes, target.length)) {
+    throw new MediumError(
+      core.name,
+      "read",
+      block * core.blockSize + withinBytes,
+      target.length,
+      `${core.name}: block ${block} has lost sectors in the requested range (rewrite them to recover)`,
+    );
+  }
+  try {
+    await core.spareOf(slot).read(core.pool.offsetOf(slot) + withinBytes, target);
+  } catch (err) {
+    if (err instanceof MediumError) core.count("errors.spare");
+    throw err;
+  }
+}
+
+/** Persistently mark `block` pending. */
+export async function markPendingLocked(core: RemapCore, block: number): Promise<void> {
+  await core.commit([{ type: "pending", block }], () => {
+    core.pending.set(block, 0);
+    core.count("pending.marked");
+  });
+  core.emit("onPending", { block });
+}
+
+/**
+ * Move `block` to a fresh spare slot holding `full` (the whole block): spare write, spare flush,
+ * durable remap record (plus lost / clear-pending records), then the table. Returns the slot.
+ */
+export async function moveToSpareLocked(
+  core: RemapCore,
+  block: number,
+  full: Uint8Array,
+  lostMask: Uint8Array | undefined,
+  reason: RemapReason,
+): Promise<number> {
+  let slot = -1;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      slot = core.pool.allocate();
+    } catch (err) {
+      core.count("errors.noSpace");
+      core.afterChange();
+      throw err;
+    }
+    const spare = core.spareOf(slot);
+    try {
+      await spare.write(core.pool.offsetOf(slot), full, NO_OPTIONS);
+      await spare.flush();
+      break;
+    } catch (err) {
+      core.count("errors.spare");
+      core.quarantinedSlots++;
+      if (attempt >= SPARE_WRITE_ATTEMPTS || !(err instanceof MediumError)) throw err;
+    }
+  }
+  const lost = lostMask && !isEmptyMask(lostMask) ? lostMask : undefined;
+  const wasPending = core.pending.has(block);
+  const records: Parameters<RemapCore["commit"]>[0] = [{ type: "remap", block, slot, reason }];
+  if (lost) records.push({ type: "lost", block, sectorMask: lost });
+  if (wasPending) records.push({ type: "clear-pending", block });
+  try {
+    await core.commit(records, () => {
+      core.table.set(block, slot);
+      if (lost) core.lost.set(block, lost);
+      if (wasPending) core.pending.delete(block);
+      core.count(`remaps.${reason}`);
+    });
+  } catch (err) {
+    core.pool.release(slot);
+    throw err;
+  }
+  core.emit("onRemap", { block, slot, reason, lostSectors: lost ? countLost(lost) : 0 });
+  if (wasPending) core.emit("onPendingCleared", { block });
+  return slot;
+}
+
+/**
+ * Remap `block` so that bytes [withinBytes, +portion.length) hold `portion`; the rest comes from main
+ * (sectors that cannot be read, or all of them when the block is pending, become lost).
+ */
+export async function remapWithDataLocked(
+  core: RemapCore,
+  block: number,
+  withinBytes: number,
+  portion: Uint8Array,
+  reason: RemapReason,
+): Promise<void> {
+  const bs = core.blockSize;
+  const full = new Uint8Array(bs);
+  let lost: Uint8Array | undefined;
+  if (portion.length !== bs) {
+    if (core.pending.has(block)) lost = uncoveredMask(bs, withinBytes, portion.length);
+    else if ((await readMainBlock(core, block, full, 1 + core.policy.readRetries)) < 0) {
+      lost = await readSectorsBestEffort(core, block, full, withinBytes, portion.length);
+    }
+  }
+  full.set(portion, withinBytes);
+  await moveToSpareLocked(core, block, full, lost, reason);
+}
+
+/** Read each sector of `block` not fully covered by the write, once; unreadable ones are returned as lost. */
+async function readSectorsBestEffort(
+  core: RemapCore,
+  block: number,
+  full: Uint8Array,
+  withinBytes: number,
+  lengthBytes: number,
+): Promise<Uint8Array> {
+  const lost = emptyMask(core.blockSize);
+  const uncovered = uncoveredMask(core.blockSize, withinBytes, lengthBytes);
+  full.fill(0);
+  for (let s = 0; s < core.blockSize / SECTOR_BYTES; s++) {
+    if ((uncovered[s >>> 3]! & (1 << (s & 7))) === 0) continue;
+    const at = s * SECTOR_BYTES;
+    try {
+      await core.main.read(block * core.blockSize + at, full.subarray(at, at + SECTOR_BYTES));
+    } catch (err) {
+      if (!(err instanceof MediumError)) throw err;
+      core.count("errors.read");
+      setLost(lost, s, true);
+    }
+  }
+  return lost;
+}
+
+/** Write into remapped `block`; fully rewritten lost sectors are cleared (after the data is flushed). */
+export async function writeRemappedLocked(
+  core: RemapCore,
+  block: number,
+  slot: number,
+  withinBytes: number,
+  portion: Uint8Array,
+  fua: boolean,
+): Promise<void> {
+  const spare = core.spareOf(slot);
+  await writeLower(spare, core.pool.offsetOf(slot) + withinBytes, portion, fua);
+  const mask = core.lost.get(block);
+  if (!mask) return;
+  const next = clearCovered(mask, withinBytes, portion.length);
+  if (countLost(next) === countLost(mask)) return;
+  // The lost mark may only go once the new data is durable, or a crash would expose stale sectors.
+  if (!fua) await spare.flush();
+  await core.commit([{ type: "lost", block, sectorMask: next }], () => {
+    if (isEmptyMask(next)) core.lost.delete(block);
+    else core.lost.set(block, next);
+  });
+}
+
+/**
+ * Write `portion` at `withinBytes` of `block` under its lock: to the spare if remapped, remap if
+ * pending, else main with retries and a remap when they all fail. `priorFailures` counts failed
+ * attempts already made on exactly this write.
+ */
+export function writeBlockGuarded(
+  core: RemapCore,
+  block: number,
+  withinBytes: number,
+  portion: Uint8Array,
+  fua: boolean,
+  priorFailures: number,
+): Promise<void> {
+  return core.guard.withLock(block, async () => {
+    const slot = core.table.get(block);
+    if (slot >= 0) return writeRemappedLocked(core, block, slot, withinBytes, portion, fua);
+    if (core.pending.has(block)) return remapWithDataLocked(core, block, withinBytes, portion, "read-error");
+    const attempts = 1 + core.policy.writeRetries - Math.min(priorFailures, 1);
+    for (let a = 0; a < attempts; a++) {
+      if (a > 0 || priorFailures > 0) core.count("retries.write");
+      try {
+        await writeLower(core.main, block * core.blockSize + withinBytes, portion, fua);
+        return;
+      } catch (err) {
+        if (!(err instanceof MediumError)) throw err;
+        core.count("errors.write");
+      }
+    }
+    await remapWithDataLocked(core, block, withinBytes, portion, "write-error");
+  });
+}
+
+/** Move a healthy block to a spare (data read from main); unreadable -> pending. */
+export function migrateBlock(core: RemapCore, block: number, reason: RemapReason): Promise<void> {
+  return core.guard.withLock(block, async () => {
+    if (core.table.has(block) || core.pending.has(block) || core.readOnlyReason !== undefined) return;
+    const full = new Uint8Array(core.blockSize);
+    if ((await readMainBlock(core, block, full, 1 + core.policy.readRetries)) < 0) {
+      await markPendingLocked(core, block);
+      return;
+    }
+    await moveToSpareLocked(core, block, full, undefined, reason);
+  });
+}

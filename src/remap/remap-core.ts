@@ -1,0 +1,270 @@
+// Live state of a remapped device: table, pending set, lost-sector masks, spare pool, guard, counters,
+// and the only path to metadata (commit = durable append, then apply in memory; serialized checkpoints).
+import type { BlockDevice } from "../block/block-device.js";
+import { MediumError, ReadOnlyError } from "../block/errors.js";
+import type { JournalRecord, MetadataStore, OpenedSet, TableSnapshot } from "../metadata/metadata-store.js";
+import { BlockGuard } from "./block-guard.js";
+import type { RemapEvents, RemapState } from "./remap-events.js";
+import type { RemapPolicy } from "./remap-policy.js";
+import { RemapTable } from "./remap-table.js";
+import { SparePool } from "./spare-pool.js";
+
+/** Counters persisted at checkpoints (snapshot.counters), by key. */
+export const PERSISTED_COUNTERS = [
+  "errors.read",
+  "errors.write",
+  "errors.flush",
+  "errors.metadata",
+  "errors.spare",
+  "errors.noSpace",
+  "retries.read",
+  "retries.write",
+  "remaps.write-error",
+  "remaps.read-error",
+  "remaps.migrate",
+  "remaps.manual",
+  "unremaps",
+  "pending.marked",
+  "pending.cleared",
+] as const;
+
+/** Everything needed to build a core. */
+export interface RemapCoreOptions {
+  readonly name: string;
+  readonly main: BlockDevice;
+  /** Spare devices in set index order (spares[i] holds identity.spares[i]). */
+  readonly spares: readonly BlockDevice[];
+  readonly opened: OpenedSet;
+  readonly policy: RemapPolicy;
+  readonly events?: RemapEvents;
+}
+
+/** Shared state and metadata plumbing of one remapped device. */
+export class RemapCore {
+  readonly name: string;
+  readonly main: BlockDevice;
+  readonly spares: readonly BlockDevice[];
+  readonly store: MetadataStore;
+  readonly policy: RemapPolicy;
+  readonly events: RemapEvents;
+  readonly blockSize: number;
+  readonly blockCount: number;
+  readonly table: RemapTable;
+  /** Pending blocks (values unused). */
+  readonly pending: RemapTable;
+  /** Lost-sector masks of remapped blocks (only blocks with at least one lost sector). */
+  readonly lost = new Map<number, Uint8Array>();
+  readonly pool: SparePool;
+  readonly guard = new BlockGuard();
+  readonly stats: Record<string, number> = {};
+  /** Slots whose spare write failed: kept allocated, never reused in this session. */
+  quarantinedSlots = 0;
+  readOnlyReason: string | undefined;
+  private readonly inflightCommits = new Set<Promise<void>>();
+  private checkpointGate: Promise<void> | undefined;
+  private checkpointChain: Promise<void> = Promise.resolve();
+  private checkpointQueued = false;
+  private readonly background = new Set<Promise<void>>();
+  private lastState: RemapState = "healthy";
+  private alerted = false;
+
+  constructor(options: RemapCoreOptions) {
+    const { opened } = options;
+    const identity = opened.store.identity;
+    this.name = options.name;
+    this.main = options.main;
+    this.spares = options.spares;
+    this.store = opened.store;
+    this.policy = options.policy;
+    this.events = options.events ?? {};
+    this.blockSize = identity.blockSize;
+    this.blockCount = identity.mainSizeBytes / identity.blockSize;
+    this.pool = new SparePool(identity.spares, {
+      name: this.name,
+      blockSize: identity.blockSize,
+      nearlyExhaustedPercent: options.policy.spareAlertPercent,
+    });
+    const snap = opened.snapshot;
+    this.table = RemapTable.fromSorted(snap.blocks, snap.slots);
+    this.pending = RemapTable.fromSorted(snap.pending, new Uint32Array(snap.pending.length));
+    for (let i = 0; i < snap.blocks.length; i++) {
+      if (snap.blocks[i]! >= this.blockCount)
+        throw new RangeError(`remapped block ${snap.blocks[i]} is past the end`);
+      this.pool.markUsed(snap.slots[i]!);
+    }
+    for (const [block, mask] of snap.lost) {
+      if (!this.table.has(block))
+        throw new RangeError(`lost sectors recorded for block ${block}, not remapped`);
+      if (mask.some((b) => b !== 0)) this.lost.set(block, Uint8Array.from(mask));
+    }
+    for (const key of PERSISTED_COUNTERS) this.stats[key] = 0;
+    for (const [key, value] of Object.entries(snap.counters)) this.stats[key] = value;
+    this.readOnlyReason = opened.readOnlyReason;
+    this.lastState = this.state().state;
+    this.alerted = this.pool.nearlyExhausted;
+  }
+
+  /** Add to a counter. */
+  count(key: string, n = 1): void {
+    this.stats[key] = (this.stats[key] ?? 0) + n;
+  }
+
+  /** The smallest block in [firstBlock, lastBlock] that is remapped, pending or locked; -1 if none. */
+  firstSpecial(firstBlock: number, lastBlock: number): number {
+    let best = -1;
+    if (this.table.size > 0) best = this.table.firstInRange(firstBlock, lastBlock + 1);
+    if (this.pending.size > 0) {
+      const p = this.pending.firstInRange(firstBlock, lastBlock + 1);
+      if (p >= 0 && (best < 0 || p < best)) best = p;
+    }
+    if (this.guard.locks.size > 0) {
+      const l = this.guard.firstLocked(firstBlock, lastBlock);
+      if (l >= 0 && (best < 0 || l < best)) best = l;
+    }
+    return best;
+  }
+
+  /** The spare device holding global `slot`. */
+  spareOf(slot: number): BlockDevice {
+    return this.spares[this.pool.spareIndexOf(slot)]!;
+  }
+
+  /** Append `records` durably, then run `apply`; a metadata failure turns the device read-only. */
+  async commit(records: JournalRecord[], apply: () => void): Promise<void> {
+    while (this.checkpointGate) await this.checkpointGate;
+    if (this.readOnlyReason !== undefined) throw new ReadOnlyError(this.name, this.readOnlyReason);
+    const op = this.store.append(records).then(apply);
+    this.inflightCommits.add(op);
+    try {
+      await op;
+    } catch (err) {
+      this.count("errors.metadata");
+      this.enterReadOnly(`metadata append failed: ${errorText(err)}`);
+      const block = records[0]?.block ?? 0;
+      throw new MediumError(
+        this.name,
+        "write",
+        block * this.blockSize,
+        this.blockSize,
+        `${this.name}: metadata for block ${block} could not be made durable; device is now read-only`,
+        { cause: err },
+      );
+    } finally {
+      this.inflightCommits.delete(op);
+    }
+    this.afterChange();
+    if (this.store.wantsCheckpoint && !this.checkpointQueued) {
+      this.checkpointQueued = true;
+      this.runBackground("checkpoint", () => {
+        this.checkpointQueued = false;
+        return this.checkpoint();
+      });
+    }
+  }
+
+  /** Wait until every metadata append started so far has settled. */
+  async commitsSettled(): Promise<void> {
+    await Promise.allSettled([...this.inflightCommits]);
+  }
+
+  /** Write a checkpoint of the current state (serialized; appends wait while it runs). */
+  checkpoint(): Promise<void> {
+    const run = this.checkpointChain.then(() => this.runCheckpoint());
+    this.checkpointChain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async runCheckpoint(): Promise<void> {
+    if (this.readOnlyReason !== undefined) return;
+    let open!: () => void;
+    this.checkpointGate = new Promise<void>((resolve) => (open = resolve));
+    try {
+      await this.commitsSettled();
+      await this.store.checkpoint(this.snapshot());
+    } catch (err) {
+      this.count("errors.metadata");
+      this.enterReadOnly(`metadata checkpoint failed: ${errorText(err)}`);
+      throw err;
+    } finally {
+      this.checkpointGate = undefined;
+      open();
+    }
+  }
+
+  /** The full persistent state (table, pending, lost masks, counters). */
+  snapshot(): TableSnapshot {
+    const { blocks, slots } = this.table.toSnapshot();
+    return {
+      blocks,
+      slots,
+      pending: this.pending.toSnapshot().blocks,
+      lost: new Map([...this.lost].map(([block, mask]) => [block, Uint8Array.from(mask)])),
+      counters: { ...this.stats },
+    };
+  }
+
+  /** Switch to read-only (idempotent; the first reason wins). */
+  enterReadOnly(reason: string): void {
+    if (this.readOnlyReason !== undefined) return;
+    this.readOnlyReason = reason;
+    this.afterChange();
+  }
+
+  /** Run `task` in the background; failures are reported through events, never thrown. */
+  runBackground(name: string, task: () => Promise<void>): void {
+    const run = task().catch((error: unknown) => this.emit("onBackgroundError", { task: name, error }));
+    this.background.add(run);
+    void run.finally(() => this.background.delete(run));
+  }
+
+  /** Resolve once no background task (migration, checkpoint) is running. */
+  async idle(): Promise<void> {
+    while (this.background.size > 0) await Promise.allSettled([...this.background]);
+    await this.checkpointChain;
+  }
+
+  /** Overall state and why. */
+  state(): { state: RemapState; reason: string } {
+    if (this.readOnlyReason !== undefined) return { state: "read-only", reason: this.readOnlyReason };
+    const reasons: string[] = [];
+    if (this.pool.freeSlots === 0) reasons.push("no spare slot left");
+    else if (this.pool.nearlyExhausted) reasons.push(`only ${this.pool.freeSlots} spare slots left`);
+    if (this.pending.size > 0) reasons.push(`${this.pending.size} pending blocks`);
+    if (this.lost.size > 0) reasons.push(`${this.lost.size} blocks with lost sectors`);
+    const badCopies = this.store.copies().filter((c) => c.state !== "ok").length;
+    if (badCopies > 0) reasons.push(`${badCopies} metadata copies not ok`);
+    return reasons.length > 0
+      ? { state: "degraded", reason: reasons.join("; ") }
+      : { state: "healthy", reason: "" };
+  }
+
+  /** Fire state-change and spare-alert events after anything changed. */
+  afterChange(): void {
+    const { state, reason } = this.state();
+    if (state !== this.lastState) {
+      this.lastState = state;
+      this.emit("onStateChange", { state, reason });
+    }
+    const nearly = this.pool.nearlyExhausted;
+    if (nearly && !this.alerted) {
+      this.emit("onSpareAlert", { freeBlocks: this.pool.freeSlots, totalBlocks: this.pool.totalSlots });
+    }
+    this.alerted = nearly;
+  }
+
+  /** Call an event callback, ignoring its exceptions. */
+  emit<K extends keyof RemapEvents>(name: K, event: Parameters<NonNullable<RemapEvents[K]>>[0]): void {
+    const handler = this.events[name] as ((e: typeof event) => void) | undefined;
+    if (!handler) return;
+    try {
+      handler.call(this.events, event);
+    } catch {
+      // A failing listener must not break the data path.
+    }
+  }
+}
+
+/** Short text of any thrown value. */
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,70 @@
+// Live status of a remapped device, computed from the table and counters on demand (never cached).
+import { countLost } from "./lost-sectors.js";
+import type { RemapCore } from "./remap-core.js";
+
+/** I/O counters kept by BaseDevice. */
+interface IoCounters {
+  readonly reads: number;
+  readonly writes: number;
+  readonly bytesRead: number;
+  readonly bytesWritten: number;
+  readonly flushes: number;
+}
+
+/** The remap-specific part of status() (merged into DeviceStatus). */
+export function remapStatus(core: RemapCore, io: IoCounters): Record<string, unknown> {
+  const s = core.stats;
+  const { state, reason } = core.state();
+  let lostSectors = 0;
+  for (const mask of core.lost.values()) lostSectors += countLost(mask);
+  const pool = core.pool;
+  return {
+    name: core.name,
+    uuid: core.store.identity.uuid,
+    state,
+    reason,
+    blockSize: core.blockSize,
+    remappedBlocks: core.table.size,
+    pendingBlocks: core.pending.size,
+    lostSectors,
+    spare: {
+      totalBlocks: pool.totalSlots,
+      usedBlocks: pool.usedSlots,
+      freeBlocks: pool.freeSlots,
+      quarantinedBlocks: core.quarantinedSlots,
+      nearlyExhausted: pool.nearlyExhausted,
+      alertPercent: core.policy.spareAlertPercent,
+      perSpare: pool.perSpare(),
+    },
+    errorCounts: {
+      read: s["errors.read"] ?? 0,
+      write: s["errors.write"] ?? 0,
+      flush: s["errors.flush"] ?? 0,
+      metadata: s["errors.metadata"] ?? 0,
+      spare: s["errors.spare"] ?? 0,
+      noSpace: s["errors.noSpace"] ?? 0,
+    },
+    retries: { read: s["retries.read"] ?? 0, write: s["retries.write"] ?? 0 },
+    remaps: {
+      "write-error": s["remaps.write-error"] ?? 0,
+      "read-error": s["remaps.read-error"] ?? 0,
+      migrate: s["remaps.migrate"] ?? 0,
+      manual: s["remaps.manual"] ?? 0,
+      unremaps: s["unremaps"] ?? 0,
+    },
+    pendingEvents: { marked: s["pending.marked"] ?? 0, cleared: s["pending.cleared"] ?? 0 },
+    metadata: {
+      generation: core.store.generation,
+      copies: core.store.copies(),
+    },
+    io: {
+      reads: io.reads,
+      writes: io.writes,
+      bytesRead: io.bytesRead,
+      bytesWritten: io.bytesWritten,
+      flushes: io.flushes,
+    },
+    main: core.main.status(),
+    spares: core.spares.map((d) => d.status()),
+  };
+}

@@ -1,0 +1,236 @@
+// In-memory map block -> global spare slot for millions of entries: sorted typed arrays plus a small
+// sorted delta buffer (merged in place when full). 12-18 bytes per entry; lookups and range queries O(log n).
+
+/** Value stored for deleted entries of the main arrays (never a valid slot). */
+const TOMBSTONE = 0xffffffff;
+const DEFAULT_DELTA_CAPACITY = 1024;
+/** One key in SAMPLE_STRIDE goes into a small index that stays in cache: fewer misses per lookup. */
+const SAMPLE_SHIFT = 6;
+const SAMPLE_STRIDE = 1 << SAMPLE_SHIFT;
+
+/** Index of the first element of `keys[from..n)` that is >= `key`. */
+function lowerBound(keys: Float64Array, n: number, key: number, from = 0): number {
+  let lo = from;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (keys[mid]! < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** A sorted, typed-array backed map from block number to a 32-bit value (a slot; < 0xffffffff). */
+export class RemapTable {
+  private keys: Float64Array;
+  private values: Uint32Array;
+  /** keys[i * SAMPLE_STRIDE] for every stride of the main arrays (rebuilt at merge). */
+  private samples = new Float64Array(0);
+  private sampleCount = 0;
+  /** Used length of keys/values, tombstones included. */
+  private mainLength = 0;
+  private tombstones = 0;
+  private readonly deltaKeys: Float64Array;
+  private readonly deltaValues: Uint32Array;
+  private deltaLength = 0;
+  private live = 0;
+
+  constructor(private readonly deltaCapacity = DEFAULT_DELTA_CAPACITY) {
+    this.keys = new Float64Array(0);
+    this.values = new Uint32Array(0);
+    this.deltaKeys = new Float64Array(deltaCapacity);
+    this.deltaValues = new Uint32Array(deltaCapacity);
+  }
+
+  /** Build from sorted, strictly increasing blocks and their values (e.g. a TableSnapshot). */
+  static fromSorted(blocks: Float64Array, values: Uint32Array): RemapTable {
+    if (blocks.length !== values.length) {
+      throw new RangeError(`table has ${blocks.length} blocks but ${values.length} slots`);
+    }
+    for (let i = 0; i < blocks.length; i++) {
+      const block = blocks[i]!;
+      if (!Number.isSafeInteger(block) || block < 0) throw new RangeError(`table block ${block} is invalid`);
+      if (i > 0 && block <= blocks[i - 1]!) throw new RangeError(`table blocks are not sorted at ${block}`);
+      if (values[i] === TOMBSTONE) throw new RangeError(`table value for block ${block} is out of range`);
+    }
+    const table = new RemapTable();
+    table.keys = Float64Array.from(blocks);
+    table.values = Uint32Array.from(values);
+    table.mainLength = blocks.length;
+    table.live = blocks.length;
+    table.buildSamples();
+    return table;
+  }
+
+  /** Number of entries. */
+  get size(): number {
+    return this.live;
+  }
+
+  /** Bytes held by the typed arrays (the table's memory footprint). */
+  get byteLength(): number {
+    return (
+      this.keys.byteLength +
+      this.values.byteLength +
+      this.samples.byteLength +
+      this.deltaKeys.byteLength +
+      this.deltaValues.byteLength
+    );
+  }
+
+  /** Value of `block`, or -1 when absent. */
+  get(block: number): number {
+    if (this.live === 0) return -1;
+    if (this.deltaLength > 0) {
+      const j = lowerBound(this.deltaKeys, this.deltaLength, block);
+      if (j < this.deltaLength && this.deltaKeys[j] === block) return this.deltaValues[j]!;
+    }
+    const i = this.mainLowerBound(block);
+    if (i < this.mainLength && this.keys[i] === block) {
+      const value = this.values[i]!;
+      return value === TOMBSTONE ? -1 : value;
+    }
+    return -1;
+  }
+
+  /** True when `block` has an entry. */
+  has(block: number): boolean {
+    return this.get(block) >= 0;
+  }
+
+  /** Insert or replace the entry of `block`. */
+  set(block: number, value: number): void {
+    if (!(value >= 0 && value < TOMBSTONE && Number.isInteger(value))) {
+      throw new RangeError(`table value ${value} is out of range`);
+    }
+    const j = lowerBound(this.deltaKeys, this.deltaLength, block);
+    if (j < this.deltaLength && this.deltaKeys[j] === block) {
+      this.deltaValues[j] = value;
+      return;
+    }
+    const i = this.mainLowerBound(block);
+    if (i < this.mainLength && this.keys[i] === block) {
+      if (this.values[i] === TOMBSTONE) {
+        this.tombstones--;
+        this.live++;
+      }
+      this.values[i] = value;
+      return;
+    }
+    this.deltaKeys.copyWithin(j + 1, j, this.deltaLength);
+    this.deltaValues.copyWithin(j + 1, j, this.deltaLength);
+    this.deltaKeys[j] = block;
+    this.deltaValues[j] = value;
+    this.deltaLength++;
+    this.live++;
+    if (this.deltaLength === this.deltaCapacity) this.merge();
+  }
+
+  /** Remove the entry of `block`; returns whether it existed. */
+  delete(block: number): boolean {
+    const j = lowerBound(this.deltaKeys, this.deltaLength, block);
+    if (j < this.deltaLength && this.deltaKeys[j] === block) {
+      this.deltaKeys.copyWithin(j, j + 1, this.deltaLength);
+      this.deltaValues.copyWithin(j, j + 1, this.deltaLength);
+      this.deltaLength--;
+      this.live--;
+      return true;
+    }
+    const i = this.mainLowerBound(block);
+    if (i < this.mainLength && this.keys[i] === block && this.values[i] !== TOMBSTONE) {
+      this.values[i] = TOMBSTONE;
+      this.tombstones++;
+      this.live--;
+      if (this.tombstones >= this.deltaCapacity) this.merge();
+      return true;
+    }
+    return false;
+  }
+
+  /** The smallest block with an entry in [startBlock, endBlock), or -1. */
+  firstInRange(startBlock: number, endBlock: number): number {
+    if (this.live === 0) return -1;
+    let best = -1;
+    let i = this.mainLowerBound(startBlock);
+    while (i < this.mainLength && this.values[i] === TOMBSTONE) i++;
+    if (i < this.mainLength && this.keys[i]! < endBlock) best = this.keys[i]!;
+    if (this.deltaLength > 0) {
+      const j = lowerBound(this.deltaKeys, this.deltaLength, startBlock);
+      if (j < this.deltaLength && this.deltaKeys[j]! < endBlock && (best < 0 || this.deltaKeys[j]! < best)) {
+        best = this.deltaKeys[j]!;
+      }
+    }
+    return best;
+  }
+
+  /** Visit entries in ascending block order (from `fromBlock`); stop early when `visit` returns false. */
+  forEach(visit: (block: number, value: number) => boolean | void, fromBlock = 0): void {
+    this.merge();
+    for (let i = this.mainLowerBound(fromBlock); i < this.mainLength; i++) {
+      if (visit(this.keys[i]!, this.values[i]!) === false) return;
+    }
+  }
+
+  /** Sorted copies of every block and value (for checkpoints). */
+  toSnapshot(): { blocks: Float64Array; slots: Uint32Array } {
+    this.merge();
+    return { blocks: this.keys.slice(0, this.mainLength), slots: this.values.slice(0, this.mainLength) };
+  }
+
+  /** lowerBound over the main arrays, narrowed by the sample index first. */
+  private mainLowerBound(key: number): number {
+    const g = lowerBound(this.samples, this.sampleCount, key);
+    const from = g === 0 ? 0 : (g - 1) << SAMPLE_SHIFT;
+    return lowerBound(this.keys, Math.min(this.mainLength, g << SAMPLE_SHIFT), key, from);
+  }
+
+  private buildSamples(): void {
+    this.sampleCount = Math.ceil(this.mainLength / SAMPLE_STRIDE);
+    if (this.samples.length < this.sampleCount)
+      this.samples = new Float64Array(this.keys.length / SAMPLE_STRIDE + 1);
+    for (let i = 0; i < this.sampleCount; i++) this.samples[i] = this.keys[i << SAMPLE_SHIFT]!;
+  }
+
+  /** Fold the delta buffer and drop tombstones, in place (capacity grows by 1.5x when needed). */
+  private merge(): void {
+    if (this.deltaLength === 0 && this.tombstones === 0) return;
+    let keys = this.keys;
+    let values = this.values;
+    if (this.tombstones > 0) {
+      let w = 0;
+      for (let r = 0; r < this.mainLength; r++) {
+        if (values[r] === TOMBSTONE) continue;
+        keys[w] = keys[r]!;
+        values[w++] = values[r]!;
+      }
+      this.mainLength = w;
+      this.tombstones = 0;
+    }
+    const total = this.mainLength + this.deltaLength;
+    if (total > keys.length) {
+      const capacity = Math.max(total, Math.ceil(keys.length * 1.5), this.deltaCapacity);
+      keys = new Float64Array(capacity);
+      values = new Uint32Array(capacity);
+      keys.set(this.keys.subarray(0, this.mainLength));
+      values.set(this.values.subarray(0, this.mainLength));
+      this.keys = keys;
+      this.values = values;
+    }
+    // Merge from the back so nothing below the smallest delta key moves.
+    let i = this.mainLength - 1;
+    let j = this.deltaLength - 1;
+    let w = total - 1;
+    while (j >= 0) {
+      if (i >= 0 && keys[i]! > this.deltaKeys[j]!) {
+        keys[w] = keys[i]!;
+        values[w--] = values[i--]!;
+      } else {
+        keys[w] = this.deltaKeys[j]!;
+        values[w--] = this.deltaValues[j--]!;
+      }
+    }
+    this.mainLength = total;
+    this.deltaLength = 0;
+    this.buildSamples();
+  }
+}
