@@ -6,15 +6,52 @@ import { boolOpt, parseIntArg, stringOpt, stringsOpt, type Command } from "./com
 import { JSON_OPTION, SET_OPTIONS, withSetReadOnly } from "./offline.js";
 import { renderList, renderStatus } from "./render.js";
 import { UsageError } from "./errors.js";
+import { apiClient, DEFAULT_API_ADDRESS, isOffline, ONLINE_OPTIONS, onlineStatus } from "./online.js";
 
 export const statusCommand: Command = {
   name: "status",
-  summary: "show a set's state, counters, spare usage and metadata copies",
-  options: { ...SET_OPTIONS, ...JSON_OPTION },
-  details: "example:\n  dmremap status --spare /data/spare.img --json",
+  summary: "show state, counters, spare usage and metadata copies (daemon, or offline with --spare)",
+  args: "[TARGET]",
+  options: {
+    ...SET_OPTIONS,
+    ...ONLINE_OPTIONS,
+    ...JSON_OPTION,
+    watch: { type: "boolean", help: "refresh until interrupted (online)" },
+    interval: { type: "string", value: "SECONDS", help: "refresh interval of --watch", default: "2" },
+  },
+  details: `Without --spare, asks the running daemon (--api, default ${DEFAULT_API_ADDRESS}); with TARGET the JSON
+is that target's status object, without it an array of every target's status.
+With --spare, reads the set's metadata directly (the set must not be served) and prints one object.
+examples:
+  dmremap status --json
+  dmremap status disk0 --watch
+  dmremap status --spare /data/spare.img --json`,
   async run(ctx) {
-    const status = await withSetReadOnly(ctx, (_t, s) => s);
-    ctx.out.write(boolOpt(ctx, "json") ? JSON.stringify(status, null, 2) + "\n" : renderStatus(status));
+    const json = boolOpt(ctx, "json");
+    if (isOffline(ctx)) {
+      const status = await withSetReadOnly(ctx, (_t, s) => s);
+      ctx.out.write(json ? JSON.stringify(status, null, 2) + "\n" : renderStatus(status));
+      return 0;
+    }
+    const client = apiClient(ctx);
+    const name = ctx.positionals[0];
+    const show = async () => {
+      const statuses = await onlineStatus(client, name);
+      if (json) ctx.out.write(JSON.stringify(name ? statuses[0] : statuses, null, 2) + "\n");
+      else ctx.out.write(statuses.map(renderStatus).join("\n"));
+    };
+    if (!boolOpt(ctx, "watch")) {
+      await show();
+      return 0;
+    }
+    const seconds = parseIntArg("--interval", stringOpt(ctx, "interval") ?? "2", 1, 3600);
+    let stopped = false;
+    void ctx.stopSignal.then(() => (stopped = true));
+    while (!stopped) {
+      if (!json) ctx.out.write("\x1b[2J\x1b[H");
+      await show();
+      await Promise.race([ctx.stopSignal, new Promise((r) => setTimeout(r, seconds * 1000))]);
+    }
     return 0;
   },
 };

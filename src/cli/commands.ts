@@ -5,6 +5,7 @@ import { checkCommand, listCommand, statusCommand } from "./cmd-inspect.js";
 import { pendingCommand, remapCommand, unremapCommand } from "./cmd-remap.js";
 import { infoCommand } from "./cmd-info.js";
 import { serveCommand } from "./cmd-serve.js";
+import { demoCommand } from "./cmd-demo.js";
 
 export const commands: readonly Command[] = [
   serveCommand,
@@ -16,4 +17,5 @@ export const commands: readonly Command[] = [
   unremapCommand,
   pendingCommand,
   infoCommand,
+  demoCommand,
 ];

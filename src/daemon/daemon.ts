@@ -1,7 +1,8 @@
 // The daemon service: assembles every configured target, exports them over NBD, serves the control
 // API and metrics, and shuts down in order (stop NBD -> flush + checkpoint -> close devices).
-import { readFile } from "node:fs/promises";
 import { NbdServer } from "../nbd/server.js";
+import { MeasuredDevice } from "../block/measured-device.js";
+import { loadApiToken } from "./api-token.js";
 import type { NbdTlsOptions } from "../nbd/tls.js";
 import type { RemapEvents } from "../remap/remap-events.js";
 import { controlTarget } from "./control-target.js";
@@ -156,7 +157,11 @@ export class Daemon {
       this.nbd = new NbdServer({
         exports: this.targets.map((t) => ({
           name: t.config.exportName,
-          device: t.stack.device,
+          device: this.metrics
+            ? new MeasuredDevice(t.stack.device, (op, seconds) =>
+                this.metrics!.observeRequest(t.config.name, op, seconds),
+              )
+            : t.stack.device,
           description: `dmremap set ${t.config.name}`,
           preferredBlockSize: t.stack.device.blockSize,
         })),
@@ -169,9 +174,7 @@ export class Daemon {
       });
       await this.nbd.start();
       let api: ListenAddress | undefined;
-      const token = this.config.api.tokenFile
-        ? (await readFile(this.config.api.tokenFile, "utf8")).trim()
-        : undefined;
+      const token = this.config.api.tokenFile ? await loadApiToken(this.config.api.tokenFile) : undefined;
       this.api = createApiServer({
         targets: () => this.controls(),
         ...(token ? { token } : {}),

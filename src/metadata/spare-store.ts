@@ -176,17 +176,23 @@ export class SpareStore implements MetadataStore {
   private async pump(): Promise<void> {
     try {
       await this.drain();
-    } finally {
-      // Cleared in the same microtask that sees the queue empty, so no item is ever stranded.
+    } catch (err) {
+      // Only a bug gets here; fail what is queued instead of stranding it.
       this.pumping = false;
+      for (const item of this.queue.splice(0)) item.reject(err);
     }
   }
 
   private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
+    while (true) {
+      if (this.queue.length === 0) {
+        // Cleared in the same microtask that sees the queue empty, so no item is ever stranded.
+        this.pumping = false;
+        return;
+      }
       if (this.failure) {
         for (const item of this.queue.splice(0)) item.reject(this.failure);
-        return;
+        continue;
       }
       if (this.queue[0]!.kind === "checkpoint") {
         let n = 0;

@@ -81,7 +81,7 @@ test("the journal ring wraps across many checkpoints (explicit and automatic)", 
     const records = model.randomRecords(rng, 1 + rng.nextInt(20), 128, 100);
     model.apply(records);
     await store.append(records);
-    if (store.wantsCheckpoint && i % 3 === 0) {
+    if (store.wantsCheckpoint && i % 10 === 0) {
       wanted++;
       await store.checkpoint({ ...(await snapshotOf(store)), counters: { i } });
       assert.equal(store.wantsCheckpoint, false);

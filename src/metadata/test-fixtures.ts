@@ -1,6 +1,6 @@
 // Helpers shared by the metadata tests: small sets on memory devices, a switchable failing layer,
 // an oracle model of the table and a canonical text form of snapshots.
-import type { BlockDevice, WriteOptions } from "../block/block-device.js";
+import type { BlockDevice, DeviceCapabilities, WriteOptions } from "../block/block-device.js";
 import { LayerDevice, readBytes } from "../block/base-device.js";
 import { MediumError } from "../block/errors.js";
 import { MemoryDevice } from "../block/memory-device.js";
@@ -13,9 +13,13 @@ export class FailingDevice extends LayerDevice {
   readonly name: string;
   failWrites = false;
   failFlushes = false;
+  readOnly = false;
   constructor(lower: BlockDevice, name: string) {
     super(lower);
     this.name = name;
+  }
+  override get capabilities(): DeviceCapabilities {
+    return { ...this.lower.capabilities, readOnly: this.readOnly };
   }
   protected override _write(offsetBytes: number, data: Uint8Array, options: WriteOptions): Promise<void> {
     if (this.failWrites) return Promise.reject(new MediumError(this.name, "write", offsetBytes, data.length));

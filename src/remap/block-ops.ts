@@ -236,15 +236,29 @@ export function writeBlockGuarded(
   });
 }
 
-/** Move a healthy block to a spare (data read from main); unreadable -> pending. */
+/** Move a healthy block to a spare (data read from main); unreadable -> salvaged or pending. */
 export function migrateBlock(core: RemapCore, block: number, reason: RemapReason): Promise<void> {
   return core.guard.withLock(block, async () => {
     if (core.table.has(block) || core.pending.has(block) || core.readOnlyReason !== undefined) return;
     const full = new Uint8Array(core.blockSize);
     if ((await readMainBlock(core, block, full, 1 + core.policy.readRetries)) < 0) {
-      await markPendingLocked(core, block);
+      await salvageLocked(core, block);
       return;
     }
     await moveToSpareLocked(core, block, full, undefined, reason);
   });
+}
+
+/**
+ * A block main cannot read whole: copy its readable sectors to a spare and mark the rest lost, so
+ * known data stays readable; with no readable sector (or no free slot) mark it pending instead.
+ */
+export async function salvageLocked(core: RemapCore, block: number): Promise<void> {
+  const full = new Uint8Array(core.blockSize);
+  const lost = await readSectorsBestEffort(core, block, full, 0, 0);
+  if (countLost(lost) === core.blockSize / SECTOR_BYTES || core.pool.freeSlots === 0) {
+    await markPendingLocked(core, block);
+    return;
+  }
+  await moveToSpareLocked(core, block, full, lost, "read-error");
 }

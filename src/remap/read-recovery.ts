@@ -2,7 +2,7 @@
 // proactive migration of blocks that recovered, and pending marks for blocks that never did.
 import { performance } from "node:perf_hooks";
 import { MediumError } from "../block/errors.js";
-import { markPendingLocked, migrateBlock, readRemapped } from "./block-ops.js";
+import { migrateBlock, readRemapped, salvageLocked } from "./block-ops.js";
 import type { RemapCore } from "./remap-core.js";
 
 /** Deadline (performance.now() ms) for the read retries of a request starting now. */
@@ -43,7 +43,7 @@ export async function readAfterMainError(
   if (failed) throw failed;
 }
 
-/** Retry one block; true when `sub` (bytes at `withinBytes` of the block) was filled. */
+/** Retry one block's requested bytes; true when `sub` (bytes at `withinBytes` of the block) was filled. */
 async function readBlockRecovering(
   core: RemapCore,
   block: number,
@@ -52,7 +52,7 @@ async function readBlockRecovering(
   deadline: number,
   priorFailures: number,
 ): Promise<boolean> {
-  const buf = new Uint8Array(core.blockSize);
+  const offsetBytes = block * core.blockSize + withinBytes;
   let failures = priorFailures;
   const attempts = 1 + core.policy.readRetries - Math.min(priorFailures, 1);
   let outOfTime = false;
@@ -66,7 +66,7 @@ async function readBlockRecovering(
     }
     const id = core.guard.register(block, block);
     try {
-      await core.main.read(block * core.blockSize, buf);
+      await core.main.read(offsetBytes, sub);
     } catch (err) {
       if (!(err instanceof MediumError)) throw err;
       core.count("errors.read");
@@ -75,7 +75,6 @@ async function readBlockRecovering(
     } finally {
       core.guard.release(id);
     }
-    sub.set(buf.subarray(withinBytes, withinBytes + sub.length));
     const { migrateOnRecoveredRead, migrateAfterFailedReads } = core.policy;
     if (failures > 0 && migrateOnRecoveredRead && failures >= migrateAfterFailedReads) {
       core.runBackground("migrate", () => migrateBlock(core, block, "read-error"));
@@ -93,14 +92,13 @@ async function readBlockRecovering(
     if (core.pending.has(block)) return false;
     // Writes to the block are drained now: one last attempt before declaring its data lost.
     try {
-      await core.main.read(block * core.blockSize, buf);
-      sub.set(buf.subarray(withinBytes, withinBytes + sub.length));
+      await core.main.read(offsetBytes, sub);
       return true;
     } catch (err) {
       if (!(err instanceof MediumError)) throw err;
       core.count("errors.read");
     }
-    await markPendingLocked(core, block);
+    await salvageLocked(core, block);
     return false;
   });
 }
