@@ -6,7 +6,15 @@ import { boolOpt, parseIntArg, stringOpt, stringsOpt, type Command } from "./com
 import { JSON_OPTION, SET_OPTIONS, withSetReadOnly } from "./offline.js";
 import { renderList, renderStatus } from "./render.js";
 import { UsageError } from "./errors.js";
-import { apiClient, DEFAULT_API_ADDRESS, isOffline, ONLINE_OPTIONS, onlineStatus } from "./online.js";
+import {
+  apiClient,
+  DEFAULT_API_ADDRESS,
+  isOffline,
+  ONLINE_OPTIONS,
+  onlineStatus,
+  onlineTarget,
+} from "./online.js";
+import type { RemapEntryView, RemapPage } from "../daemon/target.js";
 
 export const statusCommand: Command = {
   name: "status",
@@ -58,9 +66,11 @@ examples:
 
 export const listCommand: Command = {
   name: "list",
-  summary: "list remapped and pending blocks",
+  summary: "list remapped and pending blocks (daemon, or offline with --spare)",
   options: {
     ...SET_OPTIONS,
+    ...ONLINE_OPTIONS,
+    target: { type: "string", value: "NAME", help: "target of the daemon (default: its only target)" },
     ...JSON_OPTION,
     cursor: { type: "string", value: "BLOCK", help: "start listing at this block", default: "0" },
     limit: { type: "string", value: "N", help: "most entries to list", default: "all" },
@@ -69,10 +79,39 @@ export const listCommand: Command = {
     const cursor = parseIntArg("--cursor", stringOpt(ctx, "cursor") ?? "0");
     const limitText = stringOpt(ctx, "limit");
     const limit = limitText === undefined ? Number.MAX_SAFE_INTEGER : parseIntArg("--limit", limitText, 1);
-    const result = await withSetReadOnly(ctx, (target) => {
-      const page = target.device.list({ cursor, limit });
-      return { entries: page.entries, pending: pendingBlocks(target), nextCursor: page.nextCursor };
-    });
+    let result: {
+      entries: readonly RemapEntryView[];
+      pending: readonly number[];
+      nextCursor?: number | null;
+    };
+    if (isOffline(ctx)) {
+      result = await withSetReadOnly(ctx, (target) => {
+        const page = target.device.list({ cursor, limit });
+        return { entries: page.entries, pending: pendingBlocks(target), nextCursor: page.nextCursor };
+      });
+    } else {
+      const client = apiClient(ctx);
+      const name = encodeURIComponent(await onlineTarget(client, stringOpt(ctx, "target")));
+      const entries: RemapEntryView[] = [];
+      let next: number | undefined = cursor;
+      while (next !== undefined && entries.length < limit) {
+        const page: RemapPage = await client.call(
+          "GET",
+          `/v1/targets/${name}/remaps?cursor=${next}&limit=${Math.min(10_000, limit - entries.length)}`,
+        );
+        entries.push(...page.entries);
+        next = page.nextCursor;
+      }
+      const pending = await client.call<{ blocks?: number[] } | number[]>(
+        "GET",
+        `/v1/targets/${name}/pending`,
+      );
+      result = {
+        entries,
+        pending: Array.isArray(pending) ? pending : (pending.blocks ?? []),
+        nextCursor: next ?? null,
+      };
+    }
     ctx.out.write(
       boolOpt(ctx, "json")
         ? JSON.stringify(result, null, 2) + "\n"

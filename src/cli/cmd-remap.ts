@@ -1,6 +1,7 @@
-// `dmremap remap|unremap|pending`: change the remap table of a set that is not being served.
-import { boolOpt, parseIntArg, type Command, type CommandContext } from "./command.js";
+// `dmremap remap|unremap|pending`: change the remap table, through the daemon or offline (--spare).
+import { boolOpt, parseIntArg, stringOpt, type Command, type CommandContext } from "./command.js";
 import { SET_OPTIONS, withSet } from "./offline.js";
+import { apiClient, isOffline, ONLINE_OPTIONS, onlineTarget } from "./online.js";
 import { UsageError } from "./errors.js";
 import type { RemappedDevice } from "../remap/remapped-device.js";
 
@@ -9,61 +10,92 @@ function blocksOf(ctx: CommandContext): number[] {
   return ctx.positionals.map((p) => parseIntArg("block", p));
 }
 
-function verb(
-  name: string,
-  summary: string,
-  act: (device: RemappedDevice, block: number) => Promise<string>,
-  extra: Command["options"] = {},
-): Command {
+const TARGET_OPTION: Command["options"] = {
+  target: { type: "string", value: "NAME", help: "target of the daemon (default: its only target)" },
+};
+
+/** Run an online API call for every block, or the offline action on the opened set. */
+async function apply(
+  ctx: CommandContext,
+  online: { method: "POST" | "DELETE"; path: (block: number) => string; body: (blocks: number[]) => unknown },
+  offline: (device: RemappedDevice, block: number) => Promise<string>,
+  onlineDone: string,
+): Promise<number> {
+  const blocks = blocksOf(ctx);
+  if (isOffline(ctx)) {
+    await withSet(ctx, async (target) => {
+      for (const block of blocks) ctx.out.write(`block ${block}: ${await offline(target.device, block)}\n`);
+    });
+    return 0;
+  }
+  const client = apiClient(ctx);
+  const name = encodeURIComponent(await onlineTarget(client, stringOpt(ctx, "target")));
+  if (online.method === "DELETE") {
+    for (const block of blocks) await client.call("DELETE", `/v1/targets/${name}${online.path(block)}`);
+  } else {
+    await client.call("POST", `/v1/targets/${name}${online.path(0)}`, online.body(blocks));
+  }
+  for (const block of blocks) ctx.out.write(`block ${block}: ${onlineDone}\n`);
+  return 0;
+}
+
+function verb(name: string, summary: string, run: Command["run"], extra: Command["options"] = {}): Command {
   return {
     name,
     summary,
     args: "BLOCK...",
-    options: { ...SET_OPTIONS, ...extra },
-    async run(ctx) {
-      const blocks = blocksOf(ctx);
-      await withSet(ctx, async (target) => {
-        for (const block of blocks) ctx.out.write(`block ${block}: ${await act(target.device, block)}\n`);
-      });
-      return 0;
-    },
+    options: { ...SET_OPTIONS, ...ONLINE_OPTIONS, ...TARGET_OPTION, ...extra },
+    details: "Without --spare, the running daemon does it (--api); with --spare, the set must not be served.",
+    run,
   };
 }
 
 export const remapCommand = verb(
   "remap",
   "move blocks to spare slots now (data copied; unreadable blocks become pending)",
-  async (device, block) => {
-    const outcome = await device.remapBlock(block);
-    return outcome === "pending" ? "unreadable on main: marked pending" : outcome;
-  },
+  (ctx) =>
+    apply(
+      ctx,
+      { method: "POST", path: () => "/remap", body: (blocks) => ({ blocks }) },
+      async (device, block) => {
+        const outcome = await device.remapBlock(block);
+        return outcome === "pending" ? "unreadable on main: marked pending" : outcome;
+      },
+      "remap requested",
+    ),
 );
 
 export const unremapCommand = verb(
   "unremap",
   "copy remapped blocks back to main (after main was repaired or replaced) and free their slots",
-  async (device, block) => {
-    await device.unremapBlock(block);
-    return "back on main";
-  },
+  (ctx) =>
+    apply(
+      ctx,
+      { method: "POST", path: () => "/unremap", body: (blocks) => ({ blocks }) },
+      async (device, block) => {
+        await device.unremapBlock(block);
+        return "back on main";
+      },
+      "back on main",
+    ),
 );
 
-export const pendingCommand: Command = {
-  ...verb("pending", "mark blocks pending (reads fail until written), or --clear them", async () => ""),
-  options: { ...SET_OPTIONS, clear: { type: "boolean", help: "clear the pending mark instead" } },
-  async run(ctx) {
-    const blocks = blocksOf(ctx);
+export const pendingCommand = verb(
+  "pending",
+  "mark blocks pending (reads fail until written), or --clear them",
+  (ctx) => {
     const clear = boolOpt(ctx, "clear");
-    await withSet(ctx, async (target) => {
-      for (const block of blocks) {
-        const changed = clear
-          ? await target.device.clearPending(block)
-          : await target.device.markPending(block);
-        ctx.out.write(
-          `block ${block}: ${clear ? "cleared" : "marked pending"}${changed ? "" : " (no change)"}\n`,
-        );
-      }
-    });
-    return 0;
+    return apply(
+      ctx,
+      clear
+        ? { method: "DELETE", path: (b) => `/pending/${b}`, body: () => undefined }
+        : { method: "POST", path: () => "/pending", body: (blocks) => ({ blocks }) },
+      async (device, block) => {
+        const changed = clear ? await device.clearPending(block) : await device.markPending(block);
+        return `${clear ? "cleared" : "marked pending"}${changed ? "" : " (no change)"}`;
+      },
+      clear ? "cleared" : "marked pending",
+    );
   },
-};
+  { clear: { type: "boolean", help: "clear the pending mark instead" } },
+);

@@ -234,28 +234,26 @@ test("a missing spare opens degraded; when it comes back it is repaired", async 
 });
 
 test("bad records and capacity overflow are rejected alone", async () => {
-  const { opened } = await makeSet({ mainBytes: 8192 });
-  await assert.rejects(opened.store.append([remap(16, 0)]), {
+  const main = new MemoryDevice({ sizeBytes: 8192 });
+  const spares = [new MemoryDevice({ sizeBytes: 131072 })];
+  const { store } = await createSet({ main, spares, blockSize: 512, name: "cap", journalBytes: 8192, pendingCapacity: 2 });
+  await assert.rejects(store.append([remap(16, 0)]), {
     code: "EMETARECORD",
     message: /block 16 is outside the main device \(0\.\.15\)/,
   });
-  await assert.rejects(opened.store.append([remap(1, 99999)]), {
+  await assert.rejects(store.append([remap(1, 99999)]), { code: "EMETARECORD", message: /slot 99999 does not exist/ });
+  await assert.rejects(store.append([{ type: "lost", block: 1, sectorMask: new Uint8Array(2) }]), {
     code: "EMETARECORD",
-    message: /slot 99999 does not exist/,
+    message: /mask of block 1 has 2 bytes, expected 1/,
   });
-  await assert.rejects(opened.store.append([{ type: "lost", block: 1, sectorMask: new Uint8Array(2) }]), {
-    code: "EMETARECORD",
-  });
-  const pending = Array.from({ length: 16 }, (_, i): JournalRecord => ({ type: "pending", block: i }));
-  await opened.store.append(pending);
-  const overflow = opened.store.append([{ type: "clear-pending", block: 0 }, remap(1, 1)]);
-  await overflow;
-  const a = opened.store.append([
-    { type: "pending", block: 0 },
-    { type: "pending", block: 1 },
-  ]);
-  await a;
-  assert.equal(opened.store.generation, 4);
+  await store.append([{ type: "pending", block: 1 }, { type: "pending", block: 2 }]);
+  const over = store.append([{ type: "pending", block: 3 }, remap(3, 3)]);
+  const fine = store.append([{ type: "clear-pending", block: 1 }, { type: "pending", block: 3 }]);
+  await assert.rejects(over, { code: "EMETAFULL", message: /3 pending blocks exceed the capacity of 2/ });
+  await fine;
+  await store.close();
+  const reopened = await openSet({ spares });
+  assert.equal(canonical(reopened.snapshot), "|2,3|", "the refused append left no trace");
 });
 
 test("checkSet reports every copy and repairs when asked", async () => {
@@ -277,12 +275,8 @@ test("checkSet reports every copy and repairs when asked", async () => {
 test("read-only spares open with a readOnlyReason and refuse appends", async () => {
   const { spares, opened } = await makeSet();
   await opened.store.close();
-  const ro = spares.map((s) =>
-    Object.assign(Object.create(Object.getPrototypeOf(s)), s, {
-      capabilities: { ...s.capabilities, readOnly: true },
-    }),
-  );
-  const r = await openSet({ spares: ro });
+  for (const s of spares) s.readOnly = true;
+  const r = await openSet({ spares });
   assert.match(r.readOnlyReason ?? "", /no metadata copy can be written/);
   await assert.rejects(r.store.append([remap(1, 1)]), { code: "EMETAWRITE" });
 });

@@ -56,19 +56,15 @@ test("property: random I/O with random faults matches a flat model and never fab
         const block = rng.nextInt(BLOCKS);
         const sector = (block * BS) / SECTOR + rng.nextInt(BS / SECTOR);
         rig.main.badReads.add(sector);
-        if (block === 23) console.log("DBG badread", step, sector);
         model.unknown.fill(1, block * BS, (block + 1) * BS);
       } else if (faultRoll < 0.06) {
-        const ws = rng.nextInt(SIZE / SECTOR);
-        rig.main.badWrites.add(ws);
-        if (Math.floor(ws / 4) === 23) console.log("DBG badwrite", step, ws);
+        rig.main.badWrites.add(rng.nextInt(SIZE / SECTOR));
       } else if (faultRoll < 0.09) {
         rig.main.transientReads.set(rng.nextInt(SIZE / SECTOR), 1 + rng.nextInt(2));
       } else if (faultRoll < 0.12) {
         rig.main.transientWrites.set(rng.nextInt(SIZE / SECTOR), 1 + rng.nextInt(2));
       } else if (faultRoll < 0.13) {
         await rig.dev.flush();
-        console.log("DBG crash", step);
         rig.crash();
         await rig.dev.idle();
         rig.reopen();
@@ -93,8 +89,6 @@ test("property: random I/O with random faults matches a flat model and never fab
         if (used.subarray(b0, b1 + 1).some((u) => u)) continue;
         used.fill(1, b0, b1 + 1);
         const kind = rng.next();
-        const W = 48083;
-        if (offset < 49152 && 47104 < offset + length && step > 150) console.log("DBG", seed, step, k, kind < 0.4 ? "read" : kind < 0.8 ? "write" : kind < 0.9 ? "zero" : kind < 0.95 ? "trim" : "flush", offset, length, "rem", rig.dev.core.table.get(23), "pend", rig.dev.core.pending.has(23), "lost", rig.dev.core.lost.get(23), "locks", [...rig.dev.core.guard.locks.keys()]);
         if (kind < 0.4) {
           const target = new Uint8Array(length);
           batch.push(
@@ -122,7 +116,6 @@ test("property: random I/O with random faults matches a flat model and never fab
         }
       }
       await Promise.all(batch);
-      if (step > 150 && step < 170) { const b = new Uint8Array(1); await rig.mainCache.read(48083, b); console.log("DBG after", step, "main", b[0], "model", model.data[48083], model.mayBeZero[48083], "rem", rig.dev.core.table.get(23)); }
     }
     await rig.dev.idle();
     const st = rig.dev.status() as Record<string, any>;

@@ -77,8 +77,11 @@ export interface RunningProgram {
   readonly exited: Promise<number | null>;
 }
 
-/** Start `dmremap ARGS...` and wait until it logs that it is ready (a line containing "ready"). */
-export async function startProgram(args: readonly string[]): Promise<RunningProgram> {
+/** Start `dmremap ARGS...` and wait until it logs its JSON line with "msg":"ready" (killed after readyTimeoutMs). */
+export async function startProgram(
+  args: readonly string[],
+  options: { readyTimeoutMs?: number } = {},
+): Promise<RunningProgram> {
   const child = spawn(process.execPath, [CLI, ...args], { env: TOOL_ENV, stdio: ["ignore", "pipe", "pipe"] });
   const logLines: string[] = [];
   const waiters: { predicate: (line: string) => boolean; resolve(line: string): void }[] = [];
@@ -126,6 +129,45 @@ export async function startProgram(args: readonly string[]): Promise<RunningProg
       return exited;
     },
   };
-  await waitForLog((line) => line.includes('"ready"') || line.includes("ready"));
+  const timeoutMs = options.readyTimeoutMs ?? 60_000;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`dmremap ${args.join(" ")} not ready within ${timeoutMs} ms\n${logLines.join("\n")}`));
+    }, timeoutMs);
+  });
+  try {
+    await Promise.race([waitForLog((line) => logMessage(line) === "ready"), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
   return program;
+}
+
+/** The `msg` of a JSON log line (undefined for a line that is not a JSON object). */
+export function logMessage(line: string): string | undefined {
+  try {
+    const parsed = JSON.parse(line) as { msg?: unknown };
+    return typeof parsed.msg === "string" ? parsed.msg : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Where a started program listens, from its "ready" log line. */
+export function readyAddresses(program: RunningProgram): { nbd: string[]; api: string } {
+  const line = program.logLines.find((l) => logMessage(l) === "ready");
+  if (!line) throw new Error("the program has not logged its ready line");
+  const parsed = JSON.parse(line) as { nbd?: string[]; api?: string };
+  return { nbd: parsed.nbd ?? [], api: parsed.api ?? "" };
+}
+
+/** Run `dmremap ARGS... --json` and parse its standard output; fails with stderr on a non-zero exit. */
+export async function cliJson<T = Record<string, unknown>>(args: readonly string[]): Promise<T> {
+  const result = await runCli([...args, "--json"]);
+  if (result.code !== 0) {
+    throw new Error(`dmremap ${args.join(" ")} --json exited ${result.code}\nstderr: ${result.stderr}`);
+  }
+  return JSON.parse(result.stdout) as T;
 }

@@ -12,6 +12,7 @@ interface CachedWrite {
 export class VolatileDevice extends LayerDevice {
   readonly name: string;
   private cache: CachedWrite[] = [];
+  private flushChain: Promise<void> = Promise.resolve();
 
   constructor(lower: BlockDevice, name = "volatile") {
     super(lower);
@@ -56,10 +57,17 @@ export class VolatileDevice extends LayerDevice {
     this.cache.push({ offsetBytes, data: new Uint8Array(lengthBytes) });
   }
 
-  protected override async _flush(): Promise<void> {
-    const pending = this.cache;
-    this.cache = [];
-    for (const w of pending) await this.lower.write(w.offsetBytes, w.data);
+  protected override _flush(): Promise<void> {
+    const run = this.flushChain.then(() => this.writeBack());
+    this.flushChain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Entries leave the cache only once written, so reads during the flush never see older media. */
+  private async writeBack(): Promise<void> {
+    const batch = new Set(this.cache);
+    for (const w of batch) await this.lower.write(w.offsetBytes, w.data);
+    this.cache = this.cache.filter((w) => !batch.has(w));
     await this.lower.flush();
   }
 
