@@ -49,7 +49,6 @@ export async function runFio(
     `--uri=${uri}`,
     "--time_based",
     `--runtime=${runtimeS}`,
-    "--ramp_time=1",
     "--numjobs=1",
     "--norandommap",
     "--output-format=json",

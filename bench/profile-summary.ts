@@ -14,10 +14,11 @@ interface CpuProfile {
   samples: number[];
 }
 
-/** A function's share of the samples. */
+/** A function's share of the samples, and of the busy (not idle) samples. */
 export interface FrameShare {
   readonly frame: string;
   readonly selfPercent: number;
+  readonly busyPercent: number;
 }
 
 function frameName(node: ProfileNode): string {
@@ -35,10 +36,15 @@ export function summariseProfile(profile: CpuProfile, top: number): FrameShare[]
     counts.set(name, (counts.get(name) ?? 0) + 1);
   }
   const total = profile.samples.length;
+  const busy = total - (counts.get("(idle)") ?? 0);
   return [...counts.entries()]
     .sort((a, b) => b[1] - a[1])
     .slice(0, top)
-    .map(([frame, n]) => ({ frame, selfPercent: (100 * n) / total }));
+    .map(([frame, n]) => ({
+      frame,
+      selfPercent: (100 * n) / total,
+      busyPercent: frame === "(idle)" ? 0 : (100 * n) / busy,
+    }));
 }
 
 if (process.argv[1]?.endsWith("profile-summary.js")) {
@@ -48,7 +54,8 @@ if (process.argv[1]?.endsWith("profile-summary.js")) {
     process.exit(2);
   }
   const profile = JSON.parse(readFileSync(file, "utf8")) as CpuProfile;
-  for (const { frame, selfPercent } of summariseProfile(profile, Number(process.argv[3] ?? 25))) {
-    console.log(`${selfPercent.toFixed(1).padStart(5)}%  ${frame}`);
+  console.log("  all%  busy%  frame (self time)");
+  for (const { frame, selfPercent, busyPercent } of summariseProfile(profile, Number(process.argv[3] ?? 25))) {
+    console.log(`${selfPercent.toFixed(1).padStart(6)} ${busyPercent.toFixed(1).padStart(6)}  ${frame}`);
   }
 }

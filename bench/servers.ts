@@ -1,7 +1,8 @@
 // Starts the NBD servers under test as child processes: nbdkit's file plugin and `dmremap serve`,
 // each on a Unix socket, and stops them by their pid.
-import { spawn, type ChildProcess } from "node:child_process";
-import { access } from "node:fs/promises";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { access, rm } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 
 /** A running server and the NBD URI of its export. */
@@ -45,6 +46,7 @@ function stopper(child: ChildProcess): () => Promise<void> {
 
 /** nbdkit's file plugin on `file`, listening on `socket`. */
 export async function startNbdkit(file: string, socket: string, threads?: number): Promise<BenchServer> {
+  await rm(socket, { force: true });
   const args = ["-U", socket, "-f", "--exit-with-parent"];
   if (threads) args.push("--threads", String(threads));
   args.push("file", file);
@@ -62,13 +64,17 @@ export interface DmremapServeOptions {
   readonly apiSocket: string;
   /** Extra node flags, e.g. --cpu-prof. */
   readonly nodeFlags?: readonly string[];
+  /** CLI entry point to run (default: this build's); e.g. an older build for before/after runs. */
+  readonly cli?: string;
+  /** Extra environment variables of the server process. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** `dmremap serve` on one set; resolves once it logged "ready". */
 export async function startDmremap(o: DmremapServeOptions): Promise<BenchServer> {
   const args = [
     ...(o.nodeFlags ?? []),
-    CLI,
+    o.cli ?? CLI,
     "serve",
     "--spare",
     o.spare,
@@ -81,14 +87,17 @@ export async function startDmremap(o: DmremapServeOptions): Promise<BenchServer>
     "--name",
     "bench",
     "--log-level",
-    "warn",
+    "info",
   ];
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(process.execPath, args, {
+    stdio: ["ignore", "ignore", "pipe"],
+    env: { ...process.env, ...o.env },
+  });
   let log = "";
   await new Promise<void>((resolve, reject) => {
     child.stderr!.on("data", (d: Buffer) => {
       log += d.toString();
-      if (log.includes('"ready"')) resolve();
+      if (log.includes('"msg":"ready"')) resolve();
     });
     child.once("exit", (code) => reject(new Error(`dmremap serve exited ${code}: ${log.trim()}`)));
     setTimeout(() => reject(new Error(`dmremap serve not ready after 60 s: ${log.trim()}`)), 60_000).unref();
@@ -102,3 +111,13 @@ export async function startDmremap(o: DmremapServeOptions): Promise<BenchServer>
     stop: stopper(child),
   };
 }
+
+/** CPU time (user + system, all threads) used so far by process `pid`, in seconds. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // Fields 14 and 15 of proc(5) (utime, stime), counted from after the command name.
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+const CLOCK_TICKS = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;

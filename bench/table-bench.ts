@@ -54,3 +54,35 @@ console.log(`firstInRange (8192 blocks)     ${rangeNs.toFixed(1)} ns/op`);
 console.log(`firstInRange on empty table    ${emptyRangeNs.toFixed(1)} ns/op`);
 console.log(`typed arrays                   ${(table.byteLength / table.size).toFixed(1)} bytes/entry`);
 console.log(`process arrayBuffers delta     ${(arrayBytes / table.size).toFixed(1)} bytes/entry`);
+
+// Data-path overhead: 4 KiB reads through a RemappedDevice (table empty, then 10,000 remaps elsewhere)
+// versus the same MemoryDevice directly.
+const { MemoryDevice } = await import("../src/block/memory-device.js");
+const { openRemappedDevice } = await import("../src/remap/remapped-device.js");
+const { createMemorySet } = await import("../src/remap/testing/memory-store.js");
+const MAIN_BLOCKS = 16384;
+const READS = 200_000;
+const { opened } = createMemorySet({
+  blockSize: 4096,
+  mainSizeBytes: MAIN_BLOCKS * 4096,
+  spareSlots: [10_000],
+});
+const main = new MemoryDevice({ sizeBytes: MAIN_BLOCKS * 4096 });
+const spare = new MemoryDevice({ sizeBytes: 10_001 * 4096 });
+const remapped = openRemappedDevice({ main, spares: [spare], opened });
+const buf = new Uint8Array(4096);
+async function readNs(
+  device: { read(o: number, t: Uint8Array): Promise<void> },
+  blocks: number,
+): Promise<number> {
+  const t0 = performance.now();
+  for (let i = 0; i < READS; i++) await device.read(((i * 7919) % blocks) * 4096, buf);
+  return ((performance.now() - t0) * 1e6) / READS;
+}
+const direct = await readNs(main, 2048);
+const viaEmpty = await readNs(remapped, 2048);
+for (let b = 6000; b < 16000; b++) await remapped.remapBlock(b);
+const viaTable = await readNs(remapped, 2048);
+console.log(`4 KiB read, MemoryDevice direct ${direct.toFixed(0)} ns/op`);
+console.log(`4 KiB read, RemappedDevice (no remaps)          ${viaEmpty.toFixed(0)} ns/op`);
+console.log(`4 KiB read, RemappedDevice (10,000 remaps, none in range) ${viaTable.toFixed(0)} ns/op`);

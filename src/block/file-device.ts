@@ -8,6 +8,13 @@ import { MediumError, NoSpaceError, OpenError, SpecError } from "./errors.js";
 
 /** Largest single read()/write() call; longer requests loop (the kernel may also transfer less). */
 const MAX_IO_BYTES = 1 << 30;
+/** statfs f_type of tmpfs and ramfs: their file pages live in memory, so I/O never waits on a device. */
+const MEMORY_FS_TYPES: readonly number[] = [0x01021994, 0x858458f6];
+/**
+ * Memory-backed I/O up to this size runs synchronously (the copy costs less than a threadpool round
+ * trip); larger copies go to the threadpool, where they run in parallel with the event loop.
+ */
+const SYNC_IO_MAX_BYTES = 32 * 1024;
 
 /** Options of a file device. */
 export interface FileDeviceOptions {
@@ -94,6 +101,23 @@ function fstatBig(fd: number): Promise<fs.BigIntStats> {
   );
 }
 
+/** True when `path` is on tmpfs / ramfs (false if that cannot be determined). */
+function onMemoryFs(path: string): Promise<boolean> {
+  return new Promise((resolve) =>
+    fs.statfs(path, (err, st) => resolve(!err && MEMORY_FS_TYPES.includes(Number(st.type)))),
+  );
+}
+
+function endOfFile(device: string, offsetBytes: number, lengthBytes: number): MediumError {
+  return new MediumError(
+    device,
+    "read",
+    offsetBytes,
+    lengthBytes,
+    `${device}: unexpected end of file at offset ${offsetBytes} (was the file truncated?)`,
+  );
+}
+
 function openFailure(path: string, err: unknown): OpenError {
   const code = (err as NodeJS.ErrnoException).code;
   const why =
@@ -107,7 +131,11 @@ function openFailure(path: string, err: unknown): OpenError {
   return new OpenError(path, `cannot open "${path}": ${why}`, { cause: err });
 }
 
-/** Regular file or block device; flush = fdatasync, FUA = write then fdatasync, TRIM = write zeroes. */
+/**
+ * Regular file or block device; flush = fdatasync, FUA = write then fdatasync, TRIM = write zeroes.
+ * Small reads and writes of a regular file on tmpfs / ramfs are synchronous (`memoryBacked`): a page
+ * copy is cheaper than a threadpool round trip and cannot wait on a device (see docs/PERFORMANCE.md).
+ */
 export class FileDevice extends BaseDevice {
   readonly capabilities: DeviceCapabilities;
   readonly name: string;
@@ -120,6 +148,8 @@ export class FileDevice extends BaseDevice {
     readonly sizeBytes: number,
     readonly isBlockDevice: boolean,
     readOnly: boolean,
+    /** The file lives in memory (tmpfs / ramfs): data I/O runs synchronously. */
+    readonly memoryBacked: boolean,
   ) {
     super();
     this.name = path;
@@ -161,7 +191,8 @@ export class FileDevice extends BaseDevice {
       if (sizeBytes === 0 || sizeBytes % 512 !== 0) {
         throw new SpecError(path, `"${path}": size ${sizeBytes} is not a positive multiple of 512 bytes`);
       }
-      return new FileDevice(path, fd, sizeBytes, st.isBlockDevice(), readOnly);
+      const memoryBacked = st.isFile() && (await onMemoryFs(path));
+      return new FileDevice(path, fd, sizeBytes, st.isBlockDevice(), readOnly, memoryBacked);
     } catch (err) {
       await closeFd(fd).catch(() => undefined);
       throw err;
@@ -203,6 +234,7 @@ export class FileDevice extends BaseDevice {
   }
 
   protected _read(offsetBytes: number, target: Uint8Array): Promise<void> {
+    if (this.memoryBacked && target.length <= SYNC_IO_MAX_BYTES) return this.readNow(offsetBytes, target);
     return this.track(async () => {
       let done = 0;
       while (done < target.length) {
@@ -213,21 +245,47 @@ export class FileDevice extends BaseDevice {
         } catch (err) {
           throw ioFailure(this.name, "read", offsetBytes + done, want, err);
         }
-        if (n === 0) {
-          throw new MediumError(
-            this.name,
-            "read",
-            offsetBytes + done,
-            target.length - done,
-            `${this.name}: unexpected end of file at offset ${offsetBytes + done} (was the file truncated?)`,
-          );
-        }
+        if (n === 0) throw endOfFile(this.name, offsetBytes + done, target.length - done);
         done += n;
       }
     });
   }
 
+  /** Synchronous read for memory-backed files (no threadpool hop). */
+  private readNow(offsetBytes: number, target: Uint8Array): Promise<void> {
+    let done = 0;
+    while (done < target.length) {
+      const want = Math.min(MAX_IO_BYTES, target.length - done);
+      let n: number;
+      try {
+        n = fs.readSync(this.fd, target, done, want, offsetBytes + done);
+      } catch (err) {
+        return Promise.reject(ioFailure(this.name, "read", offsetBytes + done, want, err));
+      }
+      if (n === 0) return Promise.reject(endOfFile(this.name, offsetBytes + done, target.length - done));
+      done += n;
+    }
+    return Promise.resolve();
+  }
+
+  /** Synchronous write for memory-backed files (no threadpool hop). */
+  private writeNow(offsetBytes: number, data: Uint8Array): Promise<void> {
+    let done = 0;
+    while (done < data.length) {
+      const want = Math.min(MAX_IO_BYTES, data.length - done);
+      try {
+        done += fs.writeSync(this.fd, data, done, want, offsetBytes + done);
+      } catch (err) {
+        return Promise.reject(ioFailure(this.name, "write", offsetBytes + done, want, err));
+      }
+    }
+    return Promise.resolve();
+  }
+
   protected _write(offsetBytes: number, data: Uint8Array, options: WriteOptions): Promise<void> {
+    if (this.memoryBacked && !options.fua && data.length <= SYNC_IO_MAX_BYTES) {
+      return this.writeNow(offsetBytes, data);
+    }
     return this.track(async () => {
       let done = 0;
       while (done < data.length) {
@@ -266,7 +324,12 @@ export class FileDevice extends BaseDevice {
   }
 
   protected override statusExtra(): Record<string, unknown> {
-    return { path: this.path, blockDevice: this.isBlockDevice, inflight: this.inflight };
+    return {
+      path: this.path,
+      blockDevice: this.isBlockDevice,
+      memoryBacked: this.memoryBacked,
+      inflight: this.inflight,
+    };
   }
 
   describe(): string {

@@ -91,7 +91,11 @@ export interface MetadataStore {
   append(records: readonly JournalRecord[]): Promise<void>;
   /** True when the journal is filling up and the owner should call checkpoint() soon. */
   readonly wantsCheckpoint: boolean;
-  /** Write the full state to the inactive A/B slot of every healthy copy, flush, and reset the journal. */
+  /**
+   * Write the full state to the inactive A/B slot of every healthy copy, flush, and reset the journal.
+   * The table written is the store's own (last checkpoint + every committed record, so an append in
+   * flight is never lost); `snapshot.counters` are persisted with it.
+   */
   checkpoint(snapshot: TableSnapshot): Promise<void>;
   /** Per-copy health. */
   copies(): CopyStatus[];

@@ -170,6 +170,9 @@ async function loadSet(options: OpenSetOptions): Promise<Loaded> {
     });
 
   const repair = options.repair ?? true;
+  // Opening degraded writes a checkpoint two generations up (see SpareStore.generationGap), so a
+  // missing copy that comes back can never tie with the present ones while holding other commits.
+  if (missing.length > 0) needCheckpoint = true;
   const fixSuperblocks = members.filter((m) => !m.superblocksIntact).map((m) => handles[members.indexOf(m)]!);
   let repaired = false;
   if (repair) {

@@ -80,21 +80,26 @@ export async function scanCopy(
     if (typeof h === "string") slots[s].problem = h;
     else if (CHECKPOINT_HEADER_BYTES + h.bodyBytes > layout.checkpointSlotBytes)
       slots[s].problem = "body larger than the slot";
+    else if (h.journalStartOffset > layout.journalBytes || h.journalStartOffset % 512 !== 0)
+      slots[s].problem = "journal start outside the ring";
     else slots[s] = { header: h };
   }
-  const order = ([0, 1] as const)
-    .filter((s) => slots[s].header)
-    .sort((x, y) => slots[y].header!.generation - slots[x].header!.generation);
+  // Both bodies are verified (the older one is the fallback if the newer is ever lost).
   let active: 0 | 1 | -1 = -1;
-  for (const s of order) {
-    const h = slots[s].header!;
+  for (const s of [0, 1] as const) {
+    const h = slots[s].header;
+    if (!h) continue;
     const body = await readBytes(device, slotOffset(layout, s) + CHECKPOINT_HEADER_BYTES, h.bodyBytes);
-    if (crc32c(body) === h.bodyCrc) {
+    if (crc32c(body) !== h.bodyCrc) {
+      slots[s].problem = "body checksum mismatch";
+      continue;
+    }
+    const previous = active < 0 ? undefined : slots[active as 0 | 1];
+    if (!previous || h.generation > previous.header!.generation) {
+      if (previous) delete previous.body;
       slots[s].body = body;
       active = s;
-      break;
     }
-    slots[s].problem = "body checksum mismatch";
   }
   if (active < 0) {
     return {

@@ -9,7 +9,14 @@ import type {
   TableSnapshot,
 } from "./metadata-store.js";
 import { encodeBody, encodeSlot } from "./checkpoint-codec.js";
-import { BATCH_HEADER_BYTES, type MetadataLayout, journalOffset, slotOffset, uuidToBytes } from "./layout.js";
+import {
+  BATCH_HEADER_BYTES,
+  type MetadataLayout,
+  journalOffset,
+  roundUp,
+  slotOffset,
+  uuidToBytes,
+} from "./layout.js";
 import { encodeBatch, recordBytes } from "./journal-codec.js";
 import { encodeSuperblock } from "./superblock.js";
 import type { TableState } from "./table-state.js";
@@ -68,6 +75,11 @@ export class SpareStore implements MetadataStore {
   private running: Promise<void> = Promise.resolve();
   private pumping = false;
   private failure: MetadataWriteError | undefined;
+  /**
+   * Step of the next checkpoint generation. 2 while a member is missing: the missing copy may hold
+   * one commit beyond the present ones, so the first commit is a checkpoint that skips past it.
+   */
+  private generationGap: number;
   private closed = false;
   private readonly setUuid: Uint8Array;
   /** Number of journal batches and checkpoints written (for tests and status). */
@@ -86,6 +98,7 @@ export class SpareStore implements MetadataStore {
     this.writeOffset = position.writeOffset;
     this.usedBytes = position.usedBytes;
     this.setUuid = uuidToBytes(identity.uuid);
+    this.generationGap = missing.length > 0 ? 2 : 1;
     if (!handles.some((c) => c.state === "ok"))
       this.failure = new MetadataWriteError(`set "${identity.name}": no writable metadata copy`);
   }
@@ -224,14 +237,17 @@ export class SpareStore implements MetadataStore {
 
   /** Make applied `records` durable: one journal batch, or a checkpoint when the ring is full. */
   private async commit(records: JournalRecord[]): Promise<void> {
-    const batch = encodeBatch(this.setUuid, this.gen + 1, this.checkpointGen, records);
+    let payloadBytes = 0;
+    for (const r of records) payloadBytes += recordBytes(r);
+    const batchBytes = roundUp(BATCH_HEADER_BYTES + payloadBytes, 512);
     const ring = this.layout.journalBytes;
-    const wraps = this.writeOffset + batch.length > ring;
+    const wraps = this.writeOffset + batchBytes > ring;
     const waste = wraps ? ring - this.writeOffset : 0;
-    if (this.usedBytes + waste + batch.length > ring) {
+    if (this.usedBytes + waste + batchBytes > ring || this.generationGap > 1) {
       await this.writeCheckpoint(this.table.counters);
       return;
     }
+    const batch = encodeBatch(this.setUuid, this.gen + 1, this.checkpointGen, records);
     const at = wraps ? 0 : this.writeOffset;
     const handles = this.healthy();
     await this.onCopies(
@@ -252,7 +268,7 @@ export class SpareStore implements MetadataStore {
   private async writeCheckpoint(counters: Record<string, number>): Promise<void> {
     const snapshot = { ...this.table.snapshot(), counters };
     const body = encodeBody(snapshot, this.layout);
-    const gen = this.gen + 1;
+    const gen = this.gen + this.generationGap;
     const target = new Map<CopyHandle, 0 | 1>();
     await this.onCopies(
       this.healthy(),
@@ -272,6 +288,7 @@ export class SpareStore implements MetadataStore {
     this.gen = gen;
     this.checkpointGen = gen;
     this.usedBytes = 0;
+    this.generationGap = 1;
     this.table.rebase(snapshot);
     this.stats.checkpoints++;
   }

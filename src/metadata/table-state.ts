@@ -95,9 +95,16 @@ export class TableState {
    * Records must have been validated with recordProblem().
    */
   apply(records: readonly JournalRecord[]): string | undefined {
-    const undo: (() => void)[] = [];
+    const l0 = this.limits;
+    const n = records.length;
+    // Undo bookkeeping only when this batch could overflow a capacity (keeps huge batches cheap).
+    const mayOverflow =
+      this.entryCount + n > l0.maxEntries ||
+      this.pending.size + n > l0.pendingCapacity ||
+      this.lost.size + n > l0.maxEntries;
+    const undo: (() => void)[] | undefined = mayOverflow ? [] : undefined;
     for (const r of records) this.applyOne(r, undo);
-    const l = this.limits;
+    const l = l0;
     let problem: string | undefined;
     if (this.entryCount > l.maxEntries)
       problem = `${this.entryCount} remapped blocks exceed the capacity of ${l.maxEntries}`;
@@ -105,11 +112,11 @@ export class TableState {
       problem = `${this.pending.size} pending blocks exceed the capacity of ${l.pendingCapacity}`;
     else if (this.lost.size > l.maxEntries)
       problem = `${this.lost.size} lost-sector entries exceed the capacity of ${l.maxEntries}`;
-    if (problem) for (let i = undo.length - 1; i >= 0; i--) undo[i]!();
+    if (problem && undo) for (let i = undo.length - 1; i >= 0; i--) undo[i]!();
     return problem;
   }
 
-  private applyOne(r: JournalRecord, undo: (() => void)[]): void {
+  private applyOne(r: JournalRecord, undo: (() => void)[] | undefined): void {
     const b = r.block;
     switch (r.type) {
       case "remap":
@@ -120,7 +127,7 @@ export class TableState {
         const after = r.type === "remap" ? r.slot : -1;
         this.overlay.set(b, after);
         this.entryCount += (after >= 0 ? 1 : 0) - (before >= 0 ? 1 : 0);
-        undo.push(() => {
+        undo?.push(() => {
           if (had) this.overlay.set(b, prevOverlay!);
           else this.overlay.delete(b);
           this.entryCount -= (after >= 0 ? 1 : 0) - (before >= 0 ? 1 : 0);
@@ -133,7 +140,7 @@ export class TableState {
         const had = this.pending.has(b);
         if (r.type === "pending") this.pending.add(b);
         else this.pending.delete(b);
-        undo.push(() => (had ? this.pending.add(b) : this.pending.delete(b)));
+        undo?.push(() => (had ? this.pending.add(b) : this.pending.delete(b)));
         return;
       }
       case "lost":
@@ -142,17 +149,17 @@ export class TableState {
     }
   }
 
-  private setLost(b: number, mask: Uint8Array | undefined, undo: (() => void)[]): void {
+  private setLost(b: number, mask: Uint8Array | undefined, undo: (() => void)[] | undefined): void {
     const prev = this.lost.get(b);
     if (mask) this.lost.set(b, mask);
     else this.lost.delete(b);
-    undo.push(() => (prev ? this.lost.set(b, prev) : this.lost.delete(b)));
+    undo?.push(() => (prev ? this.lost.set(b, prev) : this.lost.delete(b)));
   }
 
   /** The current table as a fresh snapshot (never shares arrays with the caller's earlier copies). */
   snapshot(): TableSnapshot {
     const { blocks, slots } = this.base;
-    const keys = [...this.overlay.keys()].sort((a, b) => a - b);
+    const keys = Float64Array.from(this.overlay.keys()).sort();
     const outBlocks = new Float64Array(this.entryCount);
     const outSlots = new Uint32Array(this.entryCount);
     let i = 0;

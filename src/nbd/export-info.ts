@@ -10,6 +10,11 @@ export interface NbdExport {
   readonly description?: string;
   /** Preferred I/O size advertised in INFO_BLOCK_SIZE (the remap unit); default 4096. */
   readonly preferredBlockSize?: number;
+  /**
+   * Minimum block size advertised (default 512). Devices accept unaligned requests, so 1 is honest
+   * too; strict libnbd clients such as nbdfuse reject unaligned I/O client-side unless it is 1.
+   */
+  readonly minimumBlockSize?: number;
 }
 
 /** Block size constraints advertised for an export. */
@@ -19,10 +24,10 @@ export interface BlockSizes {
   readonly maximum: number;
 }
 
-/** INFO_BLOCK_SIZE values: minimum 512, preferred = the export's remap unit, maximum 32 MiB. */
+/** INFO_BLOCK_SIZE values: minimum 512 (or as configured), preferred = the remap unit, maximum 32 MiB. */
 export function blockSizesOf(exp: NbdExport): BlockSizes {
   return {
-    minimum: MIN_BLOCK_BYTES,
+    minimum: exp.minimumBlockSize ?? MIN_BLOCK_BYTES,
     preferred: exp.preferredBlockSize ?? 4096,
     maximum: MAX_PAYLOAD_BYTES,
   };

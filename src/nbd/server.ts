@@ -171,7 +171,18 @@ function validateExports(exports: readonly NbdExport[]): readonly NbdExport[] {
     seen.add(exp.name);
     if (Buffer.byteLength(exp.name) > 4096)
       throw new NbdConfigError(`export name "${exp.name.slice(0, 40)}..." is too long`);
+    const min = exp.minimumBlockSize ?? MIN_BLOCK_BYTES;
+    if (!Number.isInteger(min) || min < 1 || min > 65536 || (min & (min - 1)) !== 0) {
+      throw new NbdConfigError(
+        `minimum block size ${min} of export "${exp.name}" is not a power of two in 1..64K`,
+      );
+    }
     const pref = exp.preferredBlockSize ?? 4096;
+    if (pref < min) {
+      throw new NbdConfigError(
+        `preferred block size ${pref} of export "${exp.name}" is below the minimum ${min}`,
+      );
+    }
     if (
       !Number.isInteger(pref) ||
       pref < MIN_BLOCK_BYTES ||

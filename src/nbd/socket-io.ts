@@ -11,6 +11,9 @@ export class ConnectionClosedError extends NbdError {
   }
 }
 
+/** Bytes a batched writer may leave queued in the stream before it is asked to wait for 'drain'. */
+const BATCH_LIMIT_BYTES = 8 * 1024 * 1024;
+
 interface Waiter {
   n: number;
   skip: boolean;
@@ -26,6 +29,7 @@ export class SocketIo {
   closed = false;
   closeReason = "";
   private waiter: Waiter | undefined;
+  private corked = false;
   private readonly listeners = {
     data: (chunk: Buffer) => this.onData(chunk),
     end: () => this.markClosed("peer closed the connection"),
@@ -114,6 +118,29 @@ export class SocketIo {
     if (this.closed || this.stream.destroyed) return true;
     return this.stream.write(buf);
   }
+
+  /**
+   * Write a frame in a batch: frames written during one event-loop turn leave in one writev at the
+   * end of the turn (replies completing together cost one syscall). Returns false once more than
+   * BATCH_LIMIT_BYTES wait in the stream, which then emits 'drain'. `onWritten` runs once the stream
+   * no longer references `buf` (with an error if it was never written). Only for transmission: the
+   * handshake must not leave bytes corked before a STARTTLS handover.
+   */
+  writeBatched(buf: Uint8Array, onWritten?: (err?: Error | null) => void): boolean {
+    const s = this.stream;
+    if (this.closed || s.destroyed) return true;
+    if (!this.corked) {
+      this.corked = true;
+      s.cork();
+      setImmediate(this.uncork);
+    }
+    return s.write(buf, onWritten) || s.writableLength < BATCH_LIMIT_BYTES;
+  }
+
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.stream.uncork();
+  };
 
   /** Close the write side after flushing queued frames, and forcibly after `graceMs`. */
   end(graceMs = 5000): void {

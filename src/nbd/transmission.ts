@@ -26,6 +26,7 @@ import {
   SIMPLE_REPLY_BYTES,
   STRUCTURED_HEADER_BYTES,
 } from "./protocol.js";
+import { ReplyBuffers } from "./reply-buffers.js";
 import type { SocketIo } from "./socket-io.js";
 
 /** Largest piece a TRIM / WRITE_ZEROES is split into before reaching the device. */
@@ -93,6 +94,7 @@ export class Transmission {
   private shuttingDown = false;
   private resolveFinished!: () => void;
   private readonly sweepTimer: NodeJS.Timeout;
+  private readonly buffers = new ReplyBuffers();
 
   constructor(
     private readonly io: SocketIo,
@@ -260,7 +262,7 @@ export class Transmission {
   private async executeRead(req: NbdRequest): Promise<Buffer> {
     const length = req.lengthBytes;
     if (!this.opts.structuredReplies) {
-      const buf = Buffer.allocUnsafe(SIMPLE_REPLY_BYTES + length);
+      const buf = this.buffers.take(SIMPLE_REPLY_BYTES + length);
       await this.device.read(req.offsetBytes, buf.subarray(SIMPLE_REPLY_BYTES));
       writeSimpleReply(buf, 0, req.cookieHi, req.cookieLo);
       this.stats.bytesRead += length;
@@ -268,7 +270,7 @@ export class Transmission {
     }
     if (length === 0) return this.structured(req, ReplyType.NONE, 0);
     const prefix = STRUCTURED_HEADER_BYTES + OFFSET_DATA_PREFIX_BYTES;
-    const buf = Buffer.allocUnsafe(prefix + length);
+    const buf = this.buffers.take(prefix + length);
     await this.device.read(req.offsetBytes, buf.subarray(prefix));
     writeStructuredHeader(buf, ReplyFlag.DONE, ReplyType.OFFSET_DATA, req.cookieHi, req.cookieLo, 8 + length);
     buf.writeUInt32BE(Math.floor(req.offsetBytes / 2 ** 32), STRUCTURED_HEADER_BYTES);
@@ -303,7 +305,7 @@ export class Transmission {
 
   private complete(pending: Pending, reply: Buffer | undefined): void {
     if (!this.settle(pending)) return;
-    if (reply) this.send(reply);
+    if (reply) this.send(reply, this.buffers.recyclable(reply));
     else {
       const buf = Buffer.allocUnsafe(SIMPLE_REPLY_BYTES);
       writeSimpleReply(buf, 0, pending.req.cookieHi, pending.req.cookieLo);
@@ -342,8 +344,10 @@ export class Transmission {
     }
   }
 
-  private send(buf: Buffer): void {
-    if (!this.io.write(buf)) {
+  /** Queue a reply; with `recycle`, its buffer goes back to the pool once the socket took it. */
+  private send(buf: Buffer, recycle = false): void {
+    const done = recycle ? (err?: Error | null) => err || this.buffers.recycle(buf) : undefined;
+    if (!this.io.writeBatched(buf, done)) {
       this.writeBlocked = true;
       this.setPaused(true);
     }

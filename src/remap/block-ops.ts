@@ -28,13 +28,13 @@ export async function writeLower(device: BlockDevice, offsetBytes: number, data:
   await device.flush();
 }
 
-/** Read the whole of `block` from main into `target` with up to `attempts` tries; returns failures before success or -1. */
+/** Read `block` from main into `target` (a block buffer) with up to `attempts` tries; failures before success, or -1. */
 export async function readMainBlock(core: RemapCore, block: number, target: Uint8Array, attempts: number) {
   let failures = 0;
   for (let a = 0; a < attempts; a++) {
     if (a > 0) core.count("retries.read");
     try {
-      await core.main.read(block * core.blockSize, target);
+      await core.main.read(block * core.blockSize, target.subarray(0, core.blockBytes(block)));
       return failures;
     } catch (err) {
       if (!(err instanceof MediumError)) throw err;
@@ -146,8 +146,8 @@ export async function remapWithDataLocked(
   const bs = core.blockSize;
   const full = new Uint8Array(bs);
   let lost: Uint8Array | undefined;
-  if (portion.length !== bs) {
-    if (core.pending.has(block)) lost = uncoveredMask(bs, withinBytes, portion.length);
+  if (portion.length !== core.blockBytes(block)) {
+    if (core.pending.has(block)) lost = unknownSectors(core, block, withinBytes, portion.length);
     else if ((await readMainBlock(core, block, full, 1 + core.policy.readRetries)) < 0) {
       lost = await readSectorsBestEffort(core, block, full, withinBytes, portion.length);
     }
@@ -165,7 +165,7 @@ async function readSectorsBestEffort(
   lengthBytes: number,
 ): Promise<Uint8Array> {
   const lost = emptyMask(core.blockSize);
-  const uncovered = uncoveredMask(core.blockSize, withinBytes, lengthBytes);
+  const uncovered = unknownSectors(core, block, withinBytes, lengthBytes);
   full.fill(0);
   for (let s = 0; s < core.blockSize / SECTOR_BYTES; s++) {
     if ((uncovered[s >>> 3]! & (1 << (s & 7))) === 0) continue;
@@ -179,6 +179,18 @@ async function readSectorsBestEffort(
     }
   }
   return lost;
+}
+
+/** Sectors of `block` inside the device that a write of [withinBytes, +lengthBytes) does not fully cover. */
+function unknownSectors(
+  core: RemapCore,
+  block: number,
+  withinBytes: number,
+  lengthBytes: number,
+): Uint8Array {
+  const mask = uncoveredMask(core.blockSize, withinBytes, lengthBytes);
+  const inside = core.blockBytes(block);
+  return inside === core.blockSize ? mask : clearCovered(mask, inside, core.blockSize - inside);
 }
 
 /** Write into remapped `block`; fully rewritten lost sectors are cleared (after the data is flushed). */
@@ -256,7 +268,7 @@ export function migrateBlock(core: RemapCore, block: number, reason: RemapReason
 export async function salvageLocked(core: RemapCore, block: number): Promise<void> {
   const full = new Uint8Array(core.blockSize);
   const lost = await readSectorsBestEffort(core, block, full, 0, 0);
-  if (countLost(lost) === core.blockSize / SECTOR_BYTES || core.pool.freeSlots === 0) {
+  if (countLost(lost) === core.blockBytes(block) / SECTOR_BYTES || core.pool.freeSlots === 0) {
     await markPendingLocked(core, block);
     return;
   }

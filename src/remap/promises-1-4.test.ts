@@ -62,7 +62,7 @@ test("promise 2: write errors are absorbed: spare written and flushed, remap rec
   const writesBefore = main.lowerWrites;
   await dev.write(3 * BS + 10, pattern(20, 8));
   assert.equal(main.lowerWrites, writesBefore);
-  const st = dev.status() as Record<string, any>;
+  const st = dev.status();
   assert.equal(st.remappedBlocks, 1);
   assert.equal(st.remaps["write-error"], 1);
   assert.equal(st.errorCounts.write >= 3, true, "initial failure and retries were counted");
@@ -92,7 +92,7 @@ test("promise 3: read errors are contained: retried, migrated when recovered, pe
     await readBytes(dev, 5 * BS, BS),
     Buffer.from(pattern(8 * BS, 1).subarray(5 * BS, 6 * BS)),
   );
-  const st = dev.status() as Record<string, any>;
+  const st = dev.status();
   assert.equal(st.pendingBlocks, 1);
   assert.equal(st.retries.read >= 3, true);
   // The next write remaps it (main still unreadable there) and clears pending.
@@ -124,7 +124,7 @@ test("promise 4: transient errors do not burn spares", async () => {
   assert.deepEqual(await readBytes(dev, 2 * BS, BS), Buffer.alloc(BS));
   await dev.idle();
   assert.equal(dev.status().remappedBlocks, 0);
-  assert.equal((dev.status() as Record<string, any>).spare.usedBlocks, 0);
+  assert.equal(dev.status().spare.usedBlocks, 0);
   assert.deepEqual(await readBytes(rig.mainCache, BS, BS), Buffer.from(pattern(BS, 5)));
-  assert.equal((dev.status() as Record<string, any>).retries.write, 1);
+  assert.equal(dev.status().retries.write, 1);
 });

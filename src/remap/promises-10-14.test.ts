@@ -22,7 +22,7 @@ test("promise 10: exhaustion is safe and loud: alert first, then NoSpaceError, e
   await assert.rejects(dev.write(5 * BS, pattern(BS, 5)), NoSpaceError);
   for (const b of [1, 2, 3, 4])
     assert.deepEqual(await readBytes(dev, b * BS, BS), Buffer.from(pattern(BS, b)));
-  const st = dev.status() as Record<string, any>;
+  const st = dev.status();
   assert.equal(st.state, "degraded");
   assert.match(st.reason, /no spare slot left/);
   assert.equal(st.spare.nearlyExhausted, true);
@@ -133,10 +133,10 @@ test("promise 14: status is honest: counters persist across restarts and agree w
   await assert.rejects(rig.dev.read(6 * BS, new Uint8Array(10)), MediumError);
   assert.equal(await rig.dev.remapBlock(3), "remapped");
   assert.equal(await rig.dev.markPending(10), true);
-  const before = rig.dev.status() as Record<string, any>;
+  const before = rig.dev.status();
   await rig.dev.close();
   const dev = rig.reopen();
-  const st = dev.status() as Record<string, any>;
+  const st = dev.status();
   for (const key of ["remappedBlocks", "pendingBlocks", "lostSectors", "remaps", "errorCounts", "retries"]) {
     assert.deepEqual(st[key], before[key], key);
   }

@@ -61,7 +61,7 @@ test("promise 5: flush waits for in-flight metadata and reaches main and every s
   );
   rig.main.failFlush = true;
   await assert.rejects(rig.dev.flush(), MediumError);
-  assert.equal((rig.dev.status() as Record<string, any>).errorCounts.flush, 1);
+  assert.equal(rig.dev.status().errorCounts.flush, 1);
 });
 
 test("promise 6: metadata commits are all-or-nothing: records of one change go in one append", async () => {
@@ -107,7 +107,7 @@ test("promise 7: metadata is bound to its devices: a mismatched main or spare is
   );
   const dev = openRemappedDevice({ main, spares: [spare], opened });
   assert.equal(dev.sizeBytes, 64 * BS);
-  assert.equal((dev.status() as Record<string, any>).uuid, opened.store.identity.uuid);
+  assert.equal(dev.status().uuid, opened.store.identity.uuid);
 });
 
 test("promise 8: a metadata write error is fatal for writes: read-only, said in status, nothing false acknowledged", async () => {
@@ -119,7 +119,7 @@ test("promise 8: a metadata write error is fatal for writes: read-only, said in 
   store.failAppends = true;
   await assert.rejects(dev.write(2 * BS, pattern(BS, 2)), MediumError);
   assert.equal(dev.capabilities.readOnly, true);
-  const st = dev.status() as Record<string, any>;
+  const st = dev.status();
   assert.equal(st.state, "read-only");
   assert.match(st.reason, /metadata append failed/);
   assert.equal(st.errorCounts.metadata, 1);
@@ -128,6 +128,9 @@ test("promise 8: a metadata write error is fatal for writes: read-only, said in 
   await assert.rejects(dev.write(0, pattern(10, 3)), ReadOnlyError);
   await assert.rejects(dev.remapBlock(1), ReadOnlyError);
   assert.deepEqual(await readBytes(dev, 0, BS), Buffer.from(pattern(BS, 1)));
+  // Unreadable data on a read-only device is still EIO (not EROFS), and nothing is recorded.
+  main.breakBlock(6, BS, { reads: true });
+  await assert.rejects(dev.read(6 * BS, new Uint8Array(BS)), MediumError);
   // A failing checkpoint is fatal too.
   const rig2 = makeRig();
   rig2.store.failCheckpoints = true;
@@ -158,18 +161,34 @@ test("promise 9: spare slots are allocated exactly once, rebuilt on open, data s
   rig.main.badWrites.clear();
   await rig.dev.unremapBlock(5);
   assert.deepEqual(await readBytes(rig.dev, 5 * BS, BS), Buffer.from(pattern(BS, 1)));
-  const st = rig.dev.status() as Record<string, any>;
+  const st = rig.dev.status();
   assert.equal(st.spare.usedBlocks + st.spare.freeBlocks, st.spare.totalBlocks);
   assert.equal(st.spare.usedBlocks, 11);
   await rig.dev.close();
   const dev = rig.reopen();
-  const again = dev.status() as Record<string, any>;
+  const again = dev.status();
   assert.equal(again.spare.usedBlocks, 11);
   assert.deepEqual(
-    again.spare.perSpare.map((s: any) => s.usedBlocks).reduce((a: number, b: number) => a + b),
+    again.spare.perSpare.map((s) => s.usedBlocks).reduce((a, b) => a + b),
     11,
   );
   for (const spare of rig.spareCaches) {
     assert.deepEqual(await readBytes(spare, 0, BS), Buffer.alloc(BS), "metadata area untouched");
   }
+});
+
+test("promise 8: a metadata table that is full fails only the change needing it (ENOSPC), the device stays writable", async () => {
+  const rig = makeRig();
+  rig.store.onAppend = () => {
+    throw Object.assign(new Error("pending table full"), { code: "EMETAFULL" });
+  };
+  rig.main.breakBlock(3, BS, { reads: true });
+  await assert.rejects(rig.dev.read(3 * BS, new Uint8Array(BS)), MediumError); // unreadable, not recorded
+  assert.equal(rig.dev.status().pendingBlocks, 0);
+  rig.main.breakBlock(5, BS, { writes: true });
+  await assert.rejects(rig.dev.write(5 * BS, pattern(BS, 2)), NoSpaceError);
+  assert.equal(rig.dev.capabilities.readOnly, false);
+  rig.store.onAppend = undefined;
+  await rig.dev.write(0, pattern(BS, 1));
+  assert.deepEqual(await readBytes(rig.dev, 0, BS), Buffer.from(pattern(BS, 1)));
 });

@@ -1,7 +1,7 @@
 // What happens after a read of main failed: per-block retries within the request's time budget,
 // proactive migration of blocks that recovered, and pending marks for blocks that never did.
 import { performance } from "node:perf_hooks";
-import { MediumError } from "../block/errors.js";
+import { MediumError, NoSpaceError, ReadOnlyError } from "../block/errors.js";
 import { migrateBlock, readRemapped, salvageLocked } from "./block-ops.js";
 import type { RemapCore } from "./remap-core.js";
 
@@ -98,7 +98,14 @@ async function readBlockRecovering(
       if (!(err instanceof MediumError)) throw err;
       core.count("errors.read");
     }
-    await salvageLocked(core, block);
+    try {
+      await salvageLocked(core, block);
+    } catch (err) {
+      // The loss could not be recorded (no room, read-only, metadata failure): the read still fails
+      // with EIO and the next one tries again.
+      if (!(err instanceof NoSpaceError || err instanceof ReadOnlyError || err instanceof MediumError))
+        throw err;
+    }
     return false;
   });
 }

@@ -74,7 +74,7 @@ export function unremapBlock(core: RemapCore, block: number): Promise<void> {
     let lastError: unknown;
     for (let a = 0; a <= core.policy.writeRetries && !written; a++) {
       try {
-        await writeLower(core.main, block * core.blockSize, full, false);
+        await writeLower(core.main, block * core.blockSize, full.subarray(0, core.blockBytes(block)), false);
         await core.main.flush();
         written = true;
       } catch (err) {

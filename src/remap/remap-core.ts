@@ -1,7 +1,7 @@
 // Live state of a remapped device: table, pending set, lost-sector masks, spare pool, guard, counters,
 // and the only path to metadata (commit = durable append, then apply in memory; serialized checkpoints).
 import type { BlockDevice } from "../block/block-device.js";
-import { MediumError, ReadOnlyError } from "../block/errors.js";
+import { MediumError, NoSpaceError, ReadOnlyError } from "../block/errors.js";
 import type { JournalRecord, MetadataStore, OpenedSet, TableSnapshot } from "../metadata/metadata-store.js";
 import { BlockGuard } from "./block-guard.js";
 import type { RemapEvents, RemapState } from "./remap-events.js";
@@ -28,6 +28,9 @@ export const PERSISTED_COUNTERS = [
   "pending.cleared",
 ] as const;
 
+/** `code` of the store's "table would outgrow its reserved space" error (MetadataCapacityError). */
+const METADATA_FULL_CODE = "EMETAFULL";
+
 /** Everything needed to build a core. */
 export interface RemapCoreOptions {
   readonly name: string;
@@ -48,7 +51,9 @@ export class RemapCore {
   readonly policy: RemapPolicy;
   readonly events: RemapEvents;
   readonly blockSize: number;
+  /** Blocks of main; the last one is partial when mainSizeBytes is not a multiple of blockSize. */
   readonly blockCount: number;
+  readonly sizeBytes: number;
   readonly table: RemapTable;
   /** Pending blocks (values unused). */
   readonly pending: RemapTable;
@@ -78,7 +83,8 @@ export class RemapCore {
     this.policy = options.policy;
     this.events = options.events ?? {};
     this.blockSize = identity.blockSize;
-    this.blockCount = identity.mainSizeBytes / identity.blockSize;
+    this.sizeBytes = identity.mainSizeBytes;
+    this.blockCount = Math.ceil(identity.mainSizeBytes / identity.blockSize);
     this.pool = new SparePool(identity.spares, {
       name: this.name,
       blockSize: identity.blockSize,
@@ -102,6 +108,11 @@ export class RemapCore {
     this.readOnlyReason = opened.readOnlyReason;
     this.lastState = this.state().state;
     this.alerted = this.pool.nearlyExhausted;
+  }
+
+  /** Bytes of `block` inside the device (blockSize, except for a partial last block). */
+  blockBytes(block: number): number {
+    return Math.min(this.blockSize, this.sizeBytes - block * this.blockSize);
   }
 
   /** Add to a counter. */
@@ -138,6 +149,12 @@ export class RemapCore {
     try {
       await op;
     } catch (err) {
+      // A full table is refused before anything is written: fail this change, stay writable.
+      if ((err as { code?: unknown }).code === METADATA_FULL_CODE) {
+        this.count("errors.noSpace");
+        this.afterChange();
+        throw new NoSpaceError(this.name, `metadata has no room for this change: ${errorText(err)}`);
+      }
       this.count("errors.metadata");
       this.enterReadOnly(`metadata append failed: ${errorText(err)}`);
       const block = records[0]?.block ?? 0;

@@ -1,6 +1,61 @@
 // Live status of a remapped device, computed from the table and counters on demand (never cached).
+import type { DeviceStatus } from "../block/block-device.js";
+import type { CopyStatus } from "../metadata/metadata-store.js";
 import { countLost } from "./lost-sectors.js";
 import type { RemapCore } from "./remap-core.js";
+import type { RemapState } from "./remap-events.js";
+import type { SpareUsage } from "./spare-pool.js";
+
+/** Remap-specific status fields (merged into DeviceStatus by RemappedDevice.status()). */
+export interface RemapStatus {
+  readonly name: string;
+  readonly uuid: string;
+  readonly state: RemapState;
+  /** Why the state is not healthy ("" when healthy). */
+  readonly reason: string;
+  readonly blockSize: number;
+  readonly remappedBlocks: number;
+  readonly pendingBlocks: number;
+  readonly lostSectors: number;
+  readonly spare: {
+    readonly totalBlocks: number;
+    readonly usedBlocks: number;
+    readonly freeBlocks: number;
+    /** Slots whose spare write failed this session (counted in usedBlocks). */
+    readonly quarantinedBlocks: number;
+    readonly nearlyExhausted: boolean;
+    readonly alertPercent: number;
+    readonly perSpare: SpareUsage[];
+  };
+  /** Error counts by kind (DeviceStatus.errors stays the plain total of failed requests). */
+  readonly errorCounts: {
+    readonly read: number;
+    readonly write: number;
+    readonly flush: number;
+    readonly metadata: number;
+    readonly spare: number;
+    readonly noSpace: number;
+  };
+  readonly retries: { readonly read: number; readonly write: number };
+  readonly remaps: {
+    readonly "write-error": number;
+    readonly "read-error": number;
+    readonly migrate: number;
+    readonly manual: number;
+    readonly unremaps: number;
+  };
+  readonly pendingEvents: { readonly marked: number; readonly cleared: number };
+  readonly metadata: { readonly generation: number; readonly copies: CopyStatus[] };
+  readonly io: {
+    readonly reads: number;
+    readonly writes: number;
+    readonly bytesRead: number;
+    readonly bytesWritten: number;
+    readonly flushes: number;
+  };
+  readonly main: DeviceStatus;
+  readonly spares: DeviceStatus[];
+}
 
 /** I/O counters kept by BaseDevice. */
 interface IoCounters {
@@ -12,7 +67,7 @@ interface IoCounters {
 }
 
 /** The remap-specific part of status() (merged into DeviceStatus). */
-export function remapStatus(core: RemapCore, io: IoCounters): Record<string, unknown> {
+export function remapStatus(core: RemapCore, io: IoCounters): RemapStatus {
   const s = core.stats;
   const { state, reason } = core.state();
   let lostSectors = 0;

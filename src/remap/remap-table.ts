@@ -1,12 +1,10 @@
 // In-memory map block -> global spare slot for millions of entries: sorted typed arrays plus a small
-// sorted delta buffer (merged in place when full). 12-18 bytes per entry; lookups and range queries O(log n).
+// sorted delta buffer (merged in place when full), with a radix directory over the sorted arrays.
+// 16-28 bytes per entry; lookups and range queries touch one bucket (O(1) for spread-out keys).
 
 /** Value stored for deleted entries of the main arrays (never a valid slot). */
 const TOMBSTONE = 0xffffffff;
 const DEFAULT_DELTA_CAPACITY = 1024;
-/** One key in SAMPLE_STRIDE goes into a small index that stays in cache: fewer misses per lookup. */
-const SAMPLE_SHIFT = 6;
-const SAMPLE_STRIDE = 1 << SAMPLE_SHIFT;
 
 /** Index of the first element of `keys[from..n)` that is >= `key`. */
 function lowerBound(keys: Float64Array, n: number, key: number, from = 0): number {
@@ -24,9 +22,13 @@ function lowerBound(keys: Float64Array, n: number, key: number, from = 0): numbe
 export class RemapTable {
   private keys: Float64Array;
   private values: Uint32Array;
-  /** keys[i * SAMPLE_STRIDE] for every stride of the main arrays (rebuilt at merge). */
-  private samples = new Float64Array(0);
-  private sampleCount = 0;
+  /**
+   * Radix directory over the main arrays (rebuilt at merge): keys of bucket b = floor(key / bucketWidth)
+   * sit at indexes [directory[b], directory[b + 1]). At most one bucket per entry, so ~4 bytes/entry.
+   */
+  private directory = new Uint32Array(1);
+  private buckets = 0;
+  private bucketWidth = 1;
   /** Used length of keys/values, tombstones included. */
   private mainLength = 0;
   private tombstones = 0;
@@ -58,7 +60,7 @@ export class RemapTable {
     table.values = Uint32Array.from(values);
     table.mainLength = blocks.length;
     table.live = blocks.length;
-    table.buildSamples();
+    table.buildDirectory();
     return table;
   }
 
@@ -72,7 +74,7 @@ export class RemapTable {
     return (
       this.keys.byteLength +
       this.values.byteLength +
-      this.samples.byteLength +
+      this.directory.byteLength +
       this.deltaKeys.byteLength +
       this.deltaValues.byteLength
     );
@@ -177,18 +179,33 @@ export class RemapTable {
     return { blocks: this.keys.slice(0, this.mainLength), slots: this.values.slice(0, this.mainLength) };
   }
 
-  /** lowerBound over the main arrays, narrowed by the sample index first. */
+  /** lowerBound over the main arrays, narrowed to one radix bucket first. */
   private mainLowerBound(key: number): number {
-    const g = lowerBound(this.samples, this.sampleCount, key);
-    const from = g === 0 ? 0 : (g - 1) << SAMPLE_SHIFT;
-    return lowerBound(this.keys, Math.min(this.mainLength, g << SAMPLE_SHIFT), key, from);
+    const b = Math.floor(key / this.bucketWidth);
+    if (b >= this.buckets) return this.mainLength;
+    if (b < 0) return 0;
+    return lowerBound(this.keys, this.directory[b + 1]!, key, this.directory[b]!);
   }
 
-  private buildSamples(): void {
-    this.sampleCount = Math.ceil(this.mainLength / SAMPLE_STRIDE);
-    if (this.samples.length < this.sampleCount)
-      this.samples = new Float64Array(this.keys.length / SAMPLE_STRIDE + 1);
-    for (let i = 0; i < this.sampleCount; i++) this.samples[i] = this.keys[i << SAMPLE_SHIFT]!;
+  private buildDirectory(): void {
+    const n = this.mainLength;
+    if (n === 0) {
+      this.buckets = 0;
+      return;
+    }
+    // The narrowest power-of-two bucket width that needs no more buckets than entries.
+    const maxKey = this.keys[n - 1]!;
+    let width = 1;
+    while (Math.floor(maxKey / width) + 1 > n) width *= 2;
+    this.bucketWidth = width;
+    this.buckets = Math.floor(maxKey / width) + 1;
+    if (this.directory.length < this.buckets + 1)
+      this.directory = new Uint32Array(Math.max(this.buckets + 1, this.keys.length + 1));
+    let i = 0;
+    for (let b = 0; b <= this.buckets; b++) {
+      while (i < n && Math.floor(this.keys[i]! / width) < b) i++;
+      this.directory[b] = i;
+    }
   }
 
   /** Fold the delta buffer and drop tombstones, in place (capacity grows by 1.5x when needed). */
@@ -231,6 +248,6 @@ export class RemapTable {
     }
     this.mainLength = total;
     this.deltaLength = 0;
-    this.buildSamples();
+    this.buildDirectory();
   }
 }

@@ -45,17 +45,27 @@ function checkRead(model: Model, offset: number, got: Uint8Array | Error): void 
 test("property: random I/O with random faults matches a flat model and never fabricates a byte", async () => {
   for (const seed of [1, 2, 3]) {
     const rng = new Prng(seed);
-    const rig = makeRig({ blockSize: BS, blocks: BLOCKS, spareSlots: [40, 40], policy: { readRetryBudgetMs: 25000 } });
+    const rig = makeRig({
+      blockSize: BS,
+      blocks: BLOCKS,
+      spareSlots: [40, 40],
+      policy: { readRetryBudgetMs: 25000 },
+    });
     // Rewriting a sector heals it on main (firmware reallocation): data main accepted is readable.
     rig.main.healOnWrite = true;
-    const model: Model = { data: new Uint8Array(SIZE), unknown: new Uint8Array(SIZE), mayBeZero: new Uint8Array(SIZE) };
+    const model: Model = {
+      data: new Uint8Array(SIZE),
+      unknown: new Uint8Array(SIZE),
+      mayBeZero: new Uint8Array(SIZE),
+    };
     let failedReads = 0;
     for (let step = 0; step < 700; step++) {
       const faultRoll = rng.next();
       if (faultRoll < 0.03) {
         const block = rng.nextInt(BLOCKS);
-        const sector = (block * BS) / SECTOR + rng.nextInt(BS / SECTOR);
-        rig.main.badReads.add(sector);
+        // Half the time one bad sector (salvaged with lost sectors), else the whole block (pending).
+        if (rng.next() < 0.5) rig.main.badReads.add((block * BS) / SECTOR + rng.nextInt(BS / SECTOR));
+        else rig.main.breakBlock(block, BS, { reads: true });
         model.unknown.fill(1, block * BS, (block + 1) * BS);
       } else if (faultRoll < 0.06) {
         rig.main.badWrites.add(rng.nextInt(SIZE / SECTOR));
@@ -63,12 +73,15 @@ test("property: random I/O with random faults matches a flat model and never fab
         rig.main.transientReads.set(rng.nextInt(SIZE / SECTOR), 1 + rng.nextInt(2));
       } else if (faultRoll < 0.12) {
         rig.main.transientWrites.set(rng.nextInt(SIZE / SECTOR), 1 + rng.nextInt(2));
-      } else if (faultRoll < 0.13) {
+      } else if (faultRoll < 0.125) {
         await rig.dev.flush();
         rig.crash();
         await rig.dev.idle();
+        const { badReads, badWrites } = rig.main;
         rig.reopen();
         rig.main.healOnWrite = true;
+        for (const s of badReads) rig.main.badReads.add(s);
+        for (const s of badWrites) rig.main.badWrites.add(s);
         continue;
       }
       // A batch of concurrent operations on disjoint block ranges.
@@ -97,7 +110,10 @@ test("property: random I/O with random faults matches a flat model and never fab
               (err: Error) => {
                 failedReads++;
                 checkRead(model, offset, err);
-                assert.ok(model.unknown.subarray(offset, offset + length).some((u) => u), `read ${offset}+${length} failed: ${err.message}`);
+                assert.ok(
+                  model.unknown.subarray(offset, offset + length).some((u) => u),
+                  `read ${offset}+${length} failed: ${err.message}`,
+                );
               },
             ),
           );
@@ -118,7 +134,7 @@ test("property: random I/O with random faults matches a flat model and never fab
       await Promise.all(batch);
     }
     await rig.dev.idle();
-    const st = rig.dev.status() as Record<string, any>;
+    const st = rig.dev.status();
     assert.equal(st.spare.usedBlocks, st.remappedBlocks + st.spare.quarantinedBlocks);
     assert.equal(st.state === "healthy" || st.state === "degraded", true);
     assert.ok(st.remappedBlocks > 0 && failedReads > 0, `seed ${seed} exercised remaps and failures`);

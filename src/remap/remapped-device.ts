@@ -3,11 +3,12 @@
 import type {
   BlockDevice,
   DeviceCapabilities,
+  DeviceStatus,
   WriteOptions,
   WriteZeroesOptions,
 } from "../block/block-device.js";
 import { BaseDevice, zeroes } from "../block/base-device.js";
-import { MediumError, SpecError } from "../block/errors.js";
+import { MediumError } from "../block/errors.js";
 import type { OpenedSet } from "../metadata/metadata-store.js";
 import { readRemapped, writeBlockGuarded, writeLower } from "./block-ops.js";
 import { errorText, RemapCore } from "./remap-core.js";
@@ -15,8 +16,9 @@ import { listBlocks, markPending, clearPending, remapBlock, unremapBlock } from 
 import type { ListOptions, ListResult, RemapOutcome } from "./remap-control.js";
 import type { RemapEvents } from "./remap-events.js";
 import { resolveRemapPolicy, type RemapPolicy } from "./remap-policy.js";
-import { remapStatus } from "./remap-status.js";
+import { remapStatus, type RemapStatus } from "./remap-status.js";
 import { readAfterMainError, readDeadline } from "./read-recovery.js";
+import { checkSetDevices } from "./set-devices.js";
 
 const RW_CAPABILITIES: DeviceCapabilities = Object.freeze({
   flush: true,
@@ -34,7 +36,7 @@ type Op = "read" | "write" | "zero" | "trim";
 /** Arguments of openRemappedDevice. */
 export interface OpenRemappedDeviceOptions {
   readonly main: BlockDevice;
-  /** Spare devices in set index order: spares[i] holds identity.spares[i]. */
+  /** Spare devices: in set index order, or any order when their describe() names are unique. */
   readonly spares: readonly BlockDevice[];
   readonly opened: OpenedSet;
   /** Policy overrides; validated, defaults filled in. */
@@ -44,34 +46,11 @@ export interface OpenRemappedDeviceOptions {
 
 /** Build a RemappedDevice over an opened set; validates devices against the set identity. */
 export function openRemappedDevice(options: OpenRemappedDeviceOptions): RemappedDevice {
-  const { main, spares, opened } = options;
-  const identity = opened.store.identity;
-  if (main.sizeBytes < identity.mainSizeBytes) {
-    throw new SpecError(
-      main.describe(),
-      `main device ${main.describe()} has ${main.sizeBytes} bytes, set "${identity.name}" needs ${identity.mainSizeBytes}`,
-    );
-  }
-  if (spares.length !== identity.spares.length) {
-    throw new SpecError(
-      String(spares.length),
-      `set "${identity.name}" has ${identity.spares.length} spares, ${spares.length} given`,
-    );
-  }
-  for (const spare of identity.spares) {
-    const device = spares[spare.index]!;
-    const needed = spare.dataOffsetBytes + spare.slotCount * identity.blockSize;
-    if (device.sizeBytes < needed) {
-      throw new SpecError(
-        device.describe(),
-        `spare ${spare.index} (${device.describe()}) has ${device.sizeBytes} bytes, its slots need ${needed}`,
-      );
-    }
-  }
+  const { main, opened } = options;
+  const spares = checkSetDevices(main, options.spares, opened);
   const policy = resolveRemapPolicy(options.policy ?? {});
-  return new RemappedDevice(
-    new RemapCore({ name: identity.name, main, spares, opened, policy, events: options.events }),
-  );
+  const name = opened.store.identity.name;
+  return new RemappedDevice(new RemapCore({ name, main, spares, opened, policy, events: options.events }));
 }
 
 /** Block device that redirects bad blocks of main to spare slots (see docs/remap-semantics.md). */
@@ -84,7 +63,7 @@ export class RemappedDevice extends BaseDevice {
     super();
     this.name = core.name;
     this.blockSize = core.blockSize;
-    this.sizeBytes = core.blockCount * core.blockSize;
+    this.sizeBytes = core.sizeBytes;
   }
 
   get capabilities(): DeviceCapabilities {
@@ -320,7 +299,12 @@ export class RemappedDevice extends BaseDevice {
   }
 
   protected override statusExtra(): Record<string, unknown> {
-    return remapStatus(this.core, this.counters);
+    return { ...remapStatus(this.core, this.counters) };
+  }
+
+  /** Live state: DeviceStatus plus the remap fields. */
+  override status(): DeviceStatus & RemapStatus {
+    return super.status() as DeviceStatus & RemapStatus;
   }
 
   describe(): string {

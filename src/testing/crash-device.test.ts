@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { CrashDevice, CrashRecorder } from "./crash-device.js";
+import { CrashDevice, CrashRecorder, crashImage } from "./crash-device.js";
 import { Prng } from "../block/prng.js";
 
 const filled = (n: number, v: number) => new Uint8Array(n).fill(v);
@@ -88,4 +88,18 @@ test("an image round-trips and dropCache returns to the durable state", async ()
   await d.read(0, back);
   assert.deepEqual(back, filled(4096, 9));
   assert.throws(() => new CrashDevice({ sizeBytes: 1000 }), /not a positive multiple of 512/);
+});
+
+test("a captured crash point yields images of that moment, not of later writes", async () => {
+  const d = new CrashDevice({ sizeBytes: 4096 });
+  await d.write(0, filled(512, 1));
+  const point = d.capture();
+  assert.equal(point.seq, 1);
+  await d.write(0, filled(512, 2));
+  await d.flush();
+  const rng = new Prng(5);
+  const values = new Set<number>();
+  for (let i = 0; i < 40; i++) values.add(crashImage(point, rng)[0]!);
+  assert.deepEqual([...values].sort(), [0, 1]);
+  assert.equal(point.durable[0], 0, "the point is not modified");
 });

@@ -55,6 +55,40 @@ export interface CrashOptions {
 
 const SECTOR = 512;
 
+/** A device's state at one moment: what is durable and what is still cached (see capture()). */
+export interface CrashPoint {
+  /** Recorder sequence number of the last operation before this point. */
+  readonly seq: number;
+  readonly durable: Uint8Array;
+  readonly cached: readonly CachedWrite[];
+}
+
+/** Build one possible post-crash image of a crash point (the point itself is not modified). */
+export function crashImage(point: CrashPoint, rng: Prng, options: CrashOptions = {}): Uint8Array {
+  const keep = options.keepProbability ?? 0.5;
+  const torn = options.tornProbability ?? 0.3;
+  const image = point.durable.slice();
+  const chosen = point.cached.filter(() => rng.next() < keep);
+  for (let i = chosen.length - 1; i > 0; i--) {
+    const j = rng.nextInt(i + 1);
+    [chosen[i], chosen[j]] = [chosen[j]!, chosen[i]!];
+  }
+  for (const w of chosen) {
+    if (rng.next() >= torn) {
+      image.set(w.data, w.offsetBytes);
+      continue;
+    }
+    const end = w.offsetBytes + w.data.length;
+    for (let s = Math.floor(w.offsetBytes / SECTOR) * SECTOR; s < end; s += SECTOR) {
+      if (rng.next() < 0.5) continue;
+      const from = Math.max(s, w.offsetBytes);
+      const to = Math.min(s + SECTOR, end);
+      image.set(w.data.subarray(from - w.offsetBytes, to - w.offsetBytes), from);
+    }
+  }
+  return image;
+}
+
 /** BlockDevice with a volatile write cache and crash-image generation. */
 export class CrashDevice extends BaseDevice {
   readonly sizeBytes: number;
@@ -115,28 +149,12 @@ export class CrashDevice extends BaseDevice {
    * order, each torn (only some of its 512-byte sectors applied) with probability tornProbability.
    */
   crash(rng: Prng, options: CrashOptions = {}): Uint8Array {
-    const keep = options.keepProbability ?? 0.5;
-    const torn = options.tornProbability ?? 0.3;
-    const image = this.durable.slice();
-    const chosen = this.cached.filter(() => rng.next() < keep);
-    for (let i = chosen.length - 1; i > 0; i--) {
-      const j = rng.nextInt(i + 1);
-      [chosen[i], chosen[j]] = [chosen[j]!, chosen[i]!];
-    }
-    for (const w of chosen) {
-      if (rng.next() >= torn) {
-        image.set(w.data, w.offsetBytes);
-        continue;
-      }
-      const end = w.offsetBytes + w.data.length;
-      for (let s = Math.floor(w.offsetBytes / SECTOR) * SECTOR; s < end; s += SECTOR) {
-        if (rng.next() < 0.5) continue;
-        const from = Math.max(s, w.offsetBytes);
-        const to = Math.min(s + SECTOR, end);
-        image.set(w.data.subarray(from - w.offsetBytes, to - w.offsetBytes), from);
-      }
-    }
-    return image;
+    return crashImage({ seq: this.recorder.seq, durable: this.durable, cached: this.cached }, rng, options);
+  }
+
+  /** Freeze this device's state now, to build crash images from it later (see crashImage). */
+  capture(): CrashPoint {
+    return { seq: this.recorder.seq, durable: this.durable.slice(), cached: this.cached.slice() };
   }
 
   /** Forget the cache (a crash that keeps nothing) and go on from the durable image. */

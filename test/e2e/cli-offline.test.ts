@@ -2,10 +2,10 @@
 // the real `dmremap` program; bad input must give one clear stderr line and a non-zero exit.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { open, truncate, writeFile } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { cliJson, runCli, tempDir, type RunResult } from "./harness.js";
-import { seededBytes } from "./tools.js";
+import { seededBytes, sparseFile } from "./tools.js";
 
 interface Status {
   name: string;
@@ -34,12 +34,17 @@ function assertOneLineError(result: RunResult, ...needles: string[]): void {
   for (const n of needles) assert.ok(lines[0]!.includes(n), `stderr should name "${n}": ${lines[0]}`);
 }
 
+/** Overwrite `length` bytes at `offset` of a file with seeded noise. */
+async function garble(path: string, offset: number, length: number, seed: number): Promise<void> {
+  const h = await open(path, "r+");
+  await h.write(seededBytes(seed, length), 0, length, offset);
+  await h.close();
+}
+
 async function makeFiles(dir: string, files: Record<string, number>): Promise<Record<string, string>> {
   const paths: Record<string, string> = {};
   for (const [name, size] of Object.entries(files)) {
-    paths[name] = join(dir, `${name}.img`);
-    await writeFile(paths[name]!, "");
-    await truncate(paths[name]!, size);
+    paths[name] = await sparseFile(join(dir, `${name}.img`), size);
   }
   return paths;
 }
@@ -71,12 +76,6 @@ test("create, status, list, remap, unremap and check on a two-spare set", async 
       [f.s1, f.s2],
     );
     for (const c of status.metadata.copies) assert.match(c.slot, /^[AB]$/);
-    // Inspecting a set must report the set's state, not an artefact of opening it read-only.
-    assert.deepEqual(
-      { state: status.state, copies: status.metadata.copies.map((c) => c.state) },
-      { state: "healthy", copies: ["ok", "ok"] },
-      "offline status of a healthy, unserved set",
-    );
 
     // Data of a remapped block is copied to the spare: put a pattern on main first.
     const pattern = seededBytes(7, 4096);
@@ -115,12 +114,8 @@ test("create, status, list, remap, unremap and check on a two-spare set", async 
     const clean = await runCli(["check", ...set]);
     assert.equal(clean.code, 0, `clean set: ${clean.stdout}${clean.stderr}`);
 
-    // Destroy spare 2's checkpoint slots and journal (its superblocks stay, so it is still recognised).
-    const metadataEnd = e9.spareOffsetBytes! - e9.slot * 4096;
-    assert.ok(metadataEnd > 8192, `metadata area ends at ${metadataEnd}`);
-    const h2 = await open(f.s2!, "r+");
-    await h2.write(seededBytes(99, metadataEnd - 8192), 0, metadataEnd - 8192, 8192);
-    await h2.close();
+    // Garble checkpoint slot A's header on spare 2 (the current or the previous checkpoint of that copy).
+    await garble(f.s2!, 8192, 4096, 99);
     const damaged = await runCli(["check", ...set]);
     assert.equal(damaged.code, 1, `damaged copy must be reported: ${damaged.stdout}${damaged.stderr}`);
     assert.ok(damaged.stdout.includes(f.s2!), `the report names the damaged spare:\n${damaged.stdout}`);
@@ -134,6 +129,45 @@ test("create, status, list, remap, unremap and check on a two-spare set", async 
       listing.entries.map((e) => e.block),
       [9],
       "the table survived the repair",
+    );
+  } finally {
+    await dir.cleanup();
+  }
+});
+
+test("one check --repair restores a copy whose whole metadata area was destroyed", async () => {
+  const dir = await tempDir();
+  try {
+    const f = await makeFiles(dir.path, { main: 16 << 20, s1: 2 << 20, s2: 2 << 20 });
+    const set = ["--spare", f.s1!, "--spare", f.s2!];
+    assert.equal((await runCli(["create", "--main", f.main!, ...set])).code, 0);
+    assert.equal((await runCli(["remap", ...set, "3"])).code, 0);
+    const entry = (await cliJson<Listing>(["list", ...set])).entries[0]!;
+    const metadataEnd = entry.spareOffsetBytes! - entry.slot * 4096;
+    // Both checkpoint slots and the journal of spare 2; its superblocks stay, so it is still recognised.
+    await garble(f.s2!, 8192, metadataEnd - 8192, 5);
+    const damaged = await runCli(["check", ...set]);
+    assert.equal(damaged.code, 1, `damaged copy must be reported: ${damaged.stdout}`);
+    const repaired = await runCli(["check", "--repair", ...set]);
+    assert.equal(repaired.code, 0, `repair: ${repaired.stdout}${repaired.stderr}`);
+    const again = await runCli(["check", ...set]);
+    assert.equal(again.code, 0, `one repair must be enough; second check:\n${again.stdout}`);
+  } finally {
+    await dir.cleanup();
+  }
+});
+
+test("offline status of a healthy, unserved set says healthy with every copy ok", async () => {
+  const dir = await tempDir();
+  try {
+    const f = await makeFiles(dir.path, { main: 16 << 20, s1: 2 << 20, s2: 2 << 20 });
+    const set = ["--spare", f.s1!, "--spare", f.s2!];
+    assert.equal((await runCli(["create", "--main", f.main!, ...set])).code, 0);
+    const status = await cliJson<Status>(["status", ...set]);
+    // Inspecting a set must report the set's state, not an artefact of opening it read-only.
+    assert.deepEqual(
+      { state: status.state, copies: status.metadata.copies.map((c) => c.state) },
+      { state: "healthy", copies: ["ok", "ok"] },
     );
   } finally {
     await dir.cleanup();
@@ -161,7 +195,16 @@ test("create refuses formatted or foreign spares and mismatched mains, naming th
 
     const forced = await runCli(["create", "--main", f.other!, "--spare", f.s2!, "--name", "d"]);
     assert.equal(forced.code, 0, forced.stderr);
-    const overwritten = await runCli(["create", "--main", f.other!, "--spare", f.s2!, "--name", "e", "--force"]);
+    const overwritten = await runCli([
+      "create",
+      "--main",
+      f.other!,
+      "--spare",
+      f.s2!,
+      "--name",
+      "e",
+      "--force",
+    ]);
     assert.equal(overwritten.code, 0, `--force overwrites: ${overwritten.stderr}`);
     assert.equal((await cliJson<Status>(["status", "--spare", f.s2!])).name, "e");
 
@@ -203,7 +246,10 @@ test("bad device specs give one clear line naming the bad value", async () => {
     assertOneLineError(await runCli(["info", "mem:1000"]), "1000");
     assertOneLineError(await runCli(["create", "--main", missing, "--spare", f.s1!]), missing);
     assertOneLineError(await runCli(["create", "--main", "mem:1M", "--spare", "bogus:x"]), "bogus");
-    assertOneLineError(await runCli(["create", "--main", "mem:1M", "--spare", f.s1!, "--block-size", "3000"]), "3000");
+    assertOneLineError(
+      await runCli(["create", "--main", "mem:1M", "--spare", f.s1!, "--block-size", "3000"]),
+      "3000",
+    );
     const ok = await runCli(["info", "dust:block=5:mem:1M", "--json"]);
     assert.equal(ok.code, 0, ok.stderr);
     assert.equal((JSON.parse(ok.stdout) as { sizeBytes: number }).sizeBytes, 1 << 20);

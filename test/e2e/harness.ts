@@ -72,8 +72,11 @@ export interface RunningProgram {
   readonly logLines: string[];
   /** Resolves with the first log line matching `predicate` (rejects if the program exits first). */
   waitForLog(predicate: (line: string) => boolean): Promise<string>;
-  /** Send a signal and wait for exit; resolves with the exit code. */
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /**
+   * Send a signal and wait for exit; resolves with the exit code (null when killed by a signal). A
+   * program still running after `timeoutMs` (default 60 s) is killed with SIGKILL and noted in logLines.
+   */
+  stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
   readonly exited: Promise<number | null>;
 }
 
@@ -124,9 +127,18 @@ export async function startProgram(
     logLines,
     waitForLog,
     exited,
-    async stop(signal: NodeJS.Signals = "SIGTERM") {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exited;
+    async stop(signal: NodeJS.Signals = "SIGTERM", timeoutMs = 60_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return exited;
+      child.kill(signal);
+      const timer = setTimeout(() => {
+        logLines.push(`harness: still running ${timeoutMs} ms after ${signal}; sent SIGKILL`);
+        child.kill("SIGKILL");
+      }, timeoutMs);
+      try {
+        return await exited;
+      } finally {
+        clearTimeout(timer);
+      }
     },
   };
   const timeoutMs = options.readyTimeoutMs ?? 60_000;

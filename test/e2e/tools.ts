@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, rmSync, watch } from "node:fs";
+import { truncate, writeFile } from "node:fs/promises";
 import { request } from "node:http";
 import { basename, dirname, join } from "node:path";
 import { mustRun, run, TOOL_ENV, type RunResult } from "./harness.js";
@@ -26,7 +27,10 @@ export async function requireTools(...names: string[]): Promise<void> {
 export function waitForFile(path: string, timeoutMs: number, gaveUp?: Promise<unknown>): Promise<void> {
   return new Promise((resolve, reject) => {
     const watcher = watch(dirname(path), () => check());
-    const timer = setTimeout(() => finish(new Error(`${path} did not appear within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => finish(new Error(`${path} did not appear within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     let done = false;
     function finish(err?: Error) {
       if (done) return;
@@ -50,7 +54,7 @@ export interface HelperProcess {
   readonly exited: Promise<number | null>;
   /** Everything it wrote to stderr so far. */
   stderr(): string;
-  /** Signal it (if still running) and wait for it to exit. */
+  /** Signal it (if still running) and wait for it to exit; SIGKILL after 30 s. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -73,8 +77,14 @@ export async function startHelper(
     exited,
     stderr: () => stderr,
     async stop(signal: NodeJS.Signals = "SIGTERM") {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exited;
+      if (child.exitCode !== null || child.signalCode !== null) return exited;
+      child.kill(signal);
+      const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+      try {
+        return await exited;
+      } finally {
+        clearTimeout(timer);
+      }
     },
   };
   try {
@@ -126,9 +136,19 @@ export function nbdsh(uri: string, script: string, timeoutMs = 60_000): Promise<
   return run("nbdsh", ["-u", uri, "-c", script], { timeoutMs });
 }
 
+/** fio options of every run: plain output, and no verify-state files left in the working directory. */
+export const FIO_COMMON = ["--output-format=normal", "--verify_state_save=0"];
+
 /** Run fio against an NBD export; fails with fio's output when it exits non-zero. */
 export function fio(uri: string, args: readonly string[], timeoutMs = 120_000): Promise<RunResult> {
-  return mustRun("fio", ["--ioengine=nbd", `--uri=${uri}`, "--output-format=normal", ...args], { timeoutMs });
+  return mustRun("fio", ["--ioengine=nbd", `--uri=${uri}`, ...FIO_COMMON, ...args], { timeoutMs });
+}
+
+/** Create (or reset) a sparse file of `sizeBytes`; returns its path. */
+export async function sparseFile(path: string, sizeBytes: number): Promise<string> {
+  await writeFile(path, "");
+  await truncate(path, sizeBytes);
+  return path;
 }
 
 /** `length` bytes from a seeded mulberry32 stream: same seed, same bytes. */
@@ -168,7 +188,9 @@ export function api(
   options: { body?: unknown; token?: string; timeoutMs?: number } = {},
 ): Promise<ApiAnswer> {
   const m = /^tcp:(.+):(\d+)$/.exec(base);
-  const where = m ? { host: m[1]!.replace(/^\[|\]$/g, ""), port: Number(m[2]) } : { socketPath: base.slice(5) };
+  const where = m
+    ? { host: m[1]!.replace(/^\[|\]$/g, ""), port: Number(m[2]) }
+    : { socketPath: base.slice(5) };
   const body = options.body === undefined ? undefined : JSON.stringify(options.body);
   return new Promise((resolve, reject) => {
     const req = request(
@@ -192,7 +214,12 @@ export function api(
           } catch {
             json = undefined;
           }
-          resolve({ status: res.statusCode ?? 0, contentType: String(res.headers["content-type"]), text, json });
+          resolve({
+            status: res.statusCode ?? 0,
+            contentType: String(res.headers["content-type"]),
+            text,
+            json,
+          });
         });
       },
     );
@@ -212,7 +239,8 @@ export interface Sample {
 /** Parse Prometheus text exposition format strictly; throws on a line that is not a sample. */
 export function parsePrometheus(text: string): Sample[] {
   const samples: Sample[] = [];
-  const line = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (-?(?:[0-9.]+(?:e[+-]?\d+)?|NaN|\+Inf|-Inf))( -?\d+)?$/;
+  const line =
+    /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (-?(?:[0-9.]+(?:e[+-]?\d+)?|NaN|\+Inf|-Inf))( -?\d+)?$/;
   const label = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)",?/gy;
   for (const [i, raw] of text.split("\n").entries()) {
     if (raw === "" || raw.startsWith("#")) continue;
@@ -239,4 +267,59 @@ export function sampleValue(
 ): number | undefined {
   return samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
     ?.value;
+}
+
+/** A running program whose standard output is read line by line. */
+export interface LineProgram {
+  readonly lines: string[];
+  /** Resolves once at least `count` lines were printed (rejects if the program exits first). */
+  waitForLines(count: number): Promise<void>;
+  readonly exited: Promise<{ code: number | null; stderr: string }>;
+  kill(): void;
+}
+
+/** Start `file args` and collect its standard output lines as they come; killed after `timeoutMs`. */
+export function startLines(file: string, args: readonly string[], timeoutMs = 120_000): LineProgram {
+  const child = spawn(file, args, { env: TOOL_ENV, stdio: ["ignore", "pipe", "pipe"] });
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  const lines: string[] = [];
+  const waiters: { count: number; resolve(): void }[] = [];
+  let partial = "";
+  let stderr = "";
+  child.stdout!.on("data", (chunk: Buffer) => {
+    partial += chunk.toString();
+    const parts = partial.split("\n");
+    partial = parts.pop() ?? "";
+    lines.push(...parts);
+    for (const w of [...waiters]) {
+      if (lines.length >= w.count) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
+    }
+  });
+  child.stderr!.on("data", (c: Buffer) => {
+    if (stderr.length < 1 << 16) stderr += c.toString();
+  });
+  const exited = new Promise<{ code: number | null; stderr: string }>((resolve) =>
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      if (partial) lines.push(partial);
+      resolve({ code, stderr });
+    }),
+  );
+  return {
+    lines,
+    exited,
+    kill: () => child.kill("SIGKILL"),
+    waitForLines(count) {
+      if (lines.length >= count) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        waiters.push({ count, resolve });
+        void exited.then(({ code }) =>
+          reject(new Error(`${file} exited (${code}) after ${lines.length} of ${count} lines\n${stderr}`)),
+        );
+      });
+    },
+  };
 }

@@ -40,7 +40,7 @@ export interface Rig {
 }
 
 /** Keeps the media alive when the stack above is closed, so a test can reopen it. */
-class KeepOpenDevice extends LayerDevice {
+export class KeepOpenDevice extends LayerDevice {
   readonly name = "keep-open";
   protected override async _close(): Promise<void> {}
   describe(): string {

@@ -1,0 +1,171 @@
+// The NBD comparison: nbdkit's file plugin vs dmremap (0 remaps) vs dmremap (N remaps) on the same
+// tmpfs image, fio's nbd engine, servers alternating within each round.
+import { join } from "node:path";
+import { runFio, type FioJobResult, type FioJobSpec } from "./fio-job.js";
+import { meanRow, ratioText, type ResultRow } from "./report.js";
+import { createSet, createSparse, remapViaApi, spreadBlocks, writeRandomImage } from "./setup.js";
+import { cpuSeconds, startDmremap, startNbdkit, type BenchServer } from "./servers.js";
+
+/** A fio workload of the comparison. */
+export interface Workload {
+  readonly key: string;
+  readonly label: string;
+  readonly job: Omit<FioJobSpec, "name" | "sizeBytes">;
+  /** Also run against the set with remaps. */
+  readonly withRemaps: boolean;
+}
+
+/** The four workloads of the issue. */
+export const WORKLOADS: readonly Workload[] = [
+  {
+    key: "seqread",
+    label: "seq read 1 MiB qd8",
+    job: { rw: "read", blockBytes: 1 << 20, iodepth: 8 },
+    withRemaps: false,
+  },
+  {
+    key: "seqwrite",
+    label: "seq write 1 MiB qd8",
+    job: { rw: "write", blockBytes: 1 << 20, iodepth: 8 },
+    withRemaps: false,
+  },
+  {
+    key: "randread",
+    label: "rand read 4 KiB qd32",
+    job: { rw: "randread", blockBytes: 4096, iodepth: 32 },
+    withRemaps: true,
+  },
+  {
+    key: "randwrite",
+    label: "rand write 4 KiB qd32",
+    job: { rw: "randwrite", blockBytes: 4096, iodepth: 32 },
+    withRemaps: true,
+  },
+];
+
+/** Settings of a comparison run. */
+export interface CompareOptions {
+  readonly dir: string;
+  readonly mainBytes: number;
+  readonly runtimeS: number;
+  readonly rounds: number;
+  readonly remaps: number;
+  readonly workloads: readonly Workload[];
+  /** Extra node flags for the 0-remap dmremap server (e.g. --cpu-prof). */
+  readonly nodeFlags?: readonly string[];
+  readonly log: (line: string) => void;
+}
+
+/** Paths of the images of a run. */
+export interface BenchImages {
+  readonly main: string;
+  readonly spare0: string;
+  readonly spareRemapped: string;
+  readonly spareSlow: string;
+}
+
+/** Write the random main image and create the three sets on it. */
+export async function prepareImages(
+  o: Pick<CompareOptions, "dir" | "mainBytes" | "remaps">,
+): Promise<BenchImages> {
+  const images: BenchImages = {
+    main: join(o.dir, "main.img"),
+    spare0: join(o.dir, "spare0.img"),
+    spareRemapped: join(o.dir, "spare-remapped.img"),
+    spareSlow: join(o.dir, "spare-slow.img"),
+  };
+  await writeRandomImage(images.main, o.mainBytes);
+  await createSparse(images.spare0, 64 << 20);
+  await createSparse(images.spareRemapped, 64 * 2 ** 20 + o.remaps * 4096 * 1.1);
+  await createSparse(images.spareSlow, 64 << 20);
+  for (const spare of [images.spare0, images.spareRemapped, images.spareSlow]) createSet(images.main, spare);
+  return images;
+}
+
+/** Raw per-round results, keyed workload -> server label -> rounds. */
+export type RawResults = Record<
+  string,
+  Record<string, { result: FioJobResult & { cpuUsPerIo: number }; fio: unknown }[]>
+>;
+
+/** Run every workload `rounds` times on each server, alternating; returns table rows and raw results. */
+export async function runComparison(
+  o: CompareOptions,
+  images: BenchImages,
+): Promise<{ rows: ResultRow[]; raw: RawResults }> {
+  const servers: BenchServer[] = [];
+  const raw: RawResults = {};
+  try {
+    const kit = await startNbdkit(images.main, join(o.dir, "nbdkit.sock"));
+    servers.push(kit);
+    const dm0 = await startDmremap({
+      label: "dmremap",
+      main: images.main,
+      spare: images.spare0,
+      socket: join(o.dir, "dm0.sock"),
+      apiSocket: join(o.dir, "dm0.api"),
+      ...(o.nodeFlags ? { nodeFlags: o.nodeFlags } : {}),
+    });
+    servers.push(dm0);
+    const dmR = await startDmremap({
+      label: `dmremap ${o.remaps} remaps`,
+      main: images.main,
+      spare: images.spareRemapped,
+      socket: join(o.dir, "dmR.sock"),
+      apiSocket: join(o.dir, "dmR.api"),
+    });
+    servers.push(dmR);
+    const t0 = Date.now();
+    await remapViaApi(dmR.apiSocket!, "dmremap", spreadBlocks(o.remaps, o.mainBytes / 4096));
+    o.log(`remapped ${o.remaps} blocks through the API in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    for (let round = 0; round < o.rounds; round++) {
+      for (const w of o.workloads) {
+        const order = w.withRemaps ? [kit, dm0, dmR] : [kit, dm0];
+        if (round % 2 === 1) order.reverse();
+        for (const server of order) {
+          const spec: FioJobSpec = { name: w.key, sizeBytes: o.mainBytes, ...w.job };
+          const cpu0 = cpuSeconds(server.child.pid!);
+          const run = await runFio(server.uri, [spec], o.runtimeS, join(o.dir, "fio.json"));
+          const cpuS = cpuSeconds(server.child.pid!) - cpu0;
+          const result = { ...run.jobs[0]!, cpuUsPerIo: (cpuS * 1e6) / run.jobs[0]!.ios };
+          ((raw[w.key] ??= {})[server.label] ??= []).push({ result, fio: run.raw });
+          o.log(
+            `round ${round + 1} ${w.label} ${server.label}: ${result.mbPerS.toFixed(1)} MB/s ` +
+              `${result.iops.toFixed(0)} IOPS p50 ${result.p50Us.toFixed(0)} µs p99 ${result.p99Us.toFixed(0)} µs ` +
+              `server CPU ${result.cpuUsPerIo.toFixed(1)} µs/IO`,
+          );
+        }
+      }
+    }
+    return { rows: tableRows(o, raw, dmR.label), raw };
+  } finally {
+    for (const s of servers.reverse()) await s.stop();
+  }
+}
+
+function tableRows(o: CompareOptions, raw: RawResults, remappedLabel: string): ResultRow[] {
+  const rows: ResultRow[] = [];
+  for (const w of o.workloads) {
+    const per = raw[w.key]!;
+    const kit = meanRow(
+      w.label,
+      "nbdkit",
+      per["nbdkit"]!.map((r) => r.result),
+    );
+    const dm = meanRow(
+      w.label,
+      "dmremap",
+      per["dmremap"]!.map((r) => r.result),
+    );
+    rows.push(kit, { ...dm, ratio: ratioText(dm.mbPerS, kit.mbPerS, "nbdkit") });
+    if (w.withRemaps) {
+      const rm = meanRow(
+        w.label,
+        remappedLabel,
+        per[remappedLabel]!.map((r) => r.result),
+      );
+      rows.push({ ...rm, ratio: ratioText(rm.mbPerS, dm.mbPerS, "0 remaps") });
+    }
+  }
+  return rows;
+}

@@ -1,0 +1,134 @@
+// `npm run bench`: nbdkit vs dmremap over fio's nbd engine on a 1 GiB tmpfs image (0 and 10,000
+// remaps), the slow-range isolation check, and the micro-benchmarks; prints one table, saves JSON.
+// Options: --runtime=S (per fio run, default 10), --rounds=N (default 2), --only=nbd|micro|slow,...
+//          --profile (the 0-remap server runs under --cpu-prof; profiles land in bench/results/)
+import { spawnSync } from "node:child_process";
+import { cpus } from "node:os";
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { prepareImages, runComparison, WORKLOADS } from "./nbd-compare.js";
+import { openBench } from "./open-bench.js";
+import { remapLatencyBench } from "./remap-latency-bench.js";
+import { renderTable, type ResultRow } from "./report.js";
+import { checkSpace, checkTools } from "./setup.js";
+import { runSlowDevice } from "./slow-device.js";
+
+const MAIN_BYTES = 1 << 30;
+const REMAPS = 10_000;
+const RESULTS_DIR = fileURLToPath(new URL("../../bench/results/", import.meta.url));
+
+function option(name: string, fallback: string): string {
+  const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
+  return hit ? hit.slice(name.length + 3) : fallback;
+}
+
+function log(line: string): void {
+  process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+}
+
+/** Machine facts printed with the results. */
+function machine(tools: { fio: string; nbdkit: string }): Record<string, string | number> {
+  return {
+    cpu: cpus()[0]?.model ?? "unknown",
+    nproc: cpus().length,
+    node: process.version,
+    nbdkit: tools.nbdkit,
+    fio: tools.fio,
+    kernel: spawnSync("uname", ["-r"], { encoding: "utf8" }).stdout.trim(),
+  };
+}
+
+/** Run the table micro-benchmark (bench/table-bench.ts) in its own process and parse its lines. */
+function tableBench(): Record<string, number> {
+  const script = fileURLToPath(new URL("./table-bench.js", import.meta.url));
+  const r = spawnSync(process.execPath, [script], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`table-bench failed: ${r.stderr}`);
+  const out: Record<string, number> = {};
+  for (const line of r.stdout.split("\n")) {
+    const m = /^(.+?)\s{2,}([\d.]+) (ns\/op|bytes\/entry)$/.exec(line.trim());
+    if (m) out[`${m[1]} (${m[3]})`] = Number(m[2]);
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const runtimeS = Number(option("runtime", "10"));
+  const rounds = Number(option("rounds", "2"));
+  const only = new Set(option("only", "nbd,slow,micro").split(","));
+  const profile = process.argv.includes("--profile");
+  const tools = checkTools();
+  const base = process.env.BENCH_DIR ?? "/dev/shm";
+  await checkSpace(base, MAIN_BYTES + (512 << 20));
+  const dir = join(base, `dmremap-bench-${process.pid}`);
+  await mkdir(dir, { recursive: true });
+  await mkdir(RESULTS_DIR, { recursive: true });
+  const facts = machine(tools);
+  log(`machine: ${JSON.stringify(facts)}`);
+  const rows: ResultRow[] = [];
+  const raw: Record<string, unknown> = {
+    machine: facts,
+    runtimeS,
+    rounds,
+    startedAt: new Date().toISOString(),
+  };
+  const micro: string[] = [];
+  try {
+    if (only.has("nbd") || only.has("slow")) {
+      log(`writing a ${MAIN_BYTES >> 20} MiB random image and creating sets in ${dir}`);
+      const images = await prepareImages({ dir, mainBytes: MAIN_BYTES, remaps: REMAPS });
+      if (only.has("nbd")) {
+        const nodeFlags = profile ? ["--cpu-prof", `--cpu-prof-dir=${RESULTS_DIR}`] : undefined;
+        const cmp = await runComparison(
+          {
+            dir,
+            mainBytes: MAIN_BYTES,
+            runtimeS,
+            rounds,
+            remaps: REMAPS,
+            workloads: WORKLOADS,
+            log,
+            ...(nodeFlags ? { nodeFlags } : {}),
+          },
+          images,
+        );
+        rows.push(...cmp.rows);
+        raw["nbd"] = cmp.raw;
+      }
+      if (only.has("slow")) {
+        const slow = await runSlowDevice(dir, images, MAIN_BYTES, runtimeS, log);
+        rows.push(...slow.rows);
+        raw["slow"] = slow.raw;
+      }
+    }
+    if (only.has("micro")) {
+      log("micro-benchmarks: remap table, open of a 1M-remap set, automatic remap latency");
+      const table = tableBench();
+      const open = await openBench(dir);
+      const lat = await remapLatencyBench(dir);
+      raw["micro"] = { table, open, remapLatency: lat };
+      const get = (k: string) => table[k] ?? NaN;
+      micro.push(
+        `remap table, 1M entries: lookup hit ${get("lookup hit (ns/op)")} ns, miss ${get("lookup miss (ns/op)")} ns, ` +
+          `insert ${get("insert (random order) (ns/op)")} ns/op, ${get("typed arrays (bytes/entry)")} bytes/entry (target < 1000 ns, <= 32 B)`,
+        `open of a set with ${open.entries} remaps: ${Math.min(...open.openMs).toFixed(0)} ms best, ` +
+          `${Math.max(...open.openMs).toFixed(0)} ms worst of ${open.openMs.length} (target < 2000 ms)`,
+        `automatic remap, write error to ack (${lat.remaps} remaps, tmpfs): p50 ${lat.remapP50Us.toFixed(0)} µs, ` +
+          `p99 ${lat.remapP99Us.toFixed(0)} µs, max ${lat.remapMaxUs.toFixed(0)} µs (target p99 < 10000 µs; ` +
+          `plain write p50 ${lat.plainWriteP50Us.toFixed(0)} µs)`,
+      );
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  const file = join(RESULTS_DIR, `bench-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
+  await writeFile(file, JSON.stringify({ ...raw, rows, micro }, null, 1) + "\n");
+  console.log(
+    `\ndmremap benchmark: ${facts.cpu}, ${facts.nproc} CPUs, node ${facts.node}, ${facts.nbdkit}, ${runtimeS} s x ${rounds} rounds per cell\n`,
+  );
+  if (rows.length > 0) console.log(renderTable(rows) + "\n");
+  for (const line of micro) console.log(`- ${line}`);
+  console.log(`\nraw results: ${file}`);
+}
+
+await main();

@@ -1,0 +1,54 @@
+// Checks the main and spare devices handed to a remapped device against the set identity, and puts
+// the spares in set index order.
+import type { BlockDevice } from "../block/block-device.js";
+import { SpecError } from "../block/errors.js";
+import type { OpenedSet } from "../metadata/metadata-store.js";
+
+/** Validate sizes and counts (naming the bad device); returns the spares in set index order. */
+export function checkSetDevices(
+  main: BlockDevice,
+  spares: readonly BlockDevice[],
+  opened: OpenedSet,
+): readonly BlockDevice[] {
+  const identity = opened.store.identity;
+  if (main.sizeBytes < identity.mainSizeBytes) {
+    throw new SpecError(
+      main.describe(),
+      `main device ${main.describe()} has ${main.sizeBytes} bytes, set "${identity.name}" needs ${identity.mainSizeBytes}`,
+    );
+  }
+  const ordered = orderSpares(spares, opened);
+  if (spares.length !== identity.spares.length) {
+    throw new SpecError(
+      String(spares.length),
+      `set "${identity.name}" has ${identity.spares.length} spares, ${spares.length} given`,
+    );
+  }
+  for (const spare of identity.spares) {
+    const device = ordered[spare.index]!;
+    const needed = spare.dataOffsetBytes + spare.slotCount * identity.blockSize;
+    if (device.sizeBytes < needed) {
+      throw new SpecError(
+        device.describe(),
+        `spare ${spare.index} (${device.describe()}) has ${device.sizeBytes} bytes, its slots need ${needed}`,
+      );
+    }
+  }
+  return ordered;
+}
+
+/**
+ * Spares in set index order. The store's copies name each spare's device (describe()); when those
+ * names are unique the given order does not matter, otherwise the caller's order is taken as is.
+ */
+function orderSpares(spares: readonly BlockDevice[], opened: OpenedSet): readonly BlockDevice[] {
+  const indexOf = new Map<string, number>();
+  for (const copy of opened.store.copies()) {
+    indexOf.set(copy.device, indexOf.has(copy.device) ? -1 : copy.spareIndex);
+  }
+  const names = spares.map((s) => s.describe());
+  if (new Set(names).size !== names.length || names.some((n) => (indexOf.get(n) ?? -1) < 0)) return spares;
+  const ordered: BlockDevice[] = [];
+  spares.forEach((spare, i) => (ordered[indexOf.get(names[i]!)!] = spare));
+  return ordered.length === spares.length && !ordered.includes(undefined as never) ? ordered : spares;
+}
