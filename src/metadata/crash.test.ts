@@ -56,13 +56,17 @@ async function checkCrashState(images: Uint8Array[], e: Expectation, rng: Prng):
     // Serve degraded without one copy, then bring it back: the state served must win.
     const devices = devicesFrom(images, rng);
     const drop = rng.nextInt(devices.length);
-    const degraded = await openSet({ spares: devices.filter((_, i) => i !== drop) });
-    const served = canonical(degraded.snapshot);
+    const present = devices.filter((_, i) => i !== drop);
+    const repair = rng.nextInt(2) === 0;
+    const degraded = await openSet({ spares: present, repair });
     assert.ok(
-      e.states.slice(e.acked, e.issued + 1).includes(served),
+      e.states.slice(e.acked, e.issued + 1).includes(canonical(degraded.snapshot)),
       `degraded open is not a prefix state (${where})`,
     );
+    // Without repair nothing is written at open; the first append then carries the generation gap.
+    if (!repair) await degraded.store.append([{ type: "pending", block: MAIN_BLOCKS - 2 }]);
     await degraded.store.close();
+    const served = canonical((await openSet({ spares: present, repair: false })).snapshot);
     const back = await openSet({ spares: devices });
     assert.equal(
       canonical(back.snapshot),

@@ -157,46 +157,50 @@ async function goodRoundTrip(
   assert.deepEqual((await readSimpleReply(good.io, 512)).data, data);
 }
 
-test("fuzz: malformed input never crashes or hangs the server; a good connection keeps working", async (t) => {
-  const ts = await startTestServer({ sizeBytes: 2 << 20 });
-  try {
-    const good = await rawConnect(ts.path);
-    await rawHandshake(good.io, { structured: false });
-    const rand = prng(20260101);
-    let cases = 0;
-    let replyFrames = 0;
-    const greeted = async () => {};
-    for (let batch = 0; cases < HANDSHAKE_CASES; batch++) {
-      const inputs = Array.from({ length: PARALLEL }, () => handshakeInput(rand));
-      const outs = await Promise.all(inputs.map((input) => runCase(ts, greeted, input)));
-      for (const out of outs) replyFrames += checkHandshakeReplies(out);
-      cases += inputs.length;
-      if (batch % 20 === 0) await goodRoundTrip(good, rand, batch * 2);
+test(
+  "fuzz: malformed input never crashes or hangs the server; a good connection keeps working",
+  { timeout: 120_000 },
+  async (t) => {
+    const ts = await startTestServer({ sizeBytes: 2 << 20 });
+    try {
+      const good = await rawConnect(ts.path);
+      await rawHandshake(good.io, { structured: false });
+      const rand = prng(20260101);
+      let cases = 0;
+      let replyFrames = 0;
+      const greeted = async () => {};
+      for (let batch = 0; cases < HANDSHAKE_CASES; batch++) {
+        const inputs = Array.from({ length: PARALLEL }, () => handshakeInput(rand));
+        const outs = await Promise.all(inputs.map((input) => runCase(ts, greeted, input)));
+        for (const out of outs) replyFrames += checkHandshakeReplies(out);
+        cases += inputs.length;
+        if (batch % 20 === 0) await goodRoundTrip(good, rand, batch * 2);
+      }
+      let requests = 0;
+      for (let batch = 0; requests < TRANSMISSION_CASES; batch++) {
+        const perConn = 50;
+        const jobs = Array.from({ length: PARALLEL / 2 }, () => {
+          const structured = rand() < 0.5;
+          const reqs = Array.from({ length: perConn }, (_, i) =>
+            transmissionRequest(rand, ts.memory.sizeBytes, i),
+          );
+          const tail = rand() < 0.2 ? randomBytes(rand, int(rand, 100)) : Buffer.alloc(0);
+          const setup = async (io: SocketIo) => void (await rawHandshake(io, { structured }));
+          return runCase(ts, setup, Buffer.concat([...reqs, tail]));
+        });
+        await Promise.all(jobs);
+        requests += (PARALLEL / 2) * perConn;
+        if (batch % 5 === 0) await goodRoundTrip(good, rand, 100000 + batch * 2);
+      }
+      await goodRoundTrip(good, rand, 999999);
+      t.diagnostic(
+        `handshake cases: ${cases}, transmission requests: ${requests}, option reply frames checked: ${replyFrames}`,
+      );
+      assert.ok(cases + requests >= 20000);
+      assert.ok(replyFrames > 1000);
+      good.socket.destroy();
+    } finally {
+      await ts.stop();
     }
-    let requests = 0;
-    for (let batch = 0; requests < TRANSMISSION_CASES; batch++) {
-      const perConn = 50;
-      const jobs = Array.from({ length: PARALLEL / 2 }, () => {
-        const structured = rand() < 0.5;
-        const reqs = Array.from({ length: perConn }, (_, i) =>
-          transmissionRequest(rand, ts.memory.sizeBytes, i),
-        );
-        const tail = rand() < 0.2 ? randomBytes(rand, int(rand, 100)) : Buffer.alloc(0);
-        const setup = async (io: SocketIo) => void (await rawHandshake(io, { structured }));
-        return runCase(ts, setup, Buffer.concat([...reqs, tail]));
-      });
-      await Promise.all(jobs);
-      requests += (PARALLEL / 2) * perConn;
-      if (batch % 5 === 0) await goodRoundTrip(good, rand, 100000 + batch * 2);
-    }
-    await goodRoundTrip(good, rand, 999999);
-    t.diagnostic(
-      `handshake cases: ${cases}, transmission requests: ${requests}, option reply frames checked: ${replyFrames}`,
-    );
-    assert.ok(cases + requests >= 20000);
-    assert.ok(replyFrames > 1000);
-    good.socket.destroy();
-  } finally {
-    await ts.stop();
-  }
-});
+  },
+);

@@ -216,3 +216,17 @@ test("configuration is validated with the bad value named", () => {
     /certificate and key, or PSK/,
   );
 });
+
+test("a client that stalls in the handshake is closed after the handshake timeout", async () => {
+  const ts = await startTestServer({ handshakeTimeoutMs: 50 });
+  try {
+    const { io, socket } = await rawConnect(ts.path);
+    await io.readExact(18);
+    io.write(Buffer.from([0, 0, 0, 3]));
+    io.write(encodeOption(Opt.LIST).subarray(0, 10));
+    await closed(socket);
+    assert.equal(socket.destroyed, true);
+  } finally {
+    await ts.stop();
+  }
+});

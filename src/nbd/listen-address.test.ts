@@ -13,6 +13,7 @@ test("listen addresses parse and format", () => {
     port: 10809,
   });
   assert.deepEqual(parseListenAddress("tcp:[::1]:0"), { kind: "tcp", host: "::1", port: 0 });
+  assert.deepEqual(parseListenAddress("tcp:10809"), { kind: "tcp", host: "127.0.0.1", port: 10809 });
   for (const text of ["unix:/a", "tcp:localhost:1", "tcp:[::1]:10809"]) {
     assert.equal(formatListenAddress(parseListenAddress(text)), text);
   }

@@ -7,7 +7,7 @@ export type ListenAddress =
   | { readonly kind: "unix"; readonly path: string }
   | { readonly kind: "tcp"; readonly host: string; readonly port: number };
 
-/** Parse `unix:PATH` or `tcp:HOST:PORT` (IPv6 hosts in brackets: `tcp:[::1]:10809`). */
+/** Parse `unix:PATH`, `tcp:HOST:PORT` (IPv6 in brackets: `tcp:[::1]:10809`) or `tcp:PORT` (loopback). */
 export function parseListenAddress(text: string): ListenAddress {
   const value = text.trim();
   if (value.startsWith("unix:")) {
@@ -18,6 +18,8 @@ export function parseListenAddress(text: string): ListenAddress {
   }
   if (value.startsWith("tcp:")) {
     const rest = value.slice(4);
+    // A bare port binds to loopback: exposing the export takes an explicit host.
+    if (/^\d+$/.test(rest)) return parseListenAddress(`tcp:127.0.0.1:${rest}`);
     const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d+)$/.exec(rest);
     if (!match) throw new NbdConfigError(`listen address "${text}" is not tcp:HOST:PORT`);
     const host = match[1] ?? match[2]!;

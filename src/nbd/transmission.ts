@@ -26,7 +26,7 @@ import {
   SIMPLE_REPLY_BYTES,
   STRUCTURED_HEADER_BYTES,
 } from "./protocol.js";
-import { ReplyBuffers } from "./reply-buffers.js";
+import { IoBuffers } from "./io-buffers.js";
 import type { SocketIo } from "./socket-io.js";
 
 /** Largest piece a TRIM / WRITE_ZEROES is split into before reaching the device. */
@@ -94,7 +94,7 @@ export class Transmission {
   private shuttingDown = false;
   private resolveFinished!: () => void;
   private readonly sweepTimer: NodeJS.Timeout;
-  private readonly buffers = new ReplyBuffers();
+  private readonly buffers = new IoBuffers();
 
   constructor(
     private readonly io: SocketIo,
@@ -169,7 +169,10 @@ export class Transmission {
         }
         if (queue.length < REQUEST_BYTES + req.lengthBytes) break;
         queue.skip(REQUEST_BYTES);
-        payload = queue.take(req.lengthBytes);
+        if (this.buffers.pooledSize(req.lengthBytes)) {
+          payload = this.buffers.take(req.lengthBytes);
+          queue.takeInto(payload);
+        } else payload = queue.take(req.lengthBytes);
       } else queue.skip(REQUEST_BYTES);
       this.dispatch(req, payload);
     }
@@ -235,6 +238,8 @@ export class Transmission {
       case Cmd.WRITE:
         await dev.write(offset, payload!, { fua: (flags & CmdFlag.FUA) !== 0 });
         this.stats.bytesWritten += length;
+        // The device has consumed the payload (BlockDevice contract), so a pooled one can be reused.
+        this.buffers.recycle(payload!);
         return undefined;
       case Cmd.FLUSH:
         await dev.flush();

@@ -172,6 +172,10 @@ test("two targets from a config: data, metrics, API table changes, CLI agrees, r
       "beta's dust blocks",
     );
     assert.equal(sampleValue(afterIo, "dmremap_remapped_blocks", { target: "alpha" }), 0);
+    assert.ok(
+      (sampleValue(afterIo, "dmremap_io_errors_total", { target: "beta", op: "write" }) ?? 0) > 0,
+      "beta's write errors on main are counted",
+    );
 
     // Remap through the API: data moves with the block, the table shows it, metrics follow.
     const denied = await api(base, "POST", "/v1/targets/alpha/remap", { body: { blocks: [100] } });

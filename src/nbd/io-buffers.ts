@@ -1,5 +1,5 @@
-// Allocation of READ reply buffers for one connection, without a fresh ArrayBuffer per reply:
-// small replies are slices of a shared slab, large ones are reused once the socket has taken them.
+// Buffers of one connection's READ replies and WRITE payloads, without a fresh ArrayBuffer each:
+// small replies are slices of a shared slab; large buffers are reused once nothing references them.
 
 /** Replies up to this size are carved from slabs. */
 const SLAB_BYTES = 256 * 1024;
@@ -9,8 +9,8 @@ const MAX_POOLED = 16;
 /** Larger replies are never pooled. */
 const MAX_POOLED_BYTES = 8 * 1024 * 1024;
 
-/** Reply buffers of one connection. Not shared between connections. */
-export class ReplyBuffers {
+/** I/O buffers of one connection. Not shared between connections. */
+export class IoBuffers {
   private slab = Buffer.alloc(0);
   private slabUsed = 0;
   /** Free large buffers by exact length (clients use few distinct sizes). */
@@ -40,12 +40,17 @@ export class ReplyBuffers {
     return Buffer.allocUnsafe(bytes);
   }
 
-  /** True when `buf` should be handed to recycle() once the socket no longer needs it. */
-  recyclable(buf: Buffer): boolean {
-    return buf.length > SLAB_MAX_REPLY_BYTES && buf.length <= MAX_POOLED_BYTES;
+  /** True when buffers of `bytes` come from the pool (and should go back through recycle()). */
+  pooledSize(bytes: number): boolean {
+    return bytes > SLAB_MAX_REPLY_BYTES && bytes <= MAX_POOLED_BYTES;
   }
 
-  /** Give back a large buffer that nothing references any more (its write has completed). */
+  /** True when `buf` should be handed to recycle() once nothing references it any more. */
+  recyclable(buf: Buffer): boolean {
+    return this.pooledSize(buf.length);
+  }
+
+  /** Give back a large buffer that nothing references any more (socket write or device write done). */
   recycle(buf: Buffer): void {
     if (!this.recyclable(buf) || this.pooled >= MAX_POOLED) return;
     let list = this.free.get(buf.length);
