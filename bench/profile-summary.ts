@@ -55,7 +55,10 @@ if (process.argv[1]?.endsWith("profile-summary.js")) {
   }
   const profile = JSON.parse(readFileSync(file, "utf8")) as CpuProfile;
   console.log("  all%  busy%  frame (self time)");
-  for (const { frame, selfPercent, busyPercent } of summariseProfile(profile, Number(process.argv[3] ?? 25))) {
+  for (const { frame, selfPercent, busyPercent } of summariseProfile(
+    profile,
+    Number(process.argv[3] ?? 25),
+  )) {
     console.log(`${selfPercent.toFixed(1).padStart(6)} ${busyPercent.toFixed(1).padStart(6)}  ${frame}`);
   }
 }

@@ -1,6 +1,7 @@
 // `npm run bench`: nbdkit vs dmremap over fio's nbd engine on a 1 GiB tmpfs image (0 and 10,000
 // remaps), the slow-range isolation check, and the micro-benchmarks; prints one table, saves JSON.
 // Options: --runtime=S (per fio run, default 10), --rounds=N (default 2), --only=nbd|micro|slow,...
+//          --workloads=seqread,seqwrite,randread,randwrite (default all)
 //          --profile (the 0-remap server runs under --cpu-prof; profiles land in bench/results/)
 import { spawnSync } from "node:child_process";
 import { cpus } from "node:os";
@@ -57,6 +58,8 @@ async function main(): Promise<void> {
   const rounds = Number(option("rounds", "2"));
   const only = new Set(option("only", "nbd,slow,micro").split(","));
   const profile = process.argv.includes("--profile");
+  const keys = option("workloads", WORKLOADS.map((w) => w.key).join(",")).split(",");
+  const workloads = WORKLOADS.filter((w) => keys.includes(w.key));
   const tools = checkTools();
   const base = process.env.BENCH_DIR ?? "/dev/shm";
   await checkSpace(base, MAIN_BYTES + (512 << 20));
@@ -86,7 +89,7 @@ async function main(): Promise<void> {
             runtimeS,
             rounds,
             remaps: REMAPS,
-            workloads: WORKLOADS,
+            workloads,
             log,
             ...(nodeFlags ? { nodeFlags } : {}),
           },

@@ -19,14 +19,14 @@ export async function runDaemon(
   options: Omit<DaemonOptions, "logger"> & { configPath?: string; logger?: Logger },
   onReady?: (addresses: DaemonAddresses) => void,
 ): Promise<number> {
-  let level = config.daemon.logLevel;
   const logger =
     options.logger ??
-    createLogger({ level: process.env.DMREMAP_LOG_LEVEL === "debug" ? "debug" : level, stream: ctx.err });
+    createLogger({
+      level: process.env.DMREMAP_LOG_LEVEL === "debug" ? "debug" : config.daemon.logLevel,
+      stream: ctx.err,
+    });
   await prepareSocketDirs(config);
   const daemon = new Daemon(config, { ...options, logger });
-  const addresses = await daemon.start();
-  onReady?.(addresses);
   const onHup = async () => {
     if (!options.configPath) {
       logger.info("SIGHUP: no config file to reload");
@@ -34,21 +34,24 @@ export async function runDaemon(
     }
     try {
       const fresh = await loadConfig(options.configPath);
-      level = fresh.daemon.logLevel;
-      logger.warn(
-        "SIGHUP: config re-read and validated; only log_level is applied live, restart for other changes",
-        {
-          logLevel: level,
-        },
-      );
+      logger.setLevel(fresh.daemon.logLevel);
+      logger.lifecycle("SIGHUP: config re-read; log_level applied, other changes need a restart", {
+        logLevel: fresh.daemon.logLevel,
+      });
     } catch (err) {
       logger.error("SIGHUP: config not reloaded", { error: (err as Error).message });
     }
   };
+  // Installed before start(): the "ready" line may prompt a SIGHUP at once, whose default action kills.
   process.on("SIGHUP", onHup);
-  const signal = await ctx.stopSignal;
-  process.off("SIGHUP", onHup);
-  logger.info("stopping", { signal });
-  await daemon.stop();
-  return 0;
+  try {
+    const addresses = await daemon.start();
+    onReady?.(addresses);
+    const signal = await ctx.stopSignal;
+    logger.lifecycle("stopping", { signal });
+    await daemon.stop();
+    return 0;
+  } finally {
+    process.off("SIGHUP", onHup);
+  }
 }

@@ -186,7 +186,7 @@ export class Daemon {
         nbd: this.nbd.status().listening,
         api: formatListenAddress(api),
       };
-      log.info("ready", { targets: this.targets.map((t) => t.config.name), ...addresses });
+      log.lifecycle("ready", { targets: this.targets.map((t) => t.config.name), ...addresses });
       return addresses;
     } catch (err) {
       await this.stop();
@@ -215,6 +215,6 @@ export class Daemon {
         log.error("close on shutdown failed", { target: t.config.name, error: String(err) });
       }
     }
-    log.info("stopped");
+    log.lifecycle("stopped");
   }
 }

@@ -81,3 +81,18 @@ describe("createLogger", () => {
     assert.match(line.logError, /circular/i);
   });
 });
+
+it("setLevel changes the minimum level of a logger and its children; lifecycle lines always pass", () => {
+  const lines: string[] = [];
+  const root = createLogger({ level: "warn", stream: { write: (l: string) => lines.push(l) } });
+  const child = root.child({ component: "nbd" });
+  child.info("hidden");
+  root.lifecycle("ready", { port: 1 });
+  root.setLevel("debug");
+  child.debug("shown");
+  assert.deepEqual(
+    lines.map((l) => (JSON.parse(l) as { msg: string }).msg),
+    ["ready", "shown"],
+  );
+  assert.throws(() => root.setLevel("loud" as never), /log level "loud"/);
+});

@@ -13,8 +13,12 @@ export interface Logger {
   info(msg: string, fields?: LogFields): void;
   warn(msg: string, fields?: LogFields): void;
   error(msg: string, fields?: LogFields): void;
+  /** Lifecycle lines (ready, stopping, stopped): logged at level info whatever the minimum level. */
+  lifecycle(msg: string, fields?: LogFields): void;
   /** A logger that adds `fields` to every line. */
   child(fields: LogFields): Logger;
+  /** Change the minimum level of this logger and every child (SIGHUP reload). */
+  setLevel(level: LogLevel): void;
 }
 
 /** Options of createLogger. */
@@ -43,9 +47,20 @@ function replacer(_key: string, value: unknown): unknown {
   return value;
 }
 
+/** The minimum level, shared by a logger and all its children. */
+interface LevelState {
+  rank: number;
+}
+
+function levelRank(level: string): number {
+  const rank = LOG_LEVELS.indexOf(level as LogLevel);
+  if (rank < 0) throw new RangeError(`log level "${level}" is not one of ${LOG_LEVELS.join(", ")}`);
+  return rank;
+}
+
 class JsonLogger implements Logger {
   constructor(
-    private readonly minRank: number,
+    private readonly level: LevelState,
     private readonly stream: { write(chunk: string): unknown },
     private readonly fields: LogFields,
     private readonly clock: () => number,
@@ -63,13 +78,20 @@ class JsonLogger implements Logger {
   error(msg: string, fields?: LogFields): void {
     this.log(3, msg, fields);
   }
-
-  child(fields: LogFields): Logger {
-    return new JsonLogger(this.minRank, this.stream, { ...this.fields, ...fields }, this.clock);
+  lifecycle(msg: string, fields?: LogFields): void {
+    this.log(1, msg, fields, true);
   }
 
-  private log(rank: number, msg: string, fields?: LogFields): void {
-    if (rank < this.minRank) return;
+  child(fields: LogFields): Logger {
+    return new JsonLogger(this.level, this.stream, { ...this.fields, ...fields }, this.clock);
+  }
+
+  setLevel(level: LogLevel): void {
+    this.level.rank = levelRank(level);
+  }
+
+  private log(rank: number, msg: string, fields?: LogFields, always = false): void {
+    if (rank < this.level.rank && !always) return;
     const head = { time: new Date(this.clock()).toISOString(), level: LOG_LEVELS[rank]!, msg };
     // Fields cannot overwrite time, level or msg; those stay first on the line.
     const record = Object.assign({ ...head }, this.fields, fields, head);
@@ -86,11 +108,8 @@ class JsonLogger implements Logger {
 
 /** Create a JSON-lines logger. */
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const level = options.level ?? "info";
-  const rank = LOG_LEVELS.indexOf(level);
-  if (rank < 0) throw new RangeError(`log level "${String(level)}" is not one of ${LOG_LEVELS.join(", ")}`);
   return new JsonLogger(
-    rank,
+    { rank: levelRank(options.level ?? "info") },
     options.stream ?? process.stderr,
     options.fields ?? {},
     options.clock ?? Date.now,
@@ -103,7 +122,9 @@ export const silentLogger: Logger = {
   info() {},
   warn() {},
   error() {},
+  lifecycle() {},
   child() {
     return silentLogger;
   },
+  setLevel() {},
 };

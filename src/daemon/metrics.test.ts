@@ -6,6 +6,7 @@ import { describe, it } from "node:test";
 import { register as globalRegister } from "prom-client";
 import { FakeControlTarget } from "./fake-control-target.js";
 import { createMetrics } from "./metrics.js";
+import { silentLogger, type Logger } from "./logger.js";
 
 interface Exposition {
   types: Map<string, string>;
@@ -150,10 +151,8 @@ describe("createMetrics", () => {
       throw new Error("closed");
     };
     const warnings: string[] = [];
-    const logger = {
-      debug() {},
-      info() {},
-      error() {},
+    const logger: Logger = {
+      ...silentLogger,
       warn: (msg: string) => void warnings.push(msg),
       child: () => logger,
     };

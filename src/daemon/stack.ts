@@ -12,6 +12,7 @@ import { openSet } from "../metadata/open-set.js";
 import type { RemapEvents } from "../remap/remap-events.js";
 import type { RemapPolicy } from "../remap/remap-policy.js";
 import { openRemappedDevice, type RemappedDevice } from "../remap/remapped-device.js";
+import { lockSet, type SetLock } from "./set-lock.js";
 
 /** Everything needed to assemble one target. */
 export interface TargetDefinition {
@@ -83,6 +84,7 @@ export async function assembleTarget(
 ): Promise<AssembledTarget> {
   const spareDevices = await openSpareDevices(def.spares, def.readOnly);
   let main: BlockDevice | undefined;
+  let lock: SetLock | undefined;
   try {
     const { identity, members } = await identifySpares(spareDevices);
     const ordered = new Array<BlockDevice>(identity.spares.length);
@@ -91,6 +93,7 @@ export async function assembleTarget(
     if (!mainSpec) {
       throw new SpecError("", `set "${identity.name}" records no main device: give it with --main DEV`);
     }
+    if (!def.readOnly) lock = await lockSet(identity.uuid, identity.name);
     const opened_main = await openMain(mainSpec, def);
     main = opened_main.main;
     const opened = await openSet({ spares: spareDevices, main, repair: def.repair ?? true });
@@ -111,10 +114,17 @@ export async function assembleTarget(
       spares: ordered,
       ...(opened_main.faults ? { faults: opened_main.faults } : {}),
       opened,
-      close: () => device.close(),
+      close: async () => {
+        try {
+          await device.close();
+        } finally {
+          await lock?.release();
+        }
+      },
     };
   } catch (err) {
     await closeAll([main, ...spareDevices]);
+    await lock?.release();
     throw err;
   }
 }
