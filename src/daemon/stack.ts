@@ -26,7 +26,7 @@ export interface TargetDefinition {
    * An empty list still adds the layer so rules can be added later.
    */
   readonly faults?: readonly FaultRuleConfig[];
-  /** Open every device read-only. */
+  /** Inspection: open every device read-only and report metadata copies as found (no lock taken). */
   readonly readOnly?: boolean;
   /** Rewrite stale or corrupt metadata copies on open (default true). */
   readonly repair?: boolean;
@@ -96,7 +96,12 @@ export async function assembleTarget(
     if (!def.readOnly) lock = await lockSet(identity.uuid, identity.name);
     const opened_main = await openMain(mainSpec, def);
     main = opened_main.main;
-    const opened = await openSet({ spares: spareDevices, main, repair: def.repair ?? true });
+    const opened = await openSet({
+      spares: spareDevices,
+      main,
+      repair: def.repair ?? true,
+      ...(def.readOnly ? { inspect: true } : {}),
+    });
     if (ordered.some((d) => d === undefined)) {
       const missing = identity.spares.filter((s) => !ordered[s.index]).map((s) => s.index);
       throw new SpecError("", `set "${identity.name}": spare(s) ${missing.join(", ")} missing`);

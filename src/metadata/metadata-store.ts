@@ -123,6 +123,11 @@ export interface OpenSetOptions {
   readonly main?: BlockDevice;
   /** Rewrite stale or corrupt copies from the newest valid state (default true). */
   readonly repair?: boolean;
+  /**
+   * Inspection only: report every copy as found even on read-only devices (otherwise they count as
+   * failed, since nothing could be written to them). The caller must not write through the store.
+   */
+  readonly inspect?: boolean;
 }
 
 /** Result of opening a set. */

@@ -113,6 +113,8 @@ async function loadSet(options: OpenSetOptions): Promise<Loaded> {
   }
 
   let needCheckpoint = false;
+  // A damaged second slot survives one checkpoint (which fills only one slot): repair writes two.
+  let damagedSlots = false;
   const handles: CopyHandle[] = members.map((m, i) => {
     const s = scans[i]!;
     const d = m.device.describe();
@@ -123,7 +125,7 @@ async function loadSet(options: OpenSetOptions): Promise<Loaded> {
           : "",
       )
       .filter(Boolean);
-    if (damaged.length > 0) needCheckpoint = true;
+    if (damaged.length > 0) needCheckpoint = damagedSlots = true;
     const details = [...(m.superblockDetail ? [`superblock: ${m.superblockDetail}`] : []), ...damaged];
     let state: CopyStatus["state"] = "ok";
     if (s.active < 0 || s.slots[s.active as 0 | 1].problem) state = "corrupt";
@@ -135,6 +137,7 @@ async function loadSet(options: OpenSetOptions): Promise<Loaded> {
       );
     if (state === "stale") details.unshift(`generation ${s.generation}, newest is ${w.generation}`);
     if (state !== "ok") needCheckpoint = true;
+    if (state === "corrupt") damagedSlots = true;
     if (details.length > 0)
       notes.push(`copy on ${d} (spare ${m.spareIndex}) is ${state}: ${details.join("; ")}`);
     return {
@@ -185,7 +188,7 @@ async function loadSet(options: OpenSetOptions): Promise<Loaded> {
   } else if (needCheckpoint || fixSuperblocks.length > 0)
     notes.push("repair disabled: damaged copies left as found and not written");
   for (const h of handles) {
-    if (h.state === "ok" && h.device.capabilities.readOnly) {
+    if (h.state === "ok" && h.device.capabilities.readOnly && !options.inspect) {
       h.state = "failed";
       h.detail = "device is read-only";
     }
@@ -201,7 +204,7 @@ async function loadSet(options: OpenSetOptions): Promise<Loaded> {
   const sbTargets = fixSuperblocks.filter((h) => h.state === "ok");
   if (repair && !readOnlyReason && (needCheckpoint || sbTargets.length > 0)) {
     try {
-      await store.repair(sbTargets, needCheckpoint);
+      await store.repair(sbTargets, needCheckpoint ? (damagedSlots ? 2 : 1) : 0);
       repaired = true;
       notes.push(
         `repaired ${setText}: ${needCheckpoint ? `checkpoint ${store.generation} written to every copy` : "superblocks rewritten"}`,

@@ -156,7 +156,8 @@ export class SpareStore implements MetadataStore {
    * Rewrite the superblocks of `superblockCopies`, then write a checkpoint of the current state to
    * every copy in state ok (callers mark the copies to repair ok first). Used by open and check.
    */
-  async repair(superblockCopies: readonly CopyHandle[], checkpoint: boolean): Promise<void> {
+  /** Rewrite the given superblocks, then write `checkpoints` checkpoints (2 refills both A/B slots). */
+  async repair(superblockCopies: readonly CopyHandle[], checkpoints: 0 | 1 | 2): Promise<void> {
     await this.onCopies(
       superblockCopies,
       (c) => {
@@ -172,8 +173,8 @@ export class SpareStore implements MetadataStore {
       },
       "superblock write",
     );
-    if (checkpoint) await this.writeCheckpoint(this.table.counters);
-    else await this.onCopies(superblockCopies, (c) => c.device.flush(), "superblock flush");
+    for (let i = 0; i < checkpoints; i++) await this.writeCheckpoint(this.table.counters);
+    if (checkpoints === 0) await this.onCopies(superblockCopies, (c) => c.device.flush(), "superblock flush");
   }
 
   private enqueue(make: (resolve: () => void, reject: (e: unknown) => void) => Item): Promise<void> {
