@@ -21,7 +21,11 @@ if (files.length === 0) {
   process.exit(1);
 }
 const reporter = process.env.TEST_REPORTER ?? "spec";
-const result = spawnSync(process.execPath, ["--test", "--test-timeout=300000", `--test-reporter=${reporter}`, ...files], {
-  stdio: "inherit",
-});
+const result = spawnSync(
+  process.execPath,
+  ["--test", "--test-timeout=300000", `--test-reporter=${reporter}`, ...files],
+  {
+    stdio: "inherit",
+  },
+);
 process.exit(result.status ?? 1);

@@ -9,7 +9,7 @@ import { controlTarget } from "./control-target.js";
 import type { DaemonConfig, TargetConfig } from "./config.js";
 import { faultRulesFromConfig } from "./config-faults.js";
 import { createApiServer, type ApiServer } from "./http-api.js";
-import { formatListenAddress, type ListenAddress } from "./listen-address.js";
+import { formatListenAddress } from "./listen-address.js";
 import type { Logger } from "./logger.js";
 import { createMetrics, type PrometheusMetrics } from "./metrics.js";
 import { assembleTarget, createTarget, type AssembledTarget, type TargetDefinition } from "./stack.js";
@@ -173,7 +173,6 @@ export class Daemon {
         allowInsecure: this.config.nbd.allowInsecure,
       });
       await this.nbd.start();
-      let api: ListenAddress | undefined;
       const token = this.config.api.tokenFile ? await loadApiToken(this.config.api.tokenFile) : undefined;
       this.api = createApiServer({
         targets: () => this.controls(),
@@ -181,7 +180,7 @@ export class Daemon {
         ...(this.metrics ? { metrics: this.metrics } : {}),
         logger: log.child({ component: "api" }),
       });
-      api = await this.api.start(this.config.api.listen);
+      const api = await this.api.start(this.config.api.listen);
       const addresses = {
         nbd: this.nbd.status().listening,
         api: formatListenAddress(api),
