@@ -78,6 +78,8 @@ export interface RunningProgram {
    */
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
   readonly exited: Promise<number | null>;
+  /** Resolves with everything printed on stdout once it contains `text` (rejects if the program exits first). */
+  waitForStdout(text: string): Promise<string>;
 }
 
 /** Start `dmremap ARGS...` and wait until it logs its JSON line with "msg":"ready" (killed after readyTimeoutMs). */
@@ -90,8 +92,15 @@ export async function startProgram(
   const waiters: { predicate: (line: string) => boolean; resolve(line: string): void }[] = [];
   let partial = "";
   let stdout = "";
+  const stdoutWaiters: { text: string; resolve(all: string): void }[] = [];
   child.stdout!.on("data", (chunk: Buffer) => {
     stdout += chunk.toString();
+    for (const w of [...stdoutWaiters]) {
+      if (stdout.includes(w.text)) {
+        stdoutWaiters.splice(stdoutWaiters.indexOf(w), 1);
+        w.resolve(stdout);
+      }
+    }
   });
   child.stderr!.on("data", (chunk: Buffer) => {
     partial += chunk.toString();
@@ -122,10 +131,24 @@ export async function startProgram(
       );
     });
   };
+  const waitForStdout = (text: string): Promise<string> => {
+    if (stdout.includes(text)) return Promise.resolve(stdout);
+    return new Promise((resolve, reject) => {
+      stdoutWaiters.push({ text, resolve });
+      void exited.then((code) =>
+        reject(
+          new Error(
+            `dmremap ${args.join(" ")} exited (${code}) before printing "${text}"\nstdout:\n${stdout}`,
+          ),
+        ),
+      );
+    });
+  };
   const program: RunningProgram = {
     child,
     logLines,
     waitForLog,
+    waitForStdout,
     exited,
     async stop(signal: NodeJS.Signals = "SIGTERM", timeoutMs = 60_000) {
       if (child.exitCode !== null || child.signalCode !== null) return exited;
