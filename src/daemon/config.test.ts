@@ -187,7 +187,7 @@ describe("parseConfig", () => {
     );
     failsWith(
       `[api]\nlisten = "127.0.0.1:7878"\n` + MINIMAL,
-      'dmremap.toml: api.listen: "127.0.0.1:7878" is not a listen address (expected tcp:HOST:PORT or unix:PATH)',
+      'dmremap.toml: api.listen: listen address "127.0.0.1:7878" must start with "unix:" or "tcp:"',
     );
     failsWith(
       `[api]\nlisten = "tcp:127.0.0.1:99999"\n` + MINIMAL,
