@@ -6,7 +6,7 @@ import { parseDuration, parseSize } from "./size.js";
 
 /** A parsed device spec: a base device with layers stacked on it (outermost first). */
 export type DeviceSpec =
-  | { readonly type: "file"; readonly path: string }
+  | { readonly type: "file"; readonly path: string; readonly direct?: boolean }
   | { readonly type: "mem"; readonly sizeBytes: number }
   | { readonly type: "nbd"; readonly uri: string }
   | {
@@ -264,10 +264,10 @@ function parseBase(text: string): DeviceSpec {
   if (text === "") throw new Bad("the base device is missing (expected PATH, mem:SIZE or an nbd:// URI)");
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(text)?.[1];
   if (scheme === undefined) return { type: "file", path: text };
-  if (scheme === "file") {
-    const path = text.slice("file:".length);
-    if (path === "") throw new Bad(`"file:" needs a path`);
-    return { type: "file", path };
+  if (scheme === "file" || scheme === "file+direct") {
+    const path = text.slice(scheme.length + 1);
+    if (path === "") throw new Bad(`"${scheme}:" needs a path`);
+    return scheme === "file" ? { type: "file", path } : { type: "file", path, direct: true };
   }
   if (scheme === "mem") {
     const sizeBytes = typed("mem size", text.slice("mem:".length), parseSize);
@@ -279,7 +279,7 @@ function parseBase(text: string): DeviceSpec {
   }
   throw new Bad(
     `unknown scheme or wrapper "${scheme}" (wrappers: ${Object.keys(WRAPPERS).join(", ")}; ` +
-      `bases: PATH, file:PATH, mem:SIZE, nbd://...; write file:${text} for a path containing ":")`,
+      `bases: PATH, file:PATH, file+direct:PATH, mem:SIZE, nbd://...; write file:${text} for a path containing ":")`,
   );
 }
 

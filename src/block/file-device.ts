@@ -1,10 +1,13 @@
 // A block device backed by a regular file or a Linux block device: positional I/O on one fd.
-// Node has no fallocate/BLKDISCARD, so TRIM writes zeroes; O_DIRECT is refused (see `direct`).
+// Node has no fallocate/BLKDISCARD, so TRIM writes zeroes; `direct` opens O_DIRECT (direct-io.ts).
 import fs from "node:fs";
 import { readFile } from "node:fs/promises";
+import { directIoBuffers } from "./aligned-buffers.js";
 import type { DeviceCapabilities, WriteOptions } from "./block-device.js";
 import { BaseDevice } from "./base-device.js";
-import { MediumError, NoSpaceError, OpenError, SpecError } from "./errors.js";
+import { DirectIo } from "./direct-io.js";
+import { OpenError, SpecError } from "./errors.js";
+import { endOfFile, ioFailure, readAt, writeAt } from "./file-io.js";
 
 /** Largest single read()/write() call; longer requests loop (the kernel may also transfer less). */
 const MAX_IO_BYTES = 1 << 30;
@@ -20,7 +23,10 @@ const SYNC_IO_MAX_BYTES = 32 * 1024;
 export interface FileDeviceOptions {
   /** Open O_RDONLY; writes, trims and zeroing fail with ReadOnlyError. */
   readonly readOnly?: boolean;
-  /** O_DIRECT: not supported (Node cannot guarantee aligned buffers); setting it is a SpecError. */
+  /**
+   * O_DIRECT: bypass the page cache; data moves through aligned bounce buffers at offsets aligned to
+   * the logical block size. A filesystem that refuses O_DIRECT (EINVAL) makes open fail: no fallback.
+   */
   readonly direct?: boolean;
   /** Root of sysfs, for tests (default "/sys"). */
   readonly sysfsRoot?: string;
@@ -39,46 +45,6 @@ export async function readBlockDeviceSize(major: number, minor: number, sysfsRoo
   const text = (await readFile(sizePath, "utf8")).trim();
   if (!/^\d+$/.test(text)) throw new RangeError(`${sizePath} holds "${text}", not a sector count`);
   return Number(text) * 512;
-}
-
-function ioFailure(
-  device: string,
-  op: "read" | "write" | "flush",
-  offsetBytes: number,
-  lengthBytes: number,
-  err: unknown,
-): Error {
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === "ENOSPC") return new NoSpaceError(device, `no space left writing at offset ${offsetBytes}`);
-  const detail = code ?? (err instanceof Error ? err.message : String(err));
-  const where = op === "flush" ? "" : ` at offset ${offsetBytes} length ${lengthBytes}`;
-  return new MediumError(device, op, offsetBytes, lengthBytes, `${device}: ${op} failed${where}: ${detail}`, {
-    cause: err,
-  });
-}
-
-function readAt(
-  fd: number,
-  buf: Uint8Array,
-  offset: number,
-  length: number,
-  position: number,
-): Promise<number> {
-  return new Promise((resolve, reject) => {
-    fs.read(fd, buf, offset, length, position, (err, n) => (err ? reject(err) : resolve(n)));
-  });
-}
-
-function writeAt(
-  fd: number,
-  buf: Uint8Array,
-  offset: number,
-  length: number,
-  position: number,
-): Promise<number> {
-  return new Promise((resolve, reject) => {
-    fs.write(fd, buf, offset, length, position, (err, n) => (err ? reject(err) : resolve(n)));
-  });
 }
 
 function fdatasync(fd: number): Promise<void> {
@@ -101,6 +67,33 @@ function fstatBig(fd: number): Promise<fs.BigIntStats> {
   );
 }
 
+/** Logical block size of block device MAJOR:MINOR, or of the disk holding partition MAJOR:MINOR. */
+export async function readLogicalBlockSize(
+  major: number,
+  minor: number,
+  sysfsRoot = "/sys",
+): Promise<number | undefined> {
+  const dir = `${sysfsRoot}/dev/block/${major}:${minor}`;
+  for (const path of [`${dir}/queue/logical_block_size`, `${dir}/../queue/logical_block_size`]) {
+    const text = await readFile(path, "utf8").then(
+      (t) => t.trim(),
+      () => undefined,
+    );
+    if (text !== undefined && /^\d+$/.test(text)) return Number(text);
+  }
+  return undefined;
+}
+
+/**
+ * File offset / length alignment of O_DIRECT I/O: the logical block size of the block device (for
+ * a regular file, of the device holding it), at least 512; 4096 when sysfs does not say.
+ */
+async function directAlignment(st: fs.BigIntStats, sysfsRoot: string | undefined): Promise<number> {
+  const { major, minor } = decodeDeviceNumber(st.isBlockDevice() ? st.rdev : st.dev);
+  const size = await readLogicalBlockSize(major, minor, sysfsRoot);
+  return size === undefined ? 4096 : Math.max(512, size);
+}
+
 /** True when `path` is on tmpfs / ramfs (false if that cannot be determined). */
 function onMemoryFs(path: string): Promise<boolean> {
   return new Promise((resolve) =>
@@ -108,18 +101,15 @@ function onMemoryFs(path: string): Promise<boolean> {
   );
 }
 
-function endOfFile(device: string, offsetBytes: number, lengthBytes: number): MediumError {
-  return new MediumError(
-    device,
-    "read",
-    offsetBytes,
-    lengthBytes,
-    `${device}: unexpected end of file at offset ${offsetBytes} (was the file truncated?)`,
-  );
-}
-
-function openFailure(path: string, err: unknown): OpenError {
+function openFailure(path: string, err: unknown, direct = false): OpenError {
   const code = (err as NodeJS.ErrnoException).code;
+  if (direct && code === "EINVAL") {
+    return new OpenError(
+      path,
+      `cannot open "${path}" with O_DIRECT: the filesystem does not support direct I/O (EINVAL)`,
+      { cause: err },
+    );
+  }
   const why =
     code === "ENOENT"
       ? "no such file or directory"
@@ -150,6 +140,8 @@ export class FileDevice extends BaseDevice {
     readOnly: boolean,
     /** The file lives in memory (tmpfs / ramfs): data I/O runs synchronously. */
     readonly memoryBacked: boolean,
+    /** Set when opened O_DIRECT: the aligned data path. */
+    private readonly directIo: DirectIo | undefined,
   ) {
     super();
     this.name = path;
@@ -158,18 +150,14 @@ export class FileDevice extends BaseDevice {
 
   /** Open an existing regular file or block device. */
   static async open(path: string, options: FileDeviceOptions = {}): Promise<FileDevice> {
-    if (options.direct) {
-      throw new SpecError(
-        path,
-        `"${path}": O_DIRECT ("direct") is not supported: Node.js cannot guarantee aligned I/O buffers`,
-      );
-    }
     const readOnly = options.readOnly ?? false;
+    const direct = options.direct ?? false;
     let fd: number;
     try {
-      fd = await openFd(path, readOnly ? fs.constants.O_RDONLY : fs.constants.O_RDWR);
+      const flags = readOnly ? fs.constants.O_RDONLY : fs.constants.O_RDWR;
+      fd = await openFd(path, direct ? flags | fs.constants.O_DIRECT : flags);
     } catch (err) {
-      throw openFailure(path, err);
+      throw openFailure(path, err, direct);
     }
     try {
       const st = await fstatBig(fd);
@@ -191,8 +179,20 @@ export class FileDevice extends BaseDevice {
       if (sizeBytes === 0 || sizeBytes % 512 !== 0) {
         throw new SpecError(path, `"${path}": size ${sizeBytes} is not a positive multiple of 512 bytes`);
       }
-      const memoryBacked = st.isFile() && (await onMemoryFs(path));
-      return new FileDevice(path, fd, sizeBytes, st.isBlockDevice(), readOnly, memoryBacked);
+      let directIo: DirectIo | undefined;
+      if (direct) {
+        const alignBytes = await directAlignment(st, options.sysfsRoot);
+        if (sizeBytes % alignBytes !== 0) {
+          throw new SpecError(
+            path,
+            `"${path}": size ${sizeBytes} is not a multiple of its direct I/O alignment ${alignBytes}`,
+          );
+        }
+        directIo = new DirectIo(fd, path, alignBytes, directIoBuffers);
+      }
+      // The synchronous memory path copies from plain buffers, which O_DIRECT cannot take.
+      const memoryBacked = !direct && st.isFile() && (await onMemoryFs(path));
+      return new FileDevice(path, fd, sizeBytes, st.isBlockDevice(), readOnly, memoryBacked, directIo);
     } catch (err) {
       await closeFd(fd).catch(() => undefined);
       throw err;
@@ -200,7 +200,11 @@ export class FileDevice extends BaseDevice {
   }
 
   /** Create a new sparse file of `sizeBytes` (refuses to overwrite an existing one) and open it. */
-  static async create(path: string, sizeBytes: number): Promise<FileDevice> {
+  static async create(
+    path: string,
+    sizeBytes: number,
+    options: Pick<FileDeviceOptions, "direct"> = {},
+  ): Promise<FileDevice> {
     if (!Number.isSafeInteger(sizeBytes) || sizeBytes <= 0 || sizeBytes % 512 !== 0) {
       throw new SpecError(path, `"${path}": size ${sizeBytes} is not a positive multiple of 512 bytes`);
     }
@@ -221,7 +225,17 @@ export class FileDevice extends BaseDevice {
     } finally {
       await closeFd(fd);
     }
-    return FileDevice.open(path);
+    return FileDevice.open(path, options);
+  }
+
+  /** Direct I/O alignment (file offsets and lengths), or 512 for buffered I/O. */
+  override get logicalBlockSize(): number {
+    return this.directIo?.alignBytes ?? 512;
+  }
+
+  /** Opened with O_DIRECT. */
+  get direct(): boolean {
+    return this.directIo !== undefined;
   }
 
   private async track<T>(run: () => Promise<T>): Promise<T> {
@@ -234,6 +248,7 @@ export class FileDevice extends BaseDevice {
   }
 
   protected _read(offsetBytes: number, target: Uint8Array): Promise<void> {
+    if (this.directIo) return this.directRead(this.directIo, offsetBytes, target);
     if (this.memoryBacked && target.length <= SYNC_IO_MAX_BYTES) return this.readNow(offsetBytes, target);
     return this.track(async () => {
       let done = 0;
@@ -283,6 +298,7 @@ export class FileDevice extends BaseDevice {
   }
 
   protected _write(offsetBytes: number, data: Uint8Array, options: WriteOptions): Promise<void> {
+    if (this.directIo) return this.directWrite(this.directIo, offsetBytes, data, options);
     if (this.memoryBacked && !options.fua && data.length <= SYNC_IO_MAX_BYTES) {
       return this.writeNow(offsetBytes, data);
     }
@@ -296,6 +312,18 @@ export class FileDevice extends BaseDevice {
           throw ioFailure(this.name, "write", offsetBytes + done, want, err);
         }
       }
+      if (options.fua) await this.sync();
+    });
+  }
+
+  private directRead(io: DirectIo, offsetBytes: number, target: Uint8Array): Promise<void> {
+    return this.track(() => io.read(offsetBytes, target));
+  }
+
+  /** O_DIRECT skips the page cache but not the device's write cache: FUA still syncs. */
+  private directWrite(io: DirectIo, offsetBytes: number, data: Uint8Array, options: WriteOptions): Promise<void> {
+    return this.track(async () => {
+      await io.write(offsetBytes, data);
       if (options.fua) await this.sync();
     });
   }
@@ -328,11 +356,14 @@ export class FileDevice extends BaseDevice {
       path: this.path,
       blockDevice: this.isBlockDevice,
       memoryBacked: this.memoryBacked,
+      direct: this.direct,
+      ...(this.directIo ? { directAlignmentBytes: this.directIo.alignBytes } : {}),
       inflight: this.inflight,
     };
   }
 
   describe(): string {
+    if (this.directIo) return `file+direct:${this.path}`;
     return /^[A-Za-z][A-Za-z0-9+.-]*:/.test(this.path) ? `file:${this.path}` : this.path;
   }
 }

@@ -54,20 +54,20 @@ async function openNbd(spec: string, uri: string, readOnly: boolean): Promise<Bl
   }
 }
 
-async function openFile(path: string, options: OpenDeviceOptions): Promise<BlockDevice> {
+async function openFile(path: string, direct: boolean, options: OpenDeviceOptions): Promise<BlockDevice> {
   try {
-    return await FileDevice.open(path, { readOnly: options.readOnly });
+    return await FileDevice.open(path, { readOnly: options.readOnly, direct });
   } catch (err) {
     const missing = err instanceof OpenError && (err.cause as NodeJS.ErrnoException)?.code === "ENOENT";
     if (!missing || !options.create || options.readOnly) throw err;
-    return FileDevice.create(path, options.create.sizeBytes);
+    return FileDevice.create(path, options.create.sizeBytes, { direct });
   }
 }
 
 async function openBase(spec: string, node: DeviceSpec, options: OpenDeviceOptions): Promise<BlockDevice> {
   switch (node.type) {
     case "file":
-      return openFile(node.path, options);
+      return openFile(node.path, node.direct ?? false, options);
     case "mem": {
       const mem = new MemoryDevice({ sizeBytes: node.sizeBytes });
       return options.readOnly ? new ReadOnlyDevice(mem) : mem;

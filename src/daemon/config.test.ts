@@ -191,7 +191,7 @@ describe("parseConfig", () => {
     );
     failsWith(
       `[api]\nlisten = "tcp:127.0.0.1:99999"\n` + MINIMAL,
-      'dmremap.toml: api.listen: "tcp:127.0.0.1:99999" is not a TCP address (expected tcp:HOST:PORT, port 0..65535)',
+      'dmremap.toml: api.listen: listen address "tcp:127.0.0.1:99999": port 99999 is not in 0..65535',
     );
   });
 
