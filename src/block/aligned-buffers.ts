@@ -27,7 +27,8 @@ export interface AlignedBufferPoolStats {
 }
 
 function positiveInteger(what: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value <= 0) throw new RangeError(`${what} ${value} is not a positive integer`);
+  if (!Number.isSafeInteger(value) || value <= 0)
+    throw new RangeError(`${what} ${value} is not a positive integer`);
   return value;
 }
 

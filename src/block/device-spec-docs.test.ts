@@ -70,4 +70,16 @@ describe("docs/DEVICE-SPECS.md", () => {
     }
     assert.ok(checked >= 10, `checked ${checked} documented errors`);
   });
+
+  it("documents the real message of a filesystem without O_DIRECT", async () => {
+    const line = /^device spec "file\+direct:([^"]*)": (.*)$/m.exec(section("Errors"));
+    assert.ok(line, "a file+direct error is documented");
+    // procfs refuses O_DIRECT on every Linux; the documented path stands for it.
+    const real = "/proc/self/status";
+    await assert.rejects(openDevice(`file+direct:${real}`, { readOnly: true }), (e: unknown) => {
+      assert.ok(e instanceof Error);
+      assert.equal(e.message.replaceAll(real, line[1]!), line[0]);
+      return true;
+    });
+  });
 });

@@ -13,6 +13,17 @@ describe("parseDeviceSpec: examples", () => {
     ["/data/main.img", { type: "file", path: "/data/main.img" }],
     ["main.img", { type: "file", path: "main.img" }],
     ["file:/data/odd:name.img", { type: "file", path: "/data/odd:name.img" }],
+    ["file+direct:/dev/sdb", { type: "file", path: "/dev/sdb", direct: true }],
+    ["file+direct:odd:name.img", { type: "file", path: "odd:name.img", direct: true }],
+    [
+      "slice:offset=1G:file+direct:/dev/sdb",
+      {
+        type: "slice",
+        offsetBytes: G,
+        lengthBytes: undefined,
+        lower: { type: "file", path: "/dev/sdb", direct: true },
+      },
+    ],
     ["nbd://host:10809/export", { type: "nbd", uri: "nbd://host:10809/export" }],
     ["nbds://host/export", { type: "nbd", uri: "nbds://host/export" }],
     [
@@ -108,6 +119,7 @@ describe("parseDeviceSpec: errors name the bad value", () => {
     ["foo:bar", 'unknown scheme or wrapper "foo"'],
     ["", "the base device is missing"],
     ["file:", '"file:" needs a path'],
+    ["file+direct:", '"file+direct:" needs a path'],
     ["mem:1X", 'mem size: "1X" is not a size'],
     ["mem:1000", "mem size 1000 is not a positive multiple of 512"],
     ["mem:0", "mem size 0 is not a positive multiple of 512"],

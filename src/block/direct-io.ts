@@ -20,7 +20,9 @@ export class DirectIo {
       throw new RangeError(`direct I/O alignment ${alignBytes} is not a power of two >= 512`);
     }
     if (pool.chunkBytes % alignBytes !== 0) {
-      throw new RangeError(`bounce chunk size ${pool.chunkBytes} is not a multiple of alignment ${alignBytes}`);
+      throw new RangeError(
+        `bounce chunk size ${pool.chunkBytes} is not a multiple of alignment ${alignBytes}`,
+      );
     }
   }
 

@@ -1,10 +1,10 @@
 // A block device backed by a regular file or a Linux block device: positional I/O on one fd.
 // Node has no fallocate/BLKDISCARD, so TRIM writes zeroes; `direct` opens O_DIRECT (direct-io.ts).
 import fs from "node:fs";
-import { readFile } from "node:fs/promises";
 import { directIoBuffers } from "./aligned-buffers.js";
 import type { DeviceCapabilities, WriteOptions } from "./block-device.js";
 import { BaseDevice } from "./base-device.js";
+import { decodeDeviceNumber, readBlockDeviceSize, readLogicalBlockSize } from "./block-sysfs.js";
 import { DirectIo } from "./direct-io.js";
 import { OpenError, SpecError } from "./errors.js";
 import { endOfFile, ioFailure, readAt, writeAt } from "./file-io.js";
@@ -19,6 +19,8 @@ const MEMORY_FS_TYPES: readonly number[] = [0x01021994, 0x858458f6];
  */
 const SYNC_IO_MAX_BYTES = 32 * 1024;
 
+export { decodeDeviceNumber, readBlockDeviceSize, readLogicalBlockSize } from "./block-sysfs.js";
+
 /** Options of a file device. */
 export interface FileDeviceOptions {
   /** Open O_RDONLY; writes, trims and zeroing fail with ReadOnlyError. */
@@ -30,21 +32,6 @@ export interface FileDeviceOptions {
   readonly direct?: boolean;
   /** Root of sysfs, for tests (default "/sys"). */
   readonly sysfsRoot?: string;
-}
-
-/** Major/minor of a Linux device number, decoded as glibc's gnu_dev_major/gnu_dev_minor do. */
-export function decodeDeviceNumber(rdev: bigint): { major: number; minor: number } {
-  const major = ((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & 0xfffff000n);
-  const minor = (rdev & 0xffn) | ((rdev >> 12n) & 0xffffff00n);
-  return { major: Number(major), minor: Number(minor) };
-}
-
-/** Size in bytes of block device MAJOR:MINOR, from /sys/dev/block/MAJOR:MINOR/size (512-byte sectors). */
-export async function readBlockDeviceSize(major: number, minor: number, sysfsRoot = "/sys"): Promise<number> {
-  const sizePath = `${sysfsRoot}/dev/block/${major}:${minor}/size`;
-  const text = (await readFile(sizePath, "utf8")).trim();
-  if (!/^\d+$/.test(text)) throw new RangeError(`${sizePath} holds "${text}", not a sector count`);
-  return Number(text) * 512;
 }
 
 function fdatasync(fd: number): Promise<void> {
@@ -65,23 +52,6 @@ function fstatBig(fd: number): Promise<fs.BigIntStats> {
   return new Promise((resolve, reject) =>
     fs.fstat(fd, { bigint: true }, (err, st) => (err ? reject(err) : resolve(st))),
   );
-}
-
-/** Logical block size of block device MAJOR:MINOR, or of the disk holding partition MAJOR:MINOR. */
-export async function readLogicalBlockSize(
-  major: number,
-  minor: number,
-  sysfsRoot = "/sys",
-): Promise<number | undefined> {
-  const dir = `${sysfsRoot}/dev/block/${major}:${minor}`;
-  for (const path of [`${dir}/queue/logical_block_size`, `${dir}/../queue/logical_block_size`]) {
-    const text = await readFile(path, "utf8").then(
-      (t) => t.trim(),
-      () => undefined,
-    );
-    if (text !== undefined && /^\d+$/.test(text)) return Number(text);
-  }
-  return undefined;
 }
 
 /**
@@ -321,7 +291,12 @@ export class FileDevice extends BaseDevice {
   }
 
   /** O_DIRECT skips the page cache but not the device's write cache: FUA still syncs. */
-  private directWrite(io: DirectIo, offsetBytes: number, data: Uint8Array, options: WriteOptions): Promise<void> {
+  private directWrite(
+    io: DirectIo,
+    offsetBytes: number,
+    data: Uint8Array,
+    options: WriteOptions,
+  ): Promise<void> {
     return this.track(async () => {
       await io.write(offsetBytes, data);
       if (options.fua) await this.sync();

@@ -25,7 +25,11 @@ export interface CrashStackSpec {
 }
 
 /** Remap policy of crash stacks: few retries, and a time budget no pause of the harness exhausts. */
-export const CRASH_POLICY: Partial<RemapPolicy> = { writeRetries: 1, readRetries: 1, readRetryBudgetMs: 25000 };
+export const CRASH_POLICY: Partial<RemapPolicy> = {
+  writeRetries: 1,
+  readRetries: 1,
+  readRetryBudgetMs: 25000,
+};
 
 /** A remapped device over crash devices that share one recorder. */
 export interface CrashStack {
@@ -54,7 +58,12 @@ export function crashDevices(
 }
 
 /** Put the dust layer of `spec` over main and build the remapped device. */
-export function remapOver(spec: CrashStackSpec, main: CrashDevice, spares: readonly CrashDevice[], opened: OpenedSet) {
+export function remapOver(
+  spec: CrashStackSpec,
+  main: CrashDevice,
+  spares: readonly CrashDevice[],
+  opened: OpenedSet,
+) {
   const faulty = new FaultDevice(main, {
     rules: [{ kind: "dust", blockSize: spec.blockSize, blocks: spec.badBlocks, heal: false }],
   });
@@ -118,7 +127,10 @@ export async function crashDuringRecovery(
   rng: Prng,
   depth: number,
 ): Promise<{ images: readonly Uint8Array[]; crashes: number; state: string; generation: number }> {
-  const first = await openSet({ spares: crashDevices(spec, new CrashRecorder(), images).slice(1), repair: false });
+  const first = await openSet({
+    spares: crashDevices(spec, new CrashRecorder(), images).slice(1),
+    repair: false,
+  });
   const state = canonical(first.snapshot);
   let generation = first.store.generation;
   let current = images;
@@ -127,7 +139,7 @@ export async function crashDuringRecovery(
     const recorder = new CrashRecorder();
     recorder.keepLog = false;
     const devices = crashDevices(spec, recorder, current);
-    const stopAt = 1 + rng.nextInt(8);
+    const stopAt = 1 + rng.nextInt(4);
     let crashed: Uint8Array[] | undefined;
     const hang = new Promise<void>(() => {});
     const crash = new Promise<void>((resolve) => {
@@ -142,7 +154,10 @@ export async function crashDuringRecovery(
     await Promise.race([openSet({ spares: devices.slice(1) }), crash]);
     if (!crashed) break;
     crashes++;
-    const mid = await openSet({ spares: crashDevices(spec, new CrashRecorder(), crashed).slice(1), repair: false });
+    const mid = await openSet({
+      spares: crashDevices(spec, new CrashRecorder(), crashed).slice(1),
+      repair: false,
+    });
     assert.equal(canonical(mid.snapshot), state, "a crash during recovery changed the recovered table");
     assert.ok(mid.store.generation >= generation, "a crash during recovery lowered the generation");
     generation = mid.store.generation;

@@ -1,6 +1,7 @@
 // Byte-level oracle of a block device's data under crashes: what reads must return now (the last
 // acknowledged writes) and what they may return after a power cut (the content guaranteed by the
-// last acknowledged FLUSH/FUA, or any write issued after it). Unknown bytes may read as EIO.
+// last acknowledged FLUSH/FUA, or any write issued after it). A sector holding unknown bytes may
+// read as EIO until one write covers it whole (lost sectors are tracked per 512-byte sector).
 const SECTOR = 512;
 
 /** A write the oracle has seen issued and not yet folded into the durable image. */
@@ -11,8 +12,8 @@ export interface OracleWrite {
   acked: boolean;
 }
 
-/** Writes acknowledged before a flush was issued; pass back to ackFlush(). */
-export type FlushToken = readonly OracleWrite[];
+/** Ids of the writes acknowledged before a flush was issued; pass back to ackFlush(). */
+export type FlushToken = ReadonlySet<number>;
 
 /**
  * Oracle for writes whose byte ranges are serial (a write to a byte is issued only after the previous
@@ -25,6 +26,9 @@ export class WriteOracle {
   /** Content that survives any crash. */
   readonly durable: Uint8Array;
   readonly durableKnown: Uint8Array;
+  /** Per 512-byte sector: 1 while it may read as EIO (unknown bytes, not yet rewritten whole). */
+  readonly currentTaint: Uint8Array;
+  readonly durableTaint: Uint8Array;
   private volatile: OracleWrite[] = [];
   private nextId = 1;
 
@@ -38,6 +42,24 @@ export class WriteOracle {
     this.currentKnown = new Uint8Array(sizeBytes).fill(1);
     for (const r of unknown) this.currentKnown.fill(0, r.offsetBytes, r.offsetBytes + r.lengthBytes);
     this.durableKnown = this.currentKnown.slice();
+    this.currentTaint = new Uint8Array(Math.ceil(sizeBytes / SECTOR));
+    for (let s = 0; s < this.currentTaint.length; s++)
+      this.currentTaint[s] = this.currentKnown.subarray(s * SECTOR, (s + 1) * SECTOR).includes(0) ? 1 : 0;
+    this.durableTaint = this.currentTaint.slice();
+  }
+
+  /** A frozen copy (the workload goes on while crash states of this moment are checked). */
+  clone(): WriteOracle {
+    const copy = new WriteOracle(this.sizeBytes);
+    copy.current.set(this.current);
+    copy.currentKnown.set(this.currentKnown);
+    copy.durable.set(this.durable);
+    copy.durableKnown.set(this.durableKnown);
+    copy.currentTaint.set(this.currentTaint);
+    copy.durableTaint.set(this.durableTaint);
+    copy.volatile = this.volatile.map((w) => ({ ...w }));
+    copy.nextId = this.nextId;
+    return copy;
   }
 
   /** Writes not yet guaranteed durable (crash candidates). */
@@ -57,17 +79,22 @@ export class WriteOracle {
     w.acked = true;
     this.current.set(w.data, w.offsetBytes);
     this.currentKnown.fill(1, w.offsetBytes, w.offsetBytes + w.data.length);
+    untaint(this.currentTaint, w.offsetBytes, w.data.length);
     if (fua) this.fold([w], true);
   }
 
   /** A flush is being issued: it covers the writes acknowledged so far. */
   beginFlush(): FlushToken {
-    return this.volatile.filter((w) => w.acked);
+    return new Set(this.volatile.filter((w) => w.acked).map((w) => w.id));
   }
 
   /** The flush was acknowledged: its writes are durable. */
   ackFlush(token: FlushToken): void {
-    this.fold(token, false);
+    // What is left of them: a FUA write acknowledged meanwhile may have superseded parts.
+    this.fold(
+      this.volatile.filter((w) => token.has(w.id)),
+      false,
+    );
   }
 
   private fold(writes: readonly OracleWrite[], supersede: boolean): void {
@@ -75,6 +102,7 @@ export class WriteOracle {
     for (const w of writes) {
       this.durable.set(w.data, w.offsetBytes);
       this.durableKnown.fill(1, w.offsetBytes, w.offsetBytes + w.data.length);
+      untaint(this.durableTaint, w.offsetBytes, w.data.length);
     }
     this.volatile = this.volatile.filter((w) => !folded.has(w));
     if (!supersede) return;
@@ -93,11 +121,11 @@ export class WriteOracle {
     }
   }
 
-  /** True if some byte of the sectors touched by [offsetBytes, +lengthBytes) is unknown in `known`. */
-  private unknownIn(known: Uint8Array, offsetBytes: number, lengthBytes: number): boolean {
-    const from = Math.floor(offsetBytes / SECTOR) * SECTOR;
-    const to = Math.min(this.sizeBytes, Math.ceil((offsetBytes + lengthBytes) / SECTOR) * SECTOR);
-    return known.subarray(from, to).includes(0);
+  /** True if a sector touched by [offsetBytes, +lengthBytes) is tainted. */
+  private unknownIn(taint: Uint8Array, offsetBytes: number, lengthBytes: number): boolean {
+    const from = Math.floor(offsetBytes / SECTOR);
+    const to = Math.ceil((offsetBytes + lengthBytes) / SECTOR);
+    return taint.subarray(from, to).includes(1);
   }
 
   /** Check a read now (no crash): `got` is the data or the error; returns a problem or undefined. */
@@ -113,12 +141,12 @@ export class WriteOracle {
 
   /** May a read of [offsetBytes, +lengthBytes) fail now (some sector holds unknown data)? */
   mayFailLive(offsetBytes: number, lengthBytes: number): boolean {
-    return this.unknownIn(this.currentKnown, offsetBytes, lengthBytes);
+    return this.unknownIn(this.currentTaint, offsetBytes, lengthBytes);
   }
 
   /** May a read of [offsetBytes, +lengthBytes) fail after a crash (unknown data is a candidate)? */
   mayFailAfterCrash(offsetBytes: number, lengthBytes: number): boolean {
-    return this.unknownIn(this.durableKnown, offsetBytes, lengthBytes);
+    return this.unknownIn(this.durableTaint, offsetBytes, lengthBytes);
   }
 
   /** Check data read after a crash: every byte is its durable value or one of a later write. */
@@ -140,4 +168,9 @@ export class WriteOracle {
     }
     return undefined;
   }
+}
+
+/** Clear the taint of the sectors that [offsetBytes, +lengthBytes) covers whole. */
+function untaint(taint: Uint8Array, offsetBytes: number, lengthBytes: number): void {
+  taint.fill(0, Math.ceil(offsetBytes / SECTOR), Math.floor((offsetBytes + lengthBytes) / SECTOR));
 }
