@@ -5,8 +5,8 @@ import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { logMessage, readyAddresses, startProgram, tempDir, type RunningProgram } from "./harness.js";
-import { api, nbdsh, nbdUnixUri, requireTools, sparseFile, startLines } from "./tools.js";
+import { logMessage, readyAddresses, run, startProgram, tempDir, type RunningProgram } from "./harness.js";
+import { api, FIO_COMMON, nbdsh, nbdUnixUri, requireTools, sparseFile, startLines } from "./tools.js";
 
 const BLOCKS = 3000;
 /** Acknowledged writes to wait for before SIGTERM. */
@@ -20,7 +20,7 @@ def pat(i):
 `;
 
 async function stopDuringWrites(t: TestContext, signal: "SIGTERM" | "SIGKILL"): Promise<void> {
-  await requireTools("nbdsh");
+  await requireTools("nbdsh", "fio");
   const dir = await tempDir();
   let program: RunningProgram | undefined;
   try {
@@ -46,6 +46,26 @@ dust_blocks = ${JSON.stringify(DUST)}
     );
     const uri = nbdUnixUri(socket, "durable");
     program = await startProgram(["serve", "--config", config]);
+    const running = program;
+    // fio keeps writing the last 4 MiB on its own connection while the daemon is stopped.
+    const load = run(
+      "fio",
+      [
+        "--name=load",
+        "--ioengine=nbd",
+        `--uri=${uri}`,
+        ...FIO_COMMON,
+        "--rw=randwrite",
+        "--bs=4k",
+        "--iodepth=8",
+        "--offset=12m",
+        "--size=4m",
+        "--time_based",
+        "--runtime=120",
+      ],
+      { timeoutMs: 180_000 },
+    );
+    await running.waitForLog((l) => logMessage(l) === "nbd connection opened");
 
     const writer = startLines("nbdsh", [
       "-u",
@@ -67,8 +87,12 @@ for i in range(${BLOCKS}):
       writer.kill();
       throw err;
     }
+    const connections = program.logLines.filter((l) => logMessage(l) === "nbd connection opened").length;
+    assert.ok(connections >= 2, "fio and nbdsh were both connected when the daemon was stopped");
     const code = await program.stop(signal);
     const log = program.logLines;
+    const fioResult = await load;
+    assert.notEqual(fioResult.code, 124, "fio ended when the daemon went away (not by its own timeout)");
     program = undefined;
     if (signal === "SIGTERM") {
       assert.equal(code, 0, `dmremap exits 0 on SIGTERM:\n${log.slice(-5).join("\n")}`);
@@ -115,8 +139,8 @@ print("checked", ${acked.length}, "bad", bad)
   }
 }
 
-test("SIGTERM during FUA/flushed writes: every acknowledged block reads back after restart", (t) =>
+test("SIGTERM during fio and FUA/flushed writes: every acknowledged block reads back after restart", (t) =>
   stopDuringWrites(t, "SIGTERM"));
 
-test("SIGKILL (crash) during FUA/flushed writes: every acknowledged block reads back after restart", (t) =>
+test("SIGKILL (crash) during fio and FUA/flushed writes: every acknowledged block reads back after restart", (t) =>
   stopDuringWrites(t, "SIGKILL"));
