@@ -37,18 +37,23 @@ interface FioSide {
   clat_ns: { percentile?: Record<string, number> };
 }
 
-/** Run `jobs` concurrently against `uri` for `runtimeS` seconds; fio's JSON goes to `outputPath`. */
+/**
+ * Run `jobs` concurrently against `uri` for `runtimeS` seconds after `rampS` seconds of warm-up that
+ * are not measured; fio's JSON goes to `outputPath`.
+ */
 export async function runFio(
   uri: string,
   jobs: readonly FioJobSpec[],
   runtimeS: number,
   outputPath: string,
+  rampS = 0,
 ): Promise<FioRun> {
   const args = [
     "--ioengine=nbd",
     `--uri=${uri}`,
     "--time_based",
     `--runtime=${runtimeS}`,
+    `--ramp_time=${rampS}`,
     "--numjobs=1",
     "--norandommap",
     "--output-format=json",

@@ -6,6 +6,9 @@ import { meanRow, ratioText, type ResultRow } from "./report.js";
 import { createSet, createSparse, remapViaApi, spreadBlocks, writeRandomImage } from "./setup.js";
 import { cpuSeconds, startDmremap, startNbdkit, type BenchServer } from "./servers.js";
 
+/** Unmeasured warm-up before each run: a server that sat idle for a while starts slower (JIT, GC). */
+export const RAMP_S = 2;
+
 /** A fio workload of the comparison. */
 export interface Workload {
   readonly key: string;
@@ -124,8 +127,11 @@ export async function runComparison(
         if (round % 2 === 1) order.reverse();
         for (const server of order) {
           const spec: FioJobSpec = { name: w.key, sizeBytes: o.mainBytes, ...w.job };
-          const cpu0 = cpuSeconds(server.child.pid!);
-          const run = await runFio(server.uri, [spec], o.runtimeS, join(o.dir, "fio.json"));
+          // CPU is counted from the end of the ramp, like fio's statistics.
+          let cpu0 = cpuSeconds(server.child.pid!);
+          const timer = setTimeout(() => (cpu0 = cpuSeconds(server.child.pid!)), RAMP_S * 1000);
+          const run = await runFio(server.uri, [spec], o.runtimeS, join(o.dir, "fio.json"), RAMP_S);
+          clearTimeout(timer);
           const cpuS = cpuSeconds(server.child.pid!) - cpu0;
           const result = { ...run.jobs[0]!, cpuUsPerIo: (cpuS * 1e6) / run.jobs[0]!.ios };
           ((raw[w.key] ??= {})[server.label] ??= []).push({ result, fio: run.raw });

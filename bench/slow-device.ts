@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { runFio, type FioJobSpec } from "./fio-job.js";
 import { ratioText, type ResultRow } from "./report.js";
 import { startDmremap } from "./servers.js";
-import type { BenchImages } from "./nbd-compare.js";
+import { RAMP_S, type BenchImages } from "./nbd-compare.js";
 
 /** Size of the slow range at the start of main. */
 export const SLOW_RANGE_BYTES = 1 << 20;
@@ -41,8 +41,8 @@ export async function runSlowDevice(
       offsetBytes: 0,
       sizeBytes: SLOW_RANGE_BYTES,
     };
-    const alone = await runFio(server.uri, [fast], runtimeS, join(dir, "fio.json"));
-    const mixed = await runFio(server.uri, [fast, slow], runtimeS, join(dir, "fio.json"));
+    const alone = await runFio(server.uri, [fast], runtimeS, join(dir, "fio.json"), RAMP_S);
+    const mixed = await runFio(server.uri, [fast, slow], runtimeS, join(dir, "fio.json"), RAMP_S);
     const base = alone.jobs[0]!;
     const other = mixed.jobs.find((j) => j.name === "other-blocks")!;
     const hammer = mixed.jobs.find((j) => j.name === "slow-range")!;
