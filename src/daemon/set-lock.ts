@@ -26,11 +26,14 @@ export interface SetLock {
   release(): Promise<void>;
 }
 
-/** Folder of lock files: $DMREMAP_LOCK_DIR, else /run/lock/dmremap, else a per-user folder in tmpdir. */
+/**
+ * Folder of lock files: $DMREMAP_LOCK_DIR, else /run/dmremap/locks (inside the systemd unit's
+ * RuntimeDirectory, so the daemon and the CLI see the same files), else a per-user folder in tmpdir.
+ */
 export function lockDir(): string {
   const candidates = [
     process.env.DMREMAP_LOCK_DIR,
-    "/run/lock/dmremap",
+    "/run/dmremap/locks",
     join(tmpdir(), `dmremap-locks-${process.getuid?.() ?? 0}`),
   ];
   for (const dir of candidates) {
