@@ -29,7 +29,7 @@ export function controlTarget(name: string, exportName: string, target: Assemble
           lostSectors: e.lostSectors,
         })),
         ...(page.nextCursor !== null ? { nextCursor: page.nextCursor } : {}),
-        total: Number(device.status().remappedBlocks),
+        total: device.core.table.size,
       };
     },
     pendingBlocks: () => pendingBlocks(target),

@@ -12,10 +12,14 @@ import { createApiServer, type ApiServer } from "./http-api.js";
 import { formatListenAddress } from "./listen-address.js";
 import type { Logger } from "./logger.js";
 import { createMetrics, type PrometheusMetrics } from "./metrics.js";
-import { assembleTarget, createTarget, type AssembledTarget, type TargetDefinition } from "./stack.js";
+import {
+  assembleTarget,
+  createTarget,
+  readSetIdentity,
+  type AssembledTarget,
+  type TargetDefinition,
+} from "./stack.js";
 import type { ControlTarget } from "./target.js";
-import { identifySpares } from "../metadata/identify-spares.js";
-import { openSpareDevices } from "./stack.js";
 
 /** One running target. */
 interface RunningTarget {
@@ -51,21 +55,13 @@ function events(logger: Logger, target: string): RemapEvents {
   };
 }
 
-/** Does this set already exist on its spares? (blank spares -> false) */
+/** Does this set already exist on its spares? (blank or missing spares -> false) */
 async function setExists(spares: readonly string[]): Promise<boolean> {
-  let devices;
   try {
-    devices = await openSpareDevices(spares, true);
-  } catch {
-    return false;
-  }
-  try {
-    await identifySpares(devices);
+    await readSetIdentity(spares);
     return true;
   } catch {
     return false;
-  } finally {
-    await Promise.allSettled(devices.map((d) => d.close()));
   }
 }
 

@@ -1,5 +1,6 @@
 // Test-only in-memory MetadataStore: durable state = last checkpoint + appended journal, with
 // injectable append/checkpoint failures, call counters, and reopen() to simulate a restart.
+import { emptySnapshot } from "../../metadata/table-state.js";
 import type {
   CopyStatus,
   JournalRecord,
@@ -25,17 +26,6 @@ export interface MemoryDurable {
   base: TableSnapshot;
   journal: JournalRecord[];
   generation: number;
-}
-
-/** An empty table snapshot. */
-export function emptySnapshot(): TableSnapshot {
-  return {
-    blocks: new Float64Array(0),
-    slots: new Uint32Array(0),
-    pending: new Float64Array(0),
-    lost: new Map(),
-    counters: {},
-  };
 }
 
 /** Apply journal records to a snapshot (what a real store does on open). */
