@@ -11,6 +11,8 @@ export interface FioJobSpec {
   readonly iodepth: number;
   readonly offsetBytes?: number;
   readonly sizeBytes: number;
+  /** Parallel copies of the job, each on its own NBD connection (reported as one group). */
+  readonly numjobs?: number;
 }
 
 /** What fio measured for one job. */
@@ -56,6 +58,7 @@ export async function runFio(
     `--ramp_time=${rampS}`,
     "--numjobs=1",
     "--norandommap",
+    ...(jobs.some((j) => (j.numjobs ?? 1) > 1) ? ["--group_reporting"] : []),
     "--output-format=json",
     `--output=${outputPath}`,
   ];
@@ -67,6 +70,7 @@ export async function runFio(
       `--iodepth=${job.iodepth}`,
       `--offset=${job.offsetBytes ?? 0}`,
       `--size=${job.sizeBytes}`,
+      `--numjobs=${job.numjobs ?? 1}`,
     );
   }
   await rm(outputPath, { force: true });

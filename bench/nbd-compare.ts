@@ -1,13 +1,13 @@
 // The NBD comparison: nbdkit's file plugin vs dmremap (0 remaps) vs dmremap (N remaps) on the same
 // tmpfs image, fio's nbd engine, servers alternating within each round.
 import { join } from "node:path";
-import { runFio, type FioJobResult, type FioJobSpec } from "./fio-job.js";
+import type { FioJobSpec } from "./fio-job.js";
+import { measure, type Measured } from "./measure.js";
 import { meanRow, ratioText, type ResultRow } from "./report.js";
 import { createSet, createSparse, remapViaApi, spreadBlocks, writeRandomImage } from "./setup.js";
-import { cpuSeconds, startDmremap, startNbdkit, type BenchServer } from "./servers.js";
+import { startDmremap, startNbdkit, type BenchServer } from "./servers.js";
 
-/** Unmeasured warm-up before each run: a server that sat idle for a while starts slower (JIT, GC). */
-export const RAMP_S = 2;
+export { RAMP_S } from "./measure.js";
 
 /** A fio workload of the comparison. */
 export interface Workload {
@@ -18,7 +18,7 @@ export interface Workload {
   readonly withRemaps: boolean;
 }
 
-/** The four workloads of the issue. */
+/** The four workloads of the issue, and random read / write over 4 connections (multi-conn). */
 export const WORKLOADS: readonly Workload[] = [
   {
     key: "seqread",
@@ -43,6 +43,18 @@ export const WORKLOADS: readonly Workload[] = [
     label: "rand write 4 KiB qd32",
     job: { rw: "randwrite", blockBytes: 4096, iodepth: 32 },
     withRemaps: true,
+  },
+  {
+    key: "randread4",
+    label: "rand read 4 KiB qd32 x4 conns",
+    job: { rw: "randread", blockBytes: 4096, iodepth: 32, numjobs: 4 },
+    withRemaps: false,
+  },
+  {
+    key: "randwrite4",
+    label: "rand write 4 KiB qd32 x4 conns",
+    job: { rw: "randwrite", blockBytes: 4096, iodepth: 32, numjobs: 4 },
+    withRemaps: false,
   },
 ];
 
@@ -86,10 +98,7 @@ export async function prepareImages(
 }
 
 /** Raw per-round results, keyed workload -> server label -> rounds. */
-export type RawResults = Record<
-  string,
-  Record<string, { result: FioJobResult & { cpuUsPerIo: number }; fio: unknown }[]>
->;
+export type RawResults = Record<string, Record<string, { result: Measured; fio: unknown }[]>>;
 
 /** Run every workload `rounds` times on each server, alternating; returns table rows and raw results. */
 export async function runComparison(
@@ -127,14 +136,8 @@ export async function runComparison(
         if (round % 2 === 1) order.reverse();
         for (const server of order) {
           const spec: FioJobSpec = { name: w.key, sizeBytes: o.mainBytes, ...w.job };
-          // CPU is counted from the end of the ramp, like fio's statistics.
-          let cpu0 = cpuSeconds(server.child.pid!);
-          const timer = setTimeout(() => (cpu0 = cpuSeconds(server.child.pid!)), RAMP_S * 1000);
-          const run = await runFio(server.uri, [spec], o.runtimeS, join(o.dir, "fio.json"), RAMP_S);
-          clearTimeout(timer);
-          const cpuS = cpuSeconds(server.child.pid!) - cpu0;
-          const result = { ...run.jobs[0]!, cpuUsPerIo: (cpuS * 1e6) / run.jobs[0]!.ios };
-          ((raw[w.key] ??= {})[server.label] ??= []).push({ result, fio: run.raw });
+          const { result, fio } = await measure(server, spec, o.runtimeS, join(o.dir, "fio.json"));
+          ((raw[w.key] ??= {})[server.label] ??= []).push({ result, fio });
           o.log(
             `round ${round + 1} ${w.label} ${server.label}: ${result.mbPerS.toFixed(1)} MB/s ` +
               `${result.iops.toFixed(0)} IOPS p50 ${result.p50Us.toFixed(0)} µs p99 ${result.p99Us.toFixed(0)} µs ` +

@@ -54,7 +54,7 @@ export async function openBench(dir: string, entries = ENTRIES): Promise<OpenBen
       const opened = await openSet({ spares: [spare], main });
       const device = openRemappedDevice({ main, spares: [spare], opened });
       openMs.push(performance.now() - t1);
-      if (device.core.table.size !== entries) throw new Error(`opened ${device.core.table.size} entries`);
+      if (device.remappedCount !== entries) throw new Error(`opened ${device.remappedCount} entries`);
       await opened.store.close();
     }
     return { entries, buildMs, openMs, heapMiB: process.memoryUsage().rss / 2 ** 20 };

@@ -66,7 +66,7 @@ export async function remapLatencyBench(dir: string, count = BAD_BLOCKS): Promis
       remapP99Us: percentile(lat, 99),
       remapMaxUs: lat[lat.length - 1]!,
       plainWriteP50Us: percentile(plain, 50),
-      remappedBlocks: device.core.table.size,
+      remappedBlocks: device.remappedCount,
     };
   } finally {
     await device.close();

@@ -1,19 +1,25 @@
 // `npm run bench`: nbdkit vs dmremap over fio's nbd engine on a 1 GiB tmpfs image (0 and 10,000
-// remaps), the slow-range isolation check, and the micro-benchmarks; prints one table, saves JSON.
-// Options: --runtime=S (per fio run, default 10), --rounds=N (default 2), --only=nbd|micro|slow,...
-//          --workloads=seqread,seqwrite,randread,randwrite (default all)
+// remaps, 1 and 4 connections), the same on a disk, remap / target scale, the slow-range isolation
+// check, and the micro-benchmarks; prints one table, saves JSON.
+// Options: --runtime=S (per fio run, default 7), --rounds=N (default 2),
+//          --only=nbd,disk,scale,slow,micro,scan,spares (default all)
+//          --workloads=seqread,seqwrite,randread,randwrite,randread4,randwrite4 (default all)
 //          --profile (the 0-remap server runs under --cpu-prof; profiles land in bench/results/)
 import { spawnSync } from "node:child_process";
 import { cpus } from "node:os";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { runDiskComparison } from "./disk-compare.js";
 import { prepareImages, runComparison, WORKLOADS } from "./nbd-compare.js";
 import { openBench } from "./open-bench.js";
 import { remapLatencyBench } from "./remap-latency-bench.js";
 import { renderTable, type ResultRow } from "./report.js";
 import { checkSpace, checkTools } from "./setup.js";
+import { runRemapScale, runTargetScale } from "./scale-bench.js";
 import { runSlowDevice } from "./slow-device.js";
+import { scanBench } from "./scan-bench.js";
+import { spareDrainBench } from "./spare-drain-bench.js";
 
 const MAIN_BYTES = 1 << 30;
 const REMAPS = 10_000;
@@ -54,9 +60,9 @@ function tableBench(): Record<string, number> {
 }
 
 async function main(): Promise<void> {
-  const runtimeS = Number(option("runtime", "10"));
+  const runtimeS = Number(option("runtime", "7"));
   const rounds = Number(option("rounds", "2"));
-  const only = new Set(option("only", "nbd,slow,micro").split(","));
+  const only = new Set(option("only", "nbd,disk,scale,slow,micro,scan,spares").split(","));
   const profile = process.argv.includes("--profile");
   const keys = option("workloads", WORKLOADS.map((w) => w.key).join(",")).split(",");
   const workloads = WORKLOADS.filter((w) => keys.includes(w.key));
@@ -77,7 +83,7 @@ async function main(): Promise<void> {
   };
   const micro: string[] = [];
   try {
-    if (only.has("nbd") || only.has("slow")) {
+    if (only.has("nbd") || only.has("slow") || only.has("disk")) {
       log(`writing a ${MAIN_BYTES >> 20} MiB random image and creating sets in ${dir}`);
       const images = await prepareImages({ dir, mainBytes: MAIN_BYTES, remaps: REMAPS });
       if (only.has("nbd")) {
@@ -98,11 +104,34 @@ async function main(): Promise<void> {
         rows.push(...cmp.rows);
         raw["nbd"] = cmp.raw;
       }
+      if (only.has("disk")) {
+        const diskDir = process.env.BENCH_DISK_DIR ?? "/var/tmp";
+        await checkSpace(diskDir, MAIN_BYTES + (128 << 20));
+        const disk = await runDiskComparison({
+          diskDir,
+          sourceImage: images.main,
+          mainBytes: MAIN_BYTES,
+          runtimeS,
+          rounds,
+          workloads: WORKLOADS.filter((w) => ["seqread", "randread", "randwrite"].includes(w.key)),
+          log,
+        });
+        rows.push(...disk.rows);
+        raw["disk"] = disk.raw;
+        micro.push(disk.note);
+      }
       if (only.has("slow")) {
         const slow = await runSlowDevice(dir, images, MAIN_BYTES, runtimeS, log);
         rows.push(...slow.rows);
         raw["slow"] = slow.raw;
       }
+    }
+    if (only.has("scale")) {
+      const scale = await runRemapScale({ dir, runtimeS, rounds, log });
+      rows.push(...scale.rows);
+      const targets = await runTargetScale({ dir, runtimeS, rounds, log });
+      micro.push(...scale.notes, ...targets.notes);
+      raw["scale"] = { remaps: scale.raw, targets: targets.raw };
     }
     if (only.has("micro")) {
       log("micro-benchmarks: remap table, open of a 1M-remap set, automatic remap latency");
@@ -120,6 +149,13 @@ async function main(): Promise<void> {
           `p99 ${lat.remapP99Us.toFixed(0)} µs, max ${lat.remapMaxUs.toFixed(0)} µs (target p99 < 10000 µs; ` +
           `plain write p50 ${lat.plainWriteP50Us.toFixed(0)} µs)`,
       );
+    }
+    if (only.has("scan")) micro.push(...(await scanBench(dir, runtimeS, log, raw)));
+    if (only.has("spares")) {
+      log("spare pool: drain copy speed against dd");
+      const drain = await spareDrainBench(dir);
+      micro.push(...drain.notes);
+      raw["spares"] = drain.raw;
     }
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -71,24 +71,27 @@ export interface DmremapServeOptions {
 }
 
 /** `dmremap serve` on one set; resolves once it logged "ready". */
-export async function startDmremap(o: DmremapServeOptions): Promise<BenchServer> {
-  const args = [
-    ...(o.nodeFlags ?? []),
-    o.cli ?? CLI,
-    "serve",
-    "--spare",
-    o.spare,
-    "--main",
-    o.main,
-    "--listen",
-    `unix:${o.socket}`,
-    "--api",
-    `unix:${o.apiSocket}`,
-    "--name",
-    "bench",
-    "--log-level",
-    "info",
-  ];
+export function startDmremap(o: DmremapServeOptions): Promise<BenchServer> {
+  const args = ["--spare", o.spare, "--main", o.main, "--listen", `unix:${o.socket}`];
+  args.push("--api", `unix:${o.apiSocket}`, "--name", "bench", "--log-level", "info");
+  return spawnDmremap(o, args, `nbd+unix:///bench?socket=${o.socket}`);
+}
+
+/** `dmremap serve --config FILE`; `uri` names the export the benchmark uses. */
+export function startDmremapConfig(
+  o: Pick<DmremapServeOptions, "label" | "apiSocket" | "nodeFlags" | "env">,
+  configPath: string,
+  uri: string,
+): Promise<BenchServer> {
+  return spawnDmremap(o, ["--config", configPath], uri);
+}
+
+async function spawnDmremap(
+  o: Pick<DmremapServeOptions, "label" | "apiSocket" | "nodeFlags" | "cli" | "env">,
+  serveArgs: readonly string[],
+  uri: string,
+): Promise<BenchServer> {
+  const args = [...(o.nodeFlags ?? []), o.cli ?? CLI, "serve", ...serveArgs];
   const child = spawn(process.execPath, args, {
     stdio: ["ignore", "ignore", "pipe"],
     env: { ...process.env, ...o.env },
@@ -105,11 +108,17 @@ export async function startDmremap(o: DmremapServeOptions): Promise<BenchServer>
   child.stderr!.resume();
   return {
     label: o.label,
-    uri: `nbd+unix:///bench?socket=${o.socket}`,
+    uri,
     child,
     apiSocket: o.apiSocket,
     stop: stopper(child),
   };
+}
+
+/** Resident set size of process `pid` in bytes (VmRSS of /proc/PID/status). */
+export function rssBytes(pid: number): number {
+  const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) * 1024 : NaN;
 }
 
 /** CPU time (user + system, all threads) used so far by process `pid`, in seconds. */

@@ -45,6 +45,22 @@ const emptyRangeNs = nsPerOp(RANGES, () => {
   for (let i = 0; i < RANGES; i++) sink += empty.firstInRange(i, i + 8192);
 });
 
+// Flatness: the per-request check of a 1-block request against tables of 0 / 10,000 / 1,000,000
+// entries over a 16 GiB main, built by random inserts (so the delta buffer is partly full, as live).
+const flat: string[] = [];
+for (const n of [0, 10_000, 1_000_000]) {
+  const t = new RemapTable();
+  const blocks = 4 * 2 ** 20;
+  for (let i = 0; i < n; i++) t.set(Math.floor(rng.next() * blocks), i);
+  const ns = nsPerOp(RANGES, () => {
+    for (let i = 0; i < RANGES; i++) {
+      const start = (i * 7919) % blocks;
+      sink += t.firstInRange(start, start + 1);
+    }
+  });
+  flat.push(`firstInRange (1 block), ${n} entries`.padEnd(31) + ` ${ns.toFixed(1)} ns/op`);
+}
+
 const arrayBytes = heapAfter.arrayBuffers - heapBefore.arrayBuffers;
 console.log(`RemapTable with ${table.size} entries (sink ${sink % 10})`);
 console.log(`insert (random order)          ${insertNs.toFixed(1)} ns/op`);
@@ -52,6 +68,7 @@ console.log(`lookup hit                     ${hitNs.toFixed(1)} ns/op`);
 console.log(`lookup miss                    ${missNs.toFixed(1)} ns/op`);
 console.log(`firstInRange (8192 blocks)     ${rangeNs.toFixed(1)} ns/op`);
 console.log(`firstInRange on empty table    ${emptyRangeNs.toFixed(1)} ns/op`);
+for (const line of flat) console.log(line);
 console.log(`typed arrays                   ${(table.byteLength / table.size).toFixed(1)} bytes/entry`);
 console.log(`process arrayBuffers delta     ${(arrayBytes / table.size).toFixed(1)} bytes/entry`);
 

@@ -49,9 +49,9 @@ runBlockDeviceContract("FaultDevice with rules that never fire", async () => {
     sleep: async () => {},
     rules: [
       { kind: "dust", blocks: [], heal: true },
-      { kind: "flakey", upMs: 3_600_000, downMs: 1000, modes: ["drop-writes"] },
-      { kind: "random", readErrorRate: 0, writeErrorRate: 0, flushErrorRate: 0, seed: 7 },
-      { kind: "delay", readDelayMs: 5, writeDelayMs: 5 },
+      { kind: "flakey", up: 3_600_000, down: 1000, modes: ["drop-writes"] },
+      { kind: "random", read: 0, write: 0, flush: 0, seed: 7 },
+      { kind: "delay", read: 5, write: 5 },
     ],
   });
   return { device };

@@ -3,7 +3,9 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
-import { parseDeviceSpec, WRAPPERS } from "./device-spec.js";
+import { parseDeviceSpec, wrappers } from "./device-spec.js";
+import { kindCounters, kindOptionTable, kindSummary } from "./faults/fault-docs.js";
+import { faultKinds } from "./faults/registry.js";
 import { openDevice } from "./open-device.js";
 
 const docs = readFileSync(new URL("../../../docs/DEVICE-SPECS.md", import.meta.url), "utf8");
@@ -30,7 +32,7 @@ function rows(text: string): string[][] {
 
 describe("docs/DEVICE-SPECS.md", () => {
   it("documents every wrapper option of the schema", () => {
-    for (const [name, wrapper] of Object.entries(WRAPPERS)) {
+    for (const [name, wrapper] of Object.entries(wrappers())) {
       assert.ok(docs.includes(`### \`${name}\``), `wrapper ${name} is documented`);
       for (const option of wrapper.options) {
         const row = [
@@ -40,8 +42,28 @@ describe("docs/DEVICE-SPECS.md", () => {
         ];
         const table = rows(docs.slice(docs.indexOf(`### \`${name}\``)));
         const found = table.find((cells) => cells[0] === row[0]);
-        assert.deepEqual(found?.slice(0, 3), row, `docs row for ${name} option ${option.key}`);
+        const cells = found && found.length === 5 ? [found[0], ...found.slice(2, 4)] : found?.slice(0, 3);
+        assert.deepEqual(cells, row, `docs row for ${name} option ${option.key}`);
       }
+    }
+  });
+
+  it("has each fault kind's generated summary, option table and counters, in registry order", () => {
+    let at = 0;
+    for (const kind of faultKinds()) {
+      const expected = [
+        `### \`${kind.name}\``,
+        "",
+        kindSummary(kind),
+        "",
+        ...kindOptionTable(kind),
+        "",
+        kindCounters(kind),
+      ].join("\n");
+      const found = docs.indexOf(expected);
+      assert.ok(found >= 0, `docs/DEVICE-SPECS.md needs, for kind ${kind.name}:\n${expected}`);
+      assert.ok(found > at, `kind ${kind.name} is documented in registry order`);
+      at = found;
     }
   });
 

@@ -53,11 +53,9 @@ describe("parseDeviceSpec: examples", () => {
         rules: [
           {
             kind: "flakey",
-            upMs: 5000,
-            downMs: 1000,
+            up: 5000,
+            down: 1000,
             modes: ["drop-writes"],
-            corruptOffset: undefined,
-            corruptValue: undefined,
           },
         ],
         lower: { type: "file", path: "/data/main.img" },
@@ -67,7 +65,7 @@ describe("parseDeviceSpec: examples", () => {
       "random:read=0.01,write=0.001,flush=0,seed=42:mem:64M",
       {
         type: "fault",
-        rules: [{ kind: "random", readErrorRate: 0.01, writeErrorRate: 0.001, flushErrorRate: 0, seed: 42 }],
+        rules: [{ kind: "random", read: 0.01, write: 0.001, flush: 0, seed: 42 }],
         lower: { type: "mem", sizeBytes: 64 * M },
       },
     ],
@@ -75,9 +73,7 @@ describe("parseDeviceSpec: examples", () => {
       "delay:read=200ms,write=0,range=0+1M:/data/main.img",
       {
         type: "fault",
-        rules: [
-          { kind: "delay", readDelayMs: 200, writeDelayMs: 0, range: { offsetBytes: 0, lengthBytes: M } },
-        ],
+        rules: [{ kind: "delay", read: 200, write: 0, range: { offsetBytes: 0, lengthBytes: M } }],
         lower: { type: "file", path: "/data/main.img" },
       },
     ],
@@ -101,11 +97,10 @@ describe("parseDeviceSpec: examples", () => {
       rules: [
         {
           kind: "flakey",
-          upMs: 1000,
-          downMs: 2000,
+          up: 1000,
+          down: 2000,
           modes: ["corrupt-byte"],
           corruptOffset: 7,
-          corruptValue: undefined,
         },
       ],
       lower: { type: "mem", sizeBytes: G },
@@ -115,7 +110,7 @@ describe("parseDeviceSpec: examples", () => {
 
 describe("parseDeviceSpec: errors name the bad value", () => {
   const cases: [string, string][] = [
-    ["dust:bloc=5:mem:1G", 'unknown dust option "bloc" (known: block, block-size, heal)'],
+    ["dust:bloc=5:mem:1G", 'unknown dust option "bloc" (known: block-size, block, heal)'],
     ["foo:bar", 'unknown scheme or wrapper "foo"'],
     ["", "the base device is missing"],
     ["file:", '"file:" needs a path'],
@@ -137,7 +132,7 @@ describe("parseDeviceSpec: errors name the bad value", () => {
     ["dust:block-size=3000:mem:1G", "dust block size 3000 is not a power of two >= 512"],
     ["dust:heal=1:mem:1G", 'dust option "heal" is a flag and takes no value (got "1")'],
     ["dust:block:mem:1G", 'dust option "block" needs a value (block=...)'],
-    ["flakey:up=5s:mem:1G", 'flakey needs both "up" and "down"'],
+    ["flakey:up=5s:mem:1G", 'flakey option "down" is required'],
     ["flakey:up=fast,down=1s:mem:1G", 'flakey option "up": "fast" is not a duration'],
     ["flakey:up=1s,down=1s,mode=explode:mem:1G", 'flakey option "mode": unknown mode "explode"'],
     ["flakey:up=0,down=0:mem:1G", "flakey up and down intervals are both 0"],
@@ -145,7 +140,10 @@ describe("parseDeviceSpec: errors name the bad value", () => {
       "flakey:up=1s,down=1s,mode=error-writes,mode=drop-writes:mem:1G",
       'flakey modes "error-writes" and "drop-writes" exclude each other',
     ],
-    ["flakey:up=1s,down=1s,corrupt-value=256:mem:1G", "flakey corrupt value 256 is not a byte value 0..255"],
+    [
+      "flakey:up=1s,down=1s,corrupt-value=256:mem:1G",
+      'flakey option "corrupt-value": 256 is above the maximum 255',
+    ],
     ["random:read=1.5:mem:1G", 'random option "read": "1.5" is not a rate between 0 and 1'],
     ["random:write=-0.1:mem:1G", 'random option "write": "-0.1" is not a rate between 0 and 1'],
     ["random:seed=1,seed=2:mem:1G", 'random option "seed" is given twice'],
@@ -175,19 +173,8 @@ describe("parseDeviceSpec: errors name the bad value", () => {
 
 describe("parseFaultRule", () => {
   it("parses a rule without a lower device", () => {
-    assert.deepEqual(parseFaultRule("dust:block=5,heal"), {
-      kind: "dust",
-      blockSize: undefined,
-      blocks: [5],
-      heal: true,
-    });
-    assert.deepEqual(parseFaultRule("random:read=0.5"), {
-      kind: "random",
-      readErrorRate: 0.5,
-      writeErrorRate: undefined,
-      flushErrorRate: undefined,
-      seed: undefined,
-    });
+    assert.deepEqual(parseFaultRule("dust:block=5,heal"), { kind: "dust", blocks: [5], heal: true });
+    assert.deepEqual(parseFaultRule("random:read=0.5"), { kind: "random", read: 0.5 });
   });
 
   it("names the rule and the bad value", () => {

@@ -1,8 +1,11 @@
 // The device-spec language ("dust:block=5:mem:1G"): option schemas as data and a pure parser to a tree.
 // Grammar and examples: docs/DEVICE-SPECS.md. Opening a parsed tree is open-device.ts's job.
 import { SpecError } from "./errors.js";
-import { FLAKEY_MODES, normalizeFaultRule, type FaultRuleConfig, type FlakeyMode } from "./fault-rules.js";
-import { parseDuration, parseSize } from "./size.js";
+import { normalizeFaultRule, type FaultRuleConfig } from "./fault-rules.js";
+import { defaultText } from "./faults/fault-docs.js";
+import { specKey, type FaultKind } from "./faults/fault-kind.js";
+import { faultKinds, findFaultKind } from "./faults/registry.js";
+import { parseSize } from "./size.js";
 
 /** A parsed device spec: a base device with layers stacked on it (outermost first). */
 export type DeviceSpec =
@@ -17,110 +20,68 @@ export type DeviceSpec =
     }
   | { readonly type: "fault"; readonly rules: readonly FaultRuleConfig[]; readonly lower: DeviceSpec };
 
-/** How an option's value is written. */
-export type OptionValueType =
-  "size" | "duration" | "rate" | "integer" | "flag" | "block-range" | "mode" | "byte-range";
-
-/** One option of a wrapper: the schema that the parser, the docs and the help text share. */
+/** One option of a wrapper as users see it: the schema that the parser, the docs and the help text share. */
 export interface WrapperOption {
+  /** Spelling in a spec (kebab-case; list options use the singular and repeat). */
   readonly key: string;
-  readonly value: OptionValueType;
+  /** Value type name ("size", "duration", "rate", ...). */
+  readonly value: string;
   readonly repeatable?: boolean;
   /** Default, as shown to users. */
   readonly default: string;
   readonly help: string;
 }
 
-/** Names of the wrappers (layers) a spec can stack. */
-export type WrapperName = "slice" | "dust" | "flakey" | "random" | "delay" | "fault";
+/** A wrapper (layer) a spec can stack, with its summary and options. */
+export interface Wrapper {
+  readonly summary: string;
+  readonly options: readonly WrapperOption[];
+}
 
-/** Every wrapper with its summary and options. */
-export const WRAPPERS: Readonly<Record<WrapperName, { summary: string; options: readonly WrapperOption[] }>> =
-  {
-    slice: {
-      summary: "a byte range of the lower device (dm-linear), e.g. spares carved from a disk's tail",
-      options: [
-        { key: "offset", value: "size", default: "0", help: "first byte of the slice (multiple of 512)" },
-        { key: "length", value: "size", default: "to the end", help: "length in bytes (multiple of 512)" },
-      ],
-    },
-    dust: {
-      summary: "dm-dust: reads of listed bad blocks fail; writes fail, or heal the block with `heal`",
-      options: [
-        { key: "block", value: "block-range", repeatable: true, default: "none", help: "bad block N or N-M" },
-        { key: "block-size", value: "size", default: "4096", help: "bad-block unit (power of two >= 512)" },
-        { key: "heal", value: "flag", default: "off", help: "a write to a bad block succeeds and clears it" },
-      ],
-    },
-    flakey: {
-      summary: "dm-flakey: up for `up`, then down for `down`, repeating; `mode`s apply while down",
-      options: [
-        { key: "up", value: "duration", default: "(required)", help: "length of each up interval" },
-        { key: "down", value: "duration", default: "(required)", help: "length of each down interval" },
-        {
-          key: "mode",
-          value: "mode",
-          repeatable: true,
-          default: "error-reads + error-writes",
-          help: FLAKEY_MODES.join(" | "),
-        },
-        {
-          key: "corrupt-offset",
-          value: "integer",
-          default: "0",
-          help: "corrupt-byte: byte of each read to corrupt",
-        },
-        {
-          key: "corrupt-value",
-          value: "integer",
-          default: "byte XOR 0xff",
-          help: "corrupt-byte: value to store",
-        },
-      ],
-    },
-    random: {
-      summary: "seeded per-operation error rates",
-      options: [
-        { key: "read", value: "rate", default: "0", help: "probability that a read fails" },
-        {
-          key: "write",
-          value: "rate",
-          default: "0",
-          help: "probability that a write / trim / zeroing fails",
-        },
-        { key: "flush", value: "rate", default: "0", help: "probability that a flush fails" },
-        { key: "seed", value: "integer", default: "1", help: "PRNG seed: same seed, same fault sequence" },
-      ],
-    },
-    delay: {
-      summary: "dm-delay: delay reads / writes, everywhere or only requests touching `range`",
-      options: [
-        { key: "read", value: "duration", default: "0", help: "delay of each read" },
-        { key: "write", value: "duration", default: "0", help: "delay of each write / trim / zeroing" },
-        {
-          key: "range",
-          value: "byte-range",
-          default: "whole device",
-          help: "OFFSET+LENGTH: delay only this range",
-        },
-      ],
-    },
-    fault: {
-      summary: "an empty fault layer (rules are added at runtime); takes no options",
-      options: [],
-    },
+const SLICE: Wrapper = {
+  summary: "a byte range of the lower device (dm-linear), e.g. spares carved from a disk's tail",
+  options: [
+    { key: "offset", value: "size", default: "0", help: "first byte of the slice (multiple of 512)" },
+    { key: "length", value: "size", default: "to the end", help: "length in bytes (multiple of 512)" },
+  ],
+};
+
+const EMPTY_FAULT: Wrapper = {
+  summary: "an empty fault layer (rules are added at runtime); takes no options",
+  options: [],
+};
+
+/** The spec view of a fault kind's options (derived from its schema). */
+export function kindWrapper(kind: FaultKind): Wrapper {
+  return {
+    summary: kind.summary,
+    options: Object.entries(kind.options).map(([name, def]) => ({
+      key: specKey(name, def),
+      value: def.type.name,
+      ...(def.type.list ? { repeatable: true } : {}),
+      default: defaultText(def),
+      help: def.help,
+    })),
   };
+}
+
+/** Every wrapper: slice, one per registered fault kind, and the empty fault layer. */
+export function wrappers(): Readonly<Record<string, Wrapper>> {
+  return {
+    slice: SLICE,
+    ...Object.fromEntries(faultKinds().map((kind) => [kind.name, kindWrapper(kind)])),
+    fault: EMPTY_FAULT,
+  };
+}
 
 const NBD_SCHEMES = ["nbd", "nbds", "nbd+unix", "nbds+unix", "nbd+vsock", "nbds+vsock"];
-const MAX_BAD_BLOCKS = 1 << 20;
 
 /** A parse failure inside a spec; parseDeviceSpec turns it into a SpecError naming the spec. */
 class Bad extends Error {}
 
 type Values = Map<string, (string | undefined)[]>;
 
-function parseArgs(wrapper: WrapperName, args: string): Values {
-  const schema = WRAPPERS[wrapper].options;
+function parseArgs(wrapper: string, schema: readonly WrapperOption[], args: string): Values {
   const values: Values = new Map();
   if (args === "") return values;
   for (const item of args.split(",")) {
@@ -155,38 +116,6 @@ function typed<T>(what: string, text: string, parse: (t: string) => T): T {
   }
 }
 
-function rate(text: string): number {
-  const v = /^\d+(\.\d+)?(e-?\d+)?$/i.test(text) ? Number(text) : NaN;
-  if (!(v >= 0 && v <= 1)) throw new RangeError(`"${text}" is not a rate between 0 and 1`);
-  return v;
-}
-
-function integer(text: string): number {
-  const v = /^\d+$/.test(text) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(v)) throw new RangeError(`"${text}" is not an integer >= 0`);
-  return v;
-}
-
-function blockRange(text: string): number[] {
-  const m = /^(\d+)(?:-(\d+))?$/.exec(text);
-  const first = m ? Number(m[1]) : NaN;
-  const last = m?.[2] !== undefined ? Number(m[2]) : first;
-  if (!m || !Number.isSafeInteger(first) || !Number.isSafeInteger(last) || last < first) {
-    throw new RangeError(`"${text}" is not a block number N or range N-M (N <= M)`);
-  }
-  if (last - first >= MAX_BAD_BLOCKS)
-    throw new RangeError(`"${text}" lists more than ${MAX_BAD_BLOCKS} blocks`);
-  return Array.from({ length: last - first + 1 }, (_, i) => first + i);
-}
-
-function byteRange(text: string): { offsetBytes: number; lengthBytes: number } {
-  const m = /^([^+]+)\+([^+]+)$/.exec(text);
-  if (!m) throw new RangeError(`"${text}" is not a byte range OFFSET+LENGTH (e.g. 0+1M)`);
-  const lengthBytes = parseSize(m[2]!);
-  if (lengthBytes === 0) throw new RangeError(`range "${text}" is empty`);
-  return { offsetBytes: parseSize(m[1]!), lengthBytes };
-}
-
 function multipleOf512(what: string, bytes: number, allowZero: boolean): number {
   if (bytes % 512 !== 0 || (!allowZero && bytes === 0)) {
     throw new Bad(`${what} ${bytes} is not a ${allowZero ? "" : "positive "}multiple of 512`);
@@ -194,70 +123,37 @@ function multipleOf512(what: string, bytes: number, allowZero: boolean): number 
   return bytes;
 }
 
-/** Build the rule of a fault wrapper from its parsed options. */
-function faultRule(wrapper: Exclude<WrapperName, "slice" | "fault">, values: Values): FaultRuleConfig {
-  const one = <T>(key: string, parse: (t: string) => T): T | undefined => {
-    const list = values.get(key);
-    return list === undefined
-      ? undefined
-      : typed(`${wrapper} option "${key}"`, list[list.length - 1]!, parse);
-  };
-  const all = <T>(key: string, parse: (t: string) => T): T[] =>
-    (values.get(key) ?? []).map((v) => typed(`${wrapper} option "${key}"`, v!, parse));
-  switch (wrapper) {
-    case "dust": {
-      const blocks = all("block", blockRange).flat();
-      if (blocks.length > MAX_BAD_BLOCKS) throw new Bad(`dust lists more than ${MAX_BAD_BLOCKS} blocks`);
-      return { kind: "dust", blockSize: one("block-size", parseSize), blocks, heal: values.has("heal") };
-    }
-    case "flakey": {
-      const upMs = one("up", parseDuration);
-      const downMs = one("down", parseDuration);
-      if (upMs === undefined || downMs === undefined) throw new Bad(`flakey needs both "up" and "down"`);
-      const modes = all("mode", (m) => {
-        if (!FLAKEY_MODES.includes(m as FlakeyMode)) {
-          throw new RangeError(`unknown mode "${m}" (expected one of ${FLAKEY_MODES.join(", ")})`);
-        }
-        return m as FlakeyMode;
-      });
-      return {
-        kind: "flakey",
-        upMs,
-        downMs,
-        modes: modes.length > 0 ? modes : undefined,
-        corruptOffset: one("corrupt-offset", integer),
-        corruptValue: one("corrupt-value", integer),
-      };
-    }
-    case "random":
-      return {
-        kind: "random",
-        readErrorRate: one("read", rate),
-        writeErrorRate: one("write", rate),
-        flushErrorRate: one("flush", rate),
-        seed: one("seed", integer),
-      };
-    case "delay":
-      return {
-        kind: "delay",
-        readDelayMs: one("read", parseDuration),
-        writeDelayMs: one("write", parseDuration),
-        range: one("range", byteRange),
-      };
+/** Build the rule of a fault wrapper from its parsed options (canonical names, typed values). */
+function faultRule(kind: FaultKind, values: Values): FaultRuleConfig {
+  const rule: Record<string, unknown> = { kind: kind.name };
+  for (const [name, def] of Object.entries(kind.options)) {
+    const key = specKey(name, def);
+    const texts = values.get(key);
+    if (texts === undefined) continue;
+    if (def.type.flag) rule[name] = true;
+    else if (def.type.list) {
+      rule[name] = texts.flatMap((t) =>
+        typed(`${kind.name} option "${key}"`, t!, (x) => def.type.fromText(x) as unknown[]),
+      );
+    } else
+      rule[name] = typed(`${kind.name} option "${key}"`, texts[texts.length - 1]!, (x) =>
+        def.type.fromText(x),
+      );
   }
+  return rule as FaultRuleConfig;
 }
 
 function validRule(rule: FaultRuleConfig): FaultRuleConfig {
   try {
-    normalizeFaultRule(rule, Infinity);
+    normalizeFaultRule(rule, Infinity, "spec");
   } catch (err) {
     throw new Bad((err as Error).message);
   }
   return rule;
 }
 
-function isWrapper(name: string): name is WrapperName {
-  return Object.hasOwn(WRAPPERS, name);
+function isWrapper(name: string): boolean {
+  return name === "slice" || name === "fault" || findFaultKind(name) !== undefined;
 }
 
 function parseBase(text: string): DeviceSpec {
@@ -278,7 +174,7 @@ function parseBase(text: string): DeviceSpec {
     return { type: "nbd", uri: text };
   }
   throw new Bad(
-    `unknown scheme or wrapper "${scheme}" (wrappers: ${Object.keys(WRAPPERS).join(", ")}; ` +
+    `unknown scheme or wrapper "${scheme}" (wrappers: ${Object.keys(wrappers()).join(", ")}; ` +
       `bases: PATH, file:PATH, file+direct:PATH, mem:SIZE, nbd://...; write file:${text} for a path containing ":")`,
   );
 }
@@ -289,7 +185,7 @@ function parseTree(text: string): DeviceSpec {
   const afterName = text.slice(name.length + 1);
   const colon = afterName.indexOf(":");
   if (colon < 0) throw new Bad(`wrapper "${name}" needs options and a lower device (${name}:OPTIONS:SPEC)`);
-  const values = parseArgs(name, afterName.slice(0, colon));
+  const values = parseArgs(name, wrappers()[name]!.options, afterName.slice(0, colon));
   const lower = parseTree(afterName.slice(colon + 1));
   if (name === "slice") {
     const offsetBytes = values.has("offset")
@@ -301,7 +197,8 @@ function parseTree(text: string): DeviceSpec {
     if (lengthBytes !== undefined) multipleOf512("slice length", lengthBytes, false);
     return { type: "slice", offsetBytes, lengthBytes, lower };
   }
-  const rules = name === "fault" ? [] : [validRule(faultRule(name, values))];
+  const kind = findFaultKind(name);
+  const rules = kind ? [validRule(faultRule(kind, values))] : [];
   // Consecutive fault wrappers form one fault layer (the form FaultDevice.describe() prints).
   if (lower.type === "fault") return { type: "fault", rules: [...rules, ...lower.rules], lower: lower.lower };
   return { type: "fault", rules, lower };
@@ -320,12 +217,13 @@ export function parseDeviceSpec(spec: string): DeviceSpec {
 /** Parse one fault rule written as a wrapper without its lower device ("dust:block=5,heal"). */
 export function parseFaultRule(text: string): FaultRuleConfig {
   try {
-    const m = /^([a-z]+):([^:]*)$/.exec(text.trim());
-    const kind = m?.[1];
-    if (!m || kind === undefined || !isWrapper(kind) || kind === "slice" || kind === "fault") {
-      throw new Bad(`expected KIND:OPTIONS with KIND one of dust, flakey, random, delay`);
+    const m = /^([a-z][a-z0-9-]*):([^:]*)$/.exec(text.trim());
+    const kind = m?.[1] === undefined ? undefined : findFaultKind(m[1]);
+    if (!m || kind === undefined) {
+      const names = faultKinds().map((k) => k.name);
+      throw new Bad(`expected KIND:OPTIONS with KIND one of ${names.join(", ")}`);
     }
-    return validRule(faultRule(kind, parseArgs(kind, m[2]!)));
+    return validRule(faultRule(kind, parseArgs(kind.name, kindWrapper(kind).options, m[2]!)));
   } catch (err) {
     if (err instanceof Bad) throw new SpecError(text, `fault rule "${text}": ${err.message}`);
     throw err;

@@ -1,14 +1,8 @@
 // Typed errors of the block layer: one class per condition, each with a stable `code`.
+import { DmremapError } from "../core/errors.js";
 
 /** Base of every block-layer error. */
-export class BlockError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-    this.code = code;
-  }
-}
+export class BlockError extends DmremapError {}
 
 /** The medium failed for a byte range (EIO to a client). */
 export class MediumError extends BlockError {
@@ -110,5 +104,67 @@ export class DisconnectedError extends BlockError {
     options?: { cause?: unknown },
   ) {
     super("EDISCONNECTED", `${device}: ${message}`, options);
+  }
+}
+
+/** Two devices of a set (or of two sets) share bytes: one would overwrite the other. */
+export class OverlapError extends BlockError {
+  constructor(
+    readonly spec: string,
+    readonly otherSpec: string,
+    message: string,
+  ) {
+    super("EOVERLAP", message);
+  }
+}
+
+/** A block device is mounted or claimed by another user (O_EXCL open refused with EBUSY). */
+export class DeviceInUseError extends BlockError {
+  constructor(
+    readonly device: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super("EINUSE", message, options);
+  }
+}
+
+/** A device carries a recognisable signature (filesystem, partition table, ...) and --force was not given. */
+export class SignatureFoundError extends BlockError {
+  constructor(
+    readonly device: string,
+    readonly found: string,
+    message: string,
+  ) {
+    super("ESIGNATURE", message);
+  }
+}
+
+/** A remote device (NBD server) refused a request with an error that has no closer meaning here. */
+export class RemoteError extends BlockError {
+  constructor(
+    readonly device: string,
+    readonly errno: string,
+    message: string,
+  ) {
+    super("EREMOTE", message);
+  }
+}
+
+/** I/O on a spare that is missing from the set (a placeholder of its recorded size): EIO, like a bad block. */
+export class MissingDeviceError extends MediumError {
+  constructor(
+    device: string,
+    op: "read" | "write" | "flush" | "trim" | "zero",
+    offsetBytes: number,
+    lengthBytes: number,
+  ) {
+    super(
+      device,
+      op,
+      offsetBytes,
+      lengthBytes,
+      `${device} is missing: ${op} of ${lengthBytes} bytes at ${offsetBytes} fails`,
+    );
   }
 }

@@ -87,7 +87,7 @@ describe("dust", () => {
 describe("flakey", () => {
   it("switches between up and down on the injected clock", async () => {
     let now = 1000;
-    const { device } = faulty([{ kind: "flakey", upMs: 5000, downMs: 1000 }], { now: () => now });
+    const { device } = faulty([{ kind: "flakey", up: 5000, down: 1000 }], { now: () => now });
     const read = () => outcome(device.read(0, new Uint8Array(512)));
     const seen: string[] = [];
     for (const t of [1000, 5999, 6000, 6999, 7000, 11_999, 12_000]) {
@@ -108,7 +108,7 @@ describe("flakey", () => {
 
   it("drop-writes acknowledges writes but discards them while down", async () => {
     let now = 0;
-    const { device } = faulty([{ kind: "flakey", upMs: 100, downMs: 100, modes: ["drop-writes"] }], {
+    const { device } = faulty([{ kind: "flakey", up: 100, down: 100, modes: ["drop-writes"] }], {
       now: () => now,
     });
     await device.write(0, filled(512, 1));
@@ -128,8 +128,8 @@ describe("flakey", () => {
     let now = 0;
     const rule: FaultRuleConfig = {
       kind: "flakey",
-      upMs: 10,
-      downMs: 10,
+      up: 10,
+      down: 10,
       modes: ["corrupt-byte"],
       corruptOffset: 3,
     };
@@ -157,23 +157,18 @@ describe("flakey", () => {
     assert.throws(
       () =>
         new FaultDevice(lower, {
-          rules: [{ kind: "flakey", upMs: 1, downMs: 1, modes: ["error-writes", "drop-writes"] }],
+          rules: [{ kind: "flakey", up: 1, down: 1, modes: ["error-writes", "drop-writes"] }],
         }),
       (e: unknown) =>
         e instanceof SpecError && /"error-writes" and "drop-writes" exclude each other/.test(e.message),
     );
-    assert.throws(
-      () => new FaultDevice(lower, { rules: [{ kind: "flakey", upMs: 0, downMs: 0 }] }),
-      /both 0/,
-    );
+    assert.throws(() => new FaultDevice(lower, { rules: [{ kind: "flakey", up: 0, down: 0 }] }), /both 0/);
   });
 });
 
 describe("random", () => {
   async function sequence(seed: number): Promise<string> {
-    const { device } = faulty([
-      { kind: "random", readErrorRate: 0.1, writeErrorRate: 0.2, flushErrorRate: 0.3, seed },
-    ]);
+    const { device } = faulty([{ kind: "random", read: 0.1, write: 0.2, flush: 0.3, seed }]);
     const out: string[] = [];
     for (let i = 0; i < 1000; i++) {
       const op =
@@ -198,7 +193,7 @@ describe("random", () => {
   });
 
   it("counts failures per operation type and fails nothing at rate 0", async () => {
-    const { device } = faulty([{ kind: "random", readErrorRate: 1, writeErrorRate: 0, flushErrorRate: 1 }]);
+    const { device } = faulty([{ kind: "random", read: 1, write: 0, flush: 1 }]);
     await assert.rejects(device.read(0, new Uint8Array(1)), MediumError);
     await device.write(0, filled(1, 1));
     await assert.rejects(device.flush(), MediumError);
@@ -219,7 +214,7 @@ describe("delay", () => {
       return new Promise<void>((resolve) => (release = resolve));
     };
     const range = { offsetBytes: 65536, lengthBytes: 4096 };
-    const { device } = faulty([{ kind: "delay", readDelayMs: 200, writeDelayMs: 50, range }], { sleep });
+    const { device } = faulty([{ kind: "delay", read: 200, write: 50, range }], { sleep });
     const slow = device.read(65536 + 4000, new Uint8Array(512)).then(() => order.push("slow"));
     const fast = device.read(0, new Uint8Array(512)).then(() => order.push("fast"));
     await fast;
@@ -240,7 +235,7 @@ describe("delay", () => {
     const lower = new MemoryDevice({ sizeBytes: MiB });
     const range = { offsetBytes: MiB - 512, lengthBytes: 1024 };
     assert.throws(
-      () => new FaultDevice(lower, { rules: [{ kind: "delay", readDelayMs: 1, range }] }),
+      () => new FaultDevice(lower, { rules: [{ kind: "delay", read: 1, range }] }),
       /delay range/,
     );
   });
@@ -251,7 +246,7 @@ describe("rule management", () => {
     const { device } = faulty([]);
     assert.equal(device.describe(), "fault::mem:1M");
     const dust = device.addRule({ kind: "dust", blocks: [1, 2, 3, 9], heal: true });
-    const random = device.addRule({ kind: "random", writeErrorRate: 0.5, seed: 9 });
+    const random = device.addRule({ kind: "random", write: 0.5, seed: 9 });
     assert.deepEqual(
       device.listRules().map((r) => [r.id, r.kind, r.spec]),
       [

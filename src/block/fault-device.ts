@@ -1,42 +1,50 @@
-// FaultDevice: a deterministic fault-injection layer (dm-dust, dm-flakey, dm-delay, seeded error rates).
-// Rules apply in list order to every request and can be added, removed and listed at runtime.
+// FaultDevice: a deterministic fault-injection layer. Its rules (of the kinds in faults/registry.ts)
+// apply in list order to every request and can be added, removed and listed at runtime.
 import type { BlockDevice, WriteOptions, WriteZeroesOptions } from "./block-device.js";
 import { LayerDevice } from "./base-device.js";
 import {
-  createFaultAction,
-  DustAction,
-  emptyFaultCounters,
-  FlakeyAction,
-  type FaultAction,
-  type FaultContext,
-  type FaultCounters,
-  type FaultRequest,
-} from "./fault-actions.js";
-import {
+  faultKindOf,
+  faultRuleJson,
   formatFaultRule,
   normalizeFaultRule,
-  type FaultKind,
   type FaultRuleConfig,
   type NormalizedFaultRule,
 } from "./fault-rules.js";
+import { DustAction } from "./faults/dust.js";
+import type { FaultAction, FaultContext, FaultRequest } from "./faults/fault-kind.js";
+import { FaultRuleError } from "./faults/errors.js";
+import { FlakeyAction } from "./faults/flakey.js";
+import { faultKinds } from "./faults/registry.js";
 
 /** Options of a fault layer. */
 export interface FaultDeviceOptions {
   /** Initial rules, applied in order. */
   readonly rules?: readonly FaultRuleConfig[];
-  /** Clock for flakey intervals (default Date.now). */
+  /** Clock of time-driven rules (flakey, grow), in milliseconds (default Date.now). */
   readonly now?: () => number;
-  /** How delay rules wait (default setTimeout). */
+  /** How delaying rules (delay, slow) wait (default setTimeout). */
   readonly sleep?: (ms: number) => Promise<void>;
 }
+
+/** Counters of injected faults by counter name (every registered kind's counters). */
+export type FaultCounters = Record<string, number>;
 
 /** A rule as listed by FaultDevice.listRules(). */
 export interface FaultRuleInfo {
   readonly id: number;
-  readonly kind: FaultKind;
+  readonly kind: string;
   /** The rule as device-spec wrapper text, e.g. "dust:block-size=4K,block=5". */
   readonly spec: string;
-  readonly config: NormalizedFaultRule;
+  /** The rule as data, valid input to addRule. */
+  readonly config: FaultRuleConfig;
+  /** Live state of the rule (kind-specific, e.g. `badBlocks`). */
+  readonly status: Record<string, unknown>;
+}
+
+interface LiveRule {
+  readonly id: number;
+  readonly rule: NormalizedFaultRule;
+  readonly action: FaultAction;
 }
 
 function defaultSleep(ms: number): Promise<void> {
@@ -46,9 +54,9 @@ function defaultSleep(ms: number): Promise<void> {
 /** Injects faults into the requests passing to the lower device; every injected fault is counted. */
 export class FaultDevice extends LayerDevice {
   readonly name: string;
-  private rules: { readonly id: number; readonly action: FaultAction }[] = [];
+  private rules: readonly LiveRule[] = [];
   private nextRuleId = 1;
-  private readonly faults = emptyFaultCounters();
+  private readonly faults: FaultCounters = {};
   private readonly ctx: FaultContext;
 
   constructor(lower: BlockDevice, options: FaultDeviceOptions = {}) {
@@ -56,21 +64,23 @@ export class FaultDevice extends LayerDevice {
     this.name = lower.describe();
     const now = options.now ?? Date.now;
     const sleep = options.sleep ?? defaultSleep;
+    for (const kind of faultKinds()) for (const c of kind.counters) this.faults[c.name] = 0;
     this.ctx = {
       device: this.name,
       sizeBytes: lower.sizeBytes,
       now: () => now(),
       sleep: (ms) => sleep(ms),
-      count: (counter) => this.faults[counter]++,
+      count: (counter) => void (this.faults[counter] = (this.faults[counter] ?? 0) + 1),
     };
     for (const rule of options.rules ?? []) this.addRule(rule);
   }
 
-  /** Validate and append a rule; returns its id. */
+  /** Validate and append a rule (options in JSON spelling); returns its id. */
   addRule(config: FaultRuleConfig): number {
-    const action = createFaultAction(normalizeFaultRule(config, this.lower.sizeBytes), this.ctx);
+    const rule = normalizeFaultRule(config, this.lower.sizeBytes);
+    const action = faultKindOf(rule.kind).create(rule.options as never, this.ctx);
     const id = this.nextRuleId++;
-    this.rules = [...this.rules, { id, action }];
+    this.rules = [...this.rules, { id, rule, action }];
     return id;
   }
 
@@ -86,11 +96,21 @@ export class FaultDevice extends LayerDevice {
     this.rules = [];
   }
 
+  private current({ rule, action }: LiveRule): NormalizedFaultRule {
+    return action.options ? { kind: rule.kind, options: action.options() } : rule;
+  }
+
   /** The current rules, in application order. */
   listRules(): FaultRuleInfo[] {
-    return this.rules.map(({ id, action }) => {
-      const config = action.config();
-      return { id, kind: action.kind, spec: formatFaultRule(config), config };
+    return this.rules.map((live) => {
+      const rule = this.current(live);
+      return {
+        id: live.id,
+        kind: rule.kind,
+        spec: formatFaultRule(rule),
+        config: faultRuleJson(rule),
+        status: live.action.status?.() ?? {},
+      };
     });
   }
 
@@ -105,7 +125,7 @@ export class FaultDevice extends LayerDevice {
   addBadBlock(block: number, ruleId?: number): void {
     let dust = this.dust(ruleId);
     if (!dust) {
-      if (ruleId !== undefined) throw new RangeError(`no dust rule with id ${ruleId}`);
+      if (ruleId !== undefined) throw new FaultRuleError("dust", "id", `no dust rule with id ${ruleId}`);
       dust = this.dust(this.addRule({ kind: "dust" }))!;
     }
     dust.add(block);
@@ -122,9 +142,10 @@ export class FaultDevice extends LayerDevice {
     return removed;
   }
 
-  /** Bad blocks of the first dust rule (or of `ruleId`), ascending, in that rule's block size. */
+  /** Bad blocks now of the first rule that has a bad-block set (dust, grow), or of `ruleId`; ascending, in that rule's block size. */
   listBadBlocks(ruleId?: number): number[] {
-    return this.dust(ruleId)?.list() ?? [];
+    const live = this.rules.find((r) => r.action.badBlocks && (ruleId === undefined || r.id === ruleId));
+    return live?.action.badBlocks?.() ?? [];
   }
 
   /** Restart every flakey rule's up/down cycle now (up first). */
@@ -175,9 +196,12 @@ export class FaultDevice extends LayerDevice {
   }
 
   protected override statusExtra(): Record<string, unknown> {
+    const notInjected = new Set(
+      faultKinds().flatMap((k) => k.counters.filter((c) => c.notInjected).map((c) => c.name)),
+    );
     const faults = this.faultCounters();
     const injected = Object.entries(faults)
-      .filter(([key]) => key !== "dustHeals")
+      .filter(([key]) => !notInjected.has(key))
       .reduce((sum, [, n]) => sum + n, 0);
     return { injected, faults, rules: this.listRules().map((r) => r.spec), ...super.statusExtra() };
   }

@@ -6,8 +6,8 @@ import type { DeviceCapabilities, WriteOptions } from "./block-device.js";
 import { BaseDevice } from "./base-device.js";
 import { decodeDeviceNumber, readBlockDeviceSize, readLogicalBlockSize } from "./block-sysfs.js";
 import { DirectIo } from "./direct-io.js";
-import { OpenError, SpecError } from "./errors.js";
-import { endOfFile, ioFailure, readAt, writeAt } from "./file-io.js";
+import { DeviceInUseError, OpenError, SpecError } from "./errors.js";
+import { endOfFile, ioFailure, readFully, writeFully } from "./file-io.js";
 
 /** Largest single read()/write() call; longer requests loop (the kernel may also transfer less). */
 const MAX_IO_BYTES = 1 << 30;
@@ -32,6 +32,11 @@ export interface FileDeviceOptions {
   readonly direct?: boolean;
   /** Root of sysfs, for tests (default "/sys"). */
   readonly sysfsRoot?: string;
+  /**
+   * Open a block device read-write with O_EXCL: the kernel refuses (EBUSY) a device that is mounted
+   * or claimed (md, LVM, another exclusive opener), which fails with DeviceInUseError.
+   */
+  readonly exclusive?: boolean;
 }
 
 function fdatasync(fd: number): Promise<void> {
@@ -42,6 +47,26 @@ function openFd(path: string, flags: number): Promise<number> {
   return new Promise((resolve, reject) =>
     fs.open(path, flags, (err, fd) => (err ? reject(err) : resolve(fd))),
   );
+}
+
+/** Device number of `path` when it is a block device. */
+function blockDeviceNumber(path: string): Promise<string | undefined> {
+  return new Promise((resolve) =>
+    fs.stat(path, (err, st) => resolve(!err && st.isBlockDevice() ? String(st.rdev) : undefined)),
+  );
+}
+
+/**
+ * Block devices this process holds with O_EXCL, with their open count: a second open of the same
+ * disk (main and spare as two slices of it) must not ask the kernel again, which would refuse it.
+ */
+const exclusiveHolds = new Map<string, number>();
+
+function releaseHold(key: string | undefined): void {
+  if (key === undefined) return;
+  const n = (exclusiveHolds.get(key) ?? 1) - 1;
+  if (n > 0) exclusiveHolds.set(key, n);
+  else exclusiveHolds.delete(key);
 }
 
 function closeFd(fd: number): Promise<void> {
@@ -100,6 +125,8 @@ export class FileDevice extends BaseDevice {
   readonly capabilities: DeviceCapabilities;
   readonly name: string;
   private inflight = 0;
+  /** Set when this open counts in exclusiveHolds. */
+  private exclusiveKey: string | undefined;
   private drained: (() => void) | undefined;
 
   private constructor(
@@ -123,10 +150,22 @@ export class FileDevice extends BaseDevice {
     const readOnly = options.readOnly ?? false;
     const direct = options.direct ?? false;
     let fd: number;
+    let exclusiveKey: string | undefined;
     try {
-      const flags = readOnly ? fs.constants.O_RDONLY : fs.constants.O_RDWR;
+      let flags = readOnly ? fs.constants.O_RDONLY : fs.constants.O_RDWR;
+      exclusiveKey = options.exclusive && !readOnly ? await blockDeviceNumber(path) : undefined;
+      if (exclusiveKey !== undefined && !exclusiveHolds.has(exclusiveKey)) flags |= fs.constants.O_EXCL;
       fd = await openFd(path, direct ? flags | fs.constants.O_DIRECT : flags);
+      if (exclusiveKey !== undefined)
+        exclusiveHolds.set(exclusiveKey, (exclusiveHolds.get(exclusiveKey) ?? 0) + 1);
     } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "EBUSY") {
+        throw new DeviceInUseError(
+          path,
+          `cannot open "${path}" for writing: it is mounted or in use by another program (the kernel refused an exclusive open, EBUSY)`,
+          { cause: err },
+        );
+      }
       throw openFailure(path, err, direct);
     }
     try {
@@ -162,8 +201,19 @@ export class FileDevice extends BaseDevice {
       }
       // The synchronous memory path copies from plain buffers, which O_DIRECT cannot take.
       const memoryBacked = !direct && st.isFile() && (await onMemoryFs(path));
-      return new FileDevice(path, fd, sizeBytes, st.isBlockDevice(), readOnly, memoryBacked, directIo);
+      const device = new FileDevice(
+        path,
+        fd,
+        sizeBytes,
+        st.isBlockDevice(),
+        readOnly,
+        memoryBacked,
+        directIo,
+      );
+      device.exclusiveKey = exclusiveKey;
+      return device;
     } catch (err) {
+      releaseHold(exclusiveKey);
       await closeFd(fd).catch(() => undefined);
       throw err;
     }
@@ -217,23 +267,20 @@ export class FileDevice extends BaseDevice {
     }
   }
 
+  /** Count `request` in flight until it settles (cheaper than track() for an existing promise). */
+  private counted(request: Promise<void>): Promise<void> {
+    this.inflight++;
+    const settle = (): void => {
+      if (--this.inflight === 0) this.drained?.();
+    };
+    request.then(settle, settle);
+    return request;
+  }
+
   protected _read(offsetBytes: number, target: Uint8Array): Promise<void> {
     if (this.directIo) return this.directRead(this.directIo, offsetBytes, target);
     if (this.memoryBacked && target.length <= SYNC_IO_MAX_BYTES) return this.readNow(offsetBytes, target);
-    return this.track(async () => {
-      let done = 0;
-      while (done < target.length) {
-        const want = Math.min(MAX_IO_BYTES, target.length - done);
-        let n: number;
-        try {
-          n = await readAt(this.fd, target, done, want, offsetBytes + done);
-        } catch (err) {
-          throw ioFailure(this.name, "read", offsetBytes + done, want, err);
-        }
-        if (n === 0) throw endOfFile(this.name, offsetBytes + done, target.length - done);
-        done += n;
-      }
-    });
+    return this.counted(readFully(this.fd, this.name, target, offsetBytes));
   }
 
   /** Synchronous read for memory-backed files (no threadpool hop). */
@@ -272,18 +319,9 @@ export class FileDevice extends BaseDevice {
     if (this.memoryBacked && !options.fua && data.length <= SYNC_IO_MAX_BYTES) {
       return this.writeNow(offsetBytes, data);
     }
-    return this.track(async () => {
-      let done = 0;
-      while (done < data.length) {
-        const want = Math.min(MAX_IO_BYTES, data.length - done);
-        try {
-          done += await writeAt(this.fd, data, done, want, offsetBytes + done);
-        } catch (err) {
-          throw ioFailure(this.name, "write", offsetBytes + done, want, err);
-        }
-      }
-      if (options.fua) await this.sync();
-    });
+    if (options.fua)
+      return this.track(() => writeFully(this.fd, this.name, data, offsetBytes).then(() => this.sync()));
+    return this.counted(writeFully(this.fd, this.name, data, offsetBytes));
   }
 
   private directRead(io: DirectIo, offsetBytes: number, target: Uint8Array): Promise<void> {
@@ -323,6 +361,8 @@ export class FileDevice extends BaseDevice {
   /** Waits for in-flight requests so the fd number is never reused under them. */
   protected override async _close(): Promise<void> {
     if (this.inflight > 0) await new Promise<void>((resolve) => (this.drained = resolve));
+    releaseHold(this.exclusiveKey);
+    this.exclusiveKey = undefined;
     await closeFd(this.fd);
   }
 

@@ -56,3 +56,44 @@ export function writeAt(
     fs.write(fd, buf, offset, length, position, (err, n) => (err ? reject(err) : resolve(n)));
   });
 }
+
+/** Largest single read()/write() call; longer transfers loop (the kernel may also transfer less). */
+const MAX_CALL_BYTES = 1 << 30;
+
+/**
+ * Read all of `target` from `position` on the threadpool as one promise, with typed errors naming
+ * `device`: a single pread in the usual case, no async function or per-call promise around it.
+ */
+export function readFully(fd: number, device: string, target: Uint8Array, position: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let done = 0;
+    const step = (): void => {
+      if (done === target.length) return resolve();
+      const want = Math.min(MAX_CALL_BYTES, target.length - done);
+      fs.read(fd, target, done, want, position + done, (err, n) => {
+        if (err) return reject(ioFailure(device, "read", position + done, want, err));
+        if (n === 0) return reject(endOfFile(device, position + done, target.length - done));
+        done += n;
+        step();
+      });
+    };
+    step();
+  });
+}
+
+/** Write all of `data` at `position` on the threadpool as one promise (see readFully). */
+export function writeFully(fd: number, device: string, data: Uint8Array, position: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let done = 0;
+    const step = (): void => {
+      if (done === data.length) return resolve();
+      const want = Math.min(MAX_CALL_BYTES, data.length - done);
+      fs.write(fd, data, done, want, position + done, (err, n) => {
+        if (err) return reject(ioFailure(device, "write", position + done, want, err));
+        done += n;
+        step();
+      });
+    };
+    step();
+  });
+}

@@ -9,7 +9,7 @@ import { MediumError, OpenError, ReadOnlyError, SpecError } from "./errors.js";
 import { FaultDevice } from "./fault-device.js";
 import { FileDevice } from "./file-device.js";
 import { MemoryDevice } from "./memory-device.js";
-import { faultLayers, findLayer, openDevice } from "./open-device.js";
+import { faultLayers, findLayer, openDevice, registerDeviceOpener } from "./open-device.js";
 import { SliceDevice } from "./slice-device.js";
 
 let dir = "";
@@ -54,7 +54,7 @@ describe("openDevice", () => {
     assert.equal(tail.describe(), `slice:offset=3M,length=1M:${path}`);
     await tail.close();
     const flakey = await openDevice(`flakey:up=5s,down=1s,mode=drop-writes:${path}`);
-    assert.equal(flakey.describe(), `flakey:up=5s,down=1s,mode=drop-writes:${path}`);
+    assert.equal(flakey.describe(), `flakey:up=5s,down=1s,mode=drop-writes,corrupt-offset=0:${path}`);
     await flakey.close();
   });
 
@@ -159,5 +159,26 @@ describe("openDevice", () => {
       assert.ok(err instanceof OpenError, `connection failure is an OpenError: ${String(err)}`);
       assert.ok(err.message.startsWith(`device spec "${spec}": `), err.message);
     }
+  });
+});
+
+describe("registerDeviceOpener (the seam the NBD client plugs into; block/ never imports nbd/)", () => {
+  it("routes nbd URIs to the registered opener, under fault layers too, and names the spec on failure", async () => {
+    const seen: string[] = [];
+    registerDeviceOpener("nbd", async (uri, options) => {
+      seen.push(`${uri} ro=${options.readOnly === true}`);
+      if (uri.includes("refused")) throw new Error("connection refused");
+      return new MemoryDevice({ sizeBytes: 1 << 20 });
+    });
+    const dev = await openDevice("dust:block=1,block-size=4096:nbd://host/disk", { readOnly: true });
+    assert.equal(dev.sizeBytes, 1 << 20);
+    await dev.close();
+    assert.deepEqual(seen, ["nbd://host/disk ro=true"]);
+    const spec = "nbd://refused/x";
+    await assert.rejects(openDevice(spec), (err: unknown) => {
+      assert.ok(err instanceof OpenError);
+      assert.equal(err.message, `device spec "${spec}": cannot open "nbd://refused/x": connection refused`);
+      return true;
+    });
   });
 });

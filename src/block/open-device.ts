@@ -9,12 +9,14 @@ import { MemoryDevice } from "./memory-device.js";
 import { ReadOnlyDevice } from "./read-only-device.js";
 import { SliceDevice } from "./slice-device.js";
 
-export { parseDeviceSpec, parseFaultRule, WRAPPERS, type DeviceSpec } from "./device-spec.js";
+export { parseDeviceSpec, parseFaultRule, wrappers, type DeviceSpec } from "./device-spec.js";
 
 /** Options of openDevice. */
 export interface OpenDeviceOptions {
   /** Open the base read-only; the whole stack then refuses writes. */
   readonly readOnly?: boolean;
+  /** Open a block-device base read-write with O_EXCL (refused when mounted or claimed). */
+  readonly exclusive?: boolean;
   /** If a file base does not exist, create it as a sparse file of this size. */
   readonly create?: { readonly sizeBytes: number };
   /** Clock of flakey rules (default Date.now). */
@@ -23,29 +25,34 @@ export interface OpenDeviceOptions {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
-/** Signature of nbd-device.ts's opener (loaded on demand so this module builds without it). */
-type OpenNbdDevice = (uri: string, options: { readOnly?: boolean }) => Promise<BlockDevice>;
+/** Opens a remote base device from its URI (registered by the folder that implements it). */
+export type DeviceOpener = (uri: string, options: { readonly readOnly?: boolean }) => Promise<BlockDevice>;
 
-const NBD_MODULE = "./nbd-device.js";
+/** URI schemes of remote bases, as the spec grammar knows them; "nbd" covers every nbd* scheme. */
+export type RemoteScheme = "nbd";
 
-async function openNbd(spec: string, uri: string, readOnly: boolean): Promise<BlockDevice> {
-  let mod: { openNbdDevice?: unknown };
-  try {
-    mod = (await import(NBD_MODULE)) as { openNbdDevice?: unknown };
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ERR_MODULE_NOT_FOUND" && String((err as Error).message).includes("nbd-device")) {
-      throw new SpecError(spec, `device spec "${spec}": nbd URIs are not supported in this build`, {
-        cause: err,
-      });
-    }
-    throw err;
+const openers = new Map<RemoteScheme, DeviceOpener>();
+
+/**
+ * Register the opener of a remote base kind. block/ never imports the folders above it: the NBD
+ * client (src/nbd/nbd-client-device.ts) registers itself when it is imported by a stack builder.
+ */
+export function registerDeviceOpener(scheme: RemoteScheme, opener: DeviceOpener): void {
+  openers.set(scheme, opener);
+}
+
+async function openRemote(
+  spec: string,
+  scheme: RemoteScheme,
+  uri: string,
+  readOnly: boolean,
+): Promise<BlockDevice> {
+  const opener = openers.get(scheme);
+  if (!opener) {
+    throw new SpecError(spec, `device spec "${spec}": ${scheme} URIs are not supported in this build`);
   }
-  if (typeof mod.openNbdDevice !== "function") {
-    throw new SpecError(spec, `device spec "${spec}": nbd URIs are not supported in this build`);
-  }
   try {
-    return await (mod.openNbdDevice as OpenNbdDevice)(uri, { readOnly });
+    return await opener(uri, { readOnly });
   } catch (err) {
     if (err instanceof BlockError) throw err;
     throw new OpenError(spec, `cannot open "${uri}": ${err instanceof Error ? err.message : String(err)}`, {
@@ -56,7 +63,11 @@ async function openNbd(spec: string, uri: string, readOnly: boolean): Promise<Bl
 
 async function openFile(path: string, direct: boolean, options: OpenDeviceOptions): Promise<BlockDevice> {
   try {
-    return await FileDevice.open(path, { readOnly: options.readOnly, direct });
+    return await FileDevice.open(path, {
+      readOnly: options.readOnly,
+      direct,
+      ...(options.exclusive ? { exclusive: true } : {}),
+    });
   } catch (err) {
     const missing = err instanceof OpenError && (err.cause as NodeJS.ErrnoException)?.code === "ENOENT";
     if (!missing || !options.create || options.readOnly) throw err;
@@ -73,7 +84,7 @@ async function openBase(spec: string, node: DeviceSpec, options: OpenDeviceOptio
       return options.readOnly ? new ReadOnlyDevice(mem) : mem;
     }
     case "nbd":
-      return openNbd(spec, node.uri, options.readOnly ?? false);
+      return openRemote(spec, "nbd", node.uri, options.readOnly ?? false);
     default:
       throw new Error(`not a base device: ${node.type}`);
   }

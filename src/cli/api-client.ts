@@ -1,32 +1,9 @@
 // A small client of the daemon's control API for the online CLI (TCP or Unix socket, JSON).
 import { request } from "node:http";
 import { parseListenAddress, formatListenAddress, type ListenAddress } from "../daemon/listen-address.js";
+import { ApiProblemError, DaemonUnreachableError } from "./errors.js";
 
-/** The daemon did not answer at all (not running, wrong address). */
-export class DaemonUnreachableError extends Error {
-  readonly code = "EUNREACHABLE";
-  constructor(
-    readonly address: string,
-    cause: unknown,
-  ) {
-    super(`no dmremap daemon answers at ${address} (${(cause as Error).message ?? String(cause)})`, {
-      cause,
-    });
-    this.name = "DaemonUnreachableError";
-  }
-}
-
-/** The daemon answered with an error (RFC 9457 problem details). */
-export class ApiProblemError extends Error {
-  readonly code = "EAPI";
-  constructor(
-    readonly status: number,
-    readonly problem: { title?: string; detail?: string },
-  ) {
-    super(`daemon: ${problem.detail ?? problem.title ?? `HTTP ${status}`}`);
-    this.name = "ApiProblemError";
-  }
-}
+export { ApiProblemError, DaemonUnreachableError } from "./errors.js";
 
 /** Client of one daemon. */
 export class ApiClient {

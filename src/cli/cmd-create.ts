@@ -1,7 +1,7 @@
 // `dmremap create`: format spares with a new set's metadata.
 import { boolOpt, parseIntArg, stringOpt, stringsOpt, type Command } from "./command.js";
 import { UsageError } from "./errors.js";
-import { createTarget } from "../daemon/stack.js";
+import { openStack } from "../daemon/stack.js";
 import { targetStatus } from "../daemon/control-target.js";
 import { parseSize } from "../block/size.js";
 
@@ -18,12 +18,18 @@ export const createCommand: Command = {
       default: "4096",
     },
     name: { type: "string", value: "NAME", help: "name of the set", default: "dmremap" },
-    force: { type: "boolean", help: "overwrite spares that already hold dmremap metadata" },
+    force: {
+      type: "boolean",
+      help: "overwrite spares that hold a filesystem, partition table, LVM, md, LUKS, swap or an idle dmremap set",
+    },
     json: { type: "boolean", help: "print the new set's status as JSON" },
   },
   details: `examples:
   dmremap create --main /dev/sdb --spare /dev/sdc1
-  dmremap create --main slice:length=900G:/dev/sdb --spare slice:offset=900G:/dev/sdb --block-size 4096`,
+  dmremap create --main slice:length=900G:/dev/sdb --spare slice:offset=900G:/dev/sdb --block-size 4096
+Refused: a spare that overlaps the main or another spare (same file, same disk range); a spare that
+holds a recognisable signature (without --force); a device that is mounted or in use; a set that a
+running daemon serves (even with --force).`,
   async run(ctx) {
     const main = stringOpt(ctx, "main");
     if (!main) throw new UsageError("create needs --main DEV");
@@ -41,7 +47,10 @@ export const createCommand: Command = {
     if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) {
       throw new UsageError(`--name "${name}" must be 1-64 characters of A-Z a-z 0-9 _ . -`);
     }
-    const target = await createTarget({ name, main, spares, blockSize, force: boolOpt(ctx, "force") });
+    const target = await openStack(
+      { name, main, spares, blockSize, force: boolOpt(ctx, "force") },
+      { mode: "create" },
+    );
     try {
       const status = targetStatus(target);
       if (boolOpt(ctx, "json")) ctx.out.write(JSON.stringify(status, null, 2) + "\n");

@@ -1,5 +1,6 @@
 // `dmremap info SPEC`: open a device spec and show what it is (checks a spec before using it).
 import { openDevice } from "../block/open-device.js";
+import "../nbd/nbd-client-device.js"; // registers the nbd:// and nbd+unix:// device opener
 import { boolOpt, type Command } from "./command.js";
 import { UsageError } from "./errors.js";
 

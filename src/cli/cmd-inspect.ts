@@ -1,6 +1,5 @@
 // `dmremap status`, `list` and `check`: look at a set, offline or through a running daemon.
-import { checkSet } from "../metadata/open-set.js";
-import { openSpareDevices } from "../daemon/stack.js";
+import { openStack } from "../daemon/stack.js";
 import { pendingBlocks } from "../daemon/control-target.js";
 import { boolOpt, parseIntArg, stringOpt, stringsOpt, type Command } from "./command.js";
 import { JSON_OPTION, SET_OPTIONS, withSetReadOnly } from "./offline.js";
@@ -123,43 +122,58 @@ export const listCommand: Command = {
 
 export const checkCommand: Command = {
   name: "check",
-  summary: "verify every metadata copy (like fsck); --repair rewrites stale or corrupt copies",
+  summary: "verify every metadata copy at both ends of every spare (like fsck); --repair rewrites bad ones",
   options: {
     spare: SET_OPTIONS.spare!,
-    repair: { type: "boolean", help: "rewrite bad copies from the newest valid state" },
+    main: {
+      type: "string",
+      value: "DEV",
+      help: "main device to compare with the recorded identity (default: the recorded spec)",
+    },
+    repair: {
+      type: "boolean",
+      help: "rewrite bad copies and lost ends from the newest valid state; upgrades a format 1 set",
+    },
     ...JSON_OPTION,
   },
-  details: "exit status: 0 all copies ok (or repaired), 1 problems found and not repaired",
+  details: `Each spare holds a complete copy at its head and at its tail; a wiped head or tail is found
+from the other end and rewritten by --repair. A set of on-disk format version 1 is reported as
+such and upgraded in place (crash-safe) by --repair, or by the first read-write open (serve).
+The main device (opened read-only, when it can be opened) is compared with the identity recorded
+in the set.
+exit status: 0 all copies ok (or repaired), 1 problems found and not repaired, or the main is not
+the recorded one`,
   async run(ctx) {
     const specs = stringsOpt(ctx, "spare");
     if (specs.length === 0) throw new UsageError("check needs the set's spares: --spare DEV");
     const repair = boolOpt(ctx, "repair");
-    const spares = await openSpareDevices(specs, !repair);
-    try {
-      const report = await checkSet(spares, { repair });
-      if (boolOpt(ctx, "json")) {
-        ctx.out.write(JSON.stringify(report, null, 2) + "\n");
-      } else {
+    const mainSpec = stringOpt(ctx, "main");
+    const { report, main } = await openStack(
+      { name: "check", spares: specs, ...(mainSpec ? { main: mainSpec } : {}) },
+      { mode: "check", repair },
+    );
+    if (boolOpt(ctx, "json")) {
+      ctx.out.write(JSON.stringify({ ...report, main }, null, 2) + "\n");
+    } else {
+      ctx.out.write(
+        `set "${report.identity.name}" (${report.identity.uuid}), format ${report.formatVersion}, generation ${report.generation}\n`,
+      );
+      for (const c of report.found) {
         ctx.out.write(
-          `set "${report.identity.name}" (${report.identity.uuid}), generation ${report.generation}\n`,
-        );
-        for (const c of report.found) {
-          ctx.out.write(
-            `  ${c.device}: slot ${c.slot}, generation ${c.generation}, ${c.state}${c.detail ? ` (${c.detail})` : ""}\n`,
-          );
-        }
-        for (const note of report.notes) ctx.out.write(`  note: ${note}\n`);
-        ctx.out.write(
-          report.clean
-            ? "all copies ok\n"
-            : report.repaired
-              ? "problems found and repaired\n"
-              : "problems found; run with --repair to fix them\n",
+          `  ${c.device}: slot ${c.slot}, generation ${c.generation}, ${c.state}${c.detail ? ` (${c.detail})` : ""}\n`,
         );
       }
-      return report.clean || report.repaired ? 0 : 1;
-    } finally {
-      await Promise.allSettled(spares.map((s) => s.close()));
+      for (const note of report.notes) ctx.out.write(`  note: ${note}\n`);
+      ctx.out.write(`  main ${main.spec ?? "(unknown)"}: ${main.state} (${main.detail})\n`);
+      ctx.out.write(
+        report.clean
+          ? "all copies ok\n"
+          : report.repaired
+            ? "problems found and repaired\n"
+            : "problems found; run with --repair to fix them\n",
+      );
     }
+    if (main.state === "mismatch") return 1;
+    return report.clean || report.repaired ? 0 : 1;
   },
 };

@@ -47,7 +47,7 @@ test("integer arguments name the bad value", () => {
 test("errors map to one exit code each: usage 2, device and other failures 1", () => {
   assert.equal(describeCliError(new UsageError("bad")).exitCode, EXIT_USAGE);
   const spec = describeCliError(new SpecError("x", 'device spec "x": unknown scheme'));
-  assert.deepEqual(spec, { exitCode: EXIT_FAILED, message: 'device spec "x": unknown scheme' });
+  assert.deepEqual(spec, { exitCode: EXIT_FAILED, message: 'device spec "x": unknown scheme', known: true });
   assert.equal(describeCliError("odd").exitCode, EXIT_FAILED);
 });
 

@@ -64,9 +64,16 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * After a command returns, whatever is still pending (a hung device's request, a reconnect timer)
+ * must not keep the process alive: exit after a short grace for output to drain.
+ */
+const EXIT_GRACE_MS = 500;
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
+    setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();
   },
   (err: unknown) => {
     process.stderr.write(`dmremap: internal error: ${String(err)}\n`);

@@ -1,5 +1,5 @@
 // Offline access to a set (device not served): open the stack from the command line's devices.
-import { assembleTarget, type AssembledTarget } from "../daemon/stack.js";
+import { openStack, type AssembledTarget } from "../daemon/stack.js";
 import { targetStatus } from "../daemon/control-target.js";
 import type { TargetStatus } from "../daemon/target.js";
 import { stringOpt, stringsOpt, type CommandContext, type OptionSpec } from "./command.js";
@@ -16,11 +16,11 @@ export const JSON_OPTION: Record<string, OptionSpec> = {
   json: { type: "boolean", help: "print JSON instead of a table" },
 };
 
-function definition(ctx: Pick<CommandContext, "values">, readOnly: boolean) {
+function definition(ctx: Pick<CommandContext, "values">) {
   const spares = stringsOpt(ctx, "spare");
   if (spares.length === 0) throw new UsageError("give the set's spare devices with --spare DEV");
   const main = stringOpt(ctx, "main");
-  return { name: "offline", spares, ...(main ? { main } : {}), readOnly, repair: !readOnly };
+  return { name: "offline", spares, ...(main ? { main } : {}) };
 }
 
 /** Open the set for inspection: devices read-only, no repair, nothing written on close. */
@@ -28,9 +28,8 @@ export async function withSetReadOnly<T>(
   ctx: Pick<CommandContext, "values">,
   use: (target: AssembledTarget, status: TargetStatus) => Promise<T> | T,
 ): Promise<T> {
-  const target = await assembleTarget(definition(ctx, true));
+  const target = await openStack(definition(ctx), { mode: "inspect" });
   const status = targetStatus(target);
-  target.device.core.enterReadOnly("opened read-only for inspection");
   try {
     return await use(target, status);
   } finally {
@@ -43,7 +42,7 @@ export async function withSet<T>(
   ctx: Pick<CommandContext, "values">,
   use: (target: AssembledTarget) => Promise<T>,
 ): Promise<T> {
-  const target = await assembleTarget(definition(ctx, false));
+  const target = await openStack(definition(ctx), { mode: "serve" });
   try {
     return await use(target);
   } finally {

@@ -1,12 +1,13 @@
 // Choosing between the running daemon (online) and the set's metadata (offline), and the online calls.
-import { readFileSync } from "node:fs";
+import { schemaDefault } from "../daemon/config-schema.js";
 import type { TargetStatus } from "../daemon/target.js";
 import { ApiClient } from "./api-client.js";
 import { stringOpt, stringsOpt, type CommandContext, type OptionSpec } from "./command.js";
 import { UsageError } from "./errors.js";
+import { findApiToken } from "./token-lookup.js";
 
-/** Default address of the daemon's control API. */
-export const DEFAULT_API_ADDRESS = "tcp:127.0.0.1:7878";
+/** Default address of the daemon's control API (the config schema's api.listen default). */
+export const DEFAULT_API_ADDRESS = String(schemaDefault("api", "listen"));
 
 /** Options of commands that can talk to a running daemon. */
 export const ONLINE_OPTIONS: Record<string, OptionSpec> = {
@@ -19,7 +20,7 @@ export const ONLINE_OPTIONS: Record<string, OptionSpec> = {
   "token-file": {
     type: "string",
     value: "FILE",
-    help: "bearer token for changes over TCP (env DMREMAP_TOKEN)",
+    help: "file holding the bearer token for changes over TCP; without it: env DMREMAP_TOKEN (the token itself), then the api.token_file of $DMREMAP_CONFIG (default /etc/dmremap/dmremap.toml), then the demo's ./data/api-token",
   },
 };
 
@@ -32,8 +33,7 @@ export function isOffline(ctx: Pick<CommandContext, "values">): boolean {
 export function apiClient(ctx: Pick<CommandContext, "values">): ApiClient {
   const address = stringOpt(ctx, "api") ?? process.env.DMREMAP_API ?? DEFAULT_API_ADDRESS;
   const tokenFile = stringOpt(ctx, "token-file");
-  const token = tokenFile ? readFileSync(tokenFile, "utf8").trim() : process.env.DMREMAP_TOKEN;
-  return new ApiClient(address, token || undefined);
+  return new ApiClient(address, findApiToken(tokenFile ? { tokenFile } : {})?.token);
 }
 
 /** Resolve which target an online command acts on: the named one, or the only one. */

@@ -16,6 +16,32 @@ function percent(part: number, whole: number): string {
   return whole === 0 ? "0%" : `${((100 * part) / whole).toFixed(1)}%`;
 }
 
+/** Risk tier and scan progress rows, when the daemon runs the health services (docs/HEALTH.md). */
+function healthRows(s: TargetStatus): [string, string][] {
+  const h = s.health as
+    | {
+        reason?: string;
+        scan?: {
+          state: string;
+          pass: number;
+          scannedBlocks: number;
+          totalBlocks: number;
+          errorsFound: number;
+        };
+      }
+    | undefined;
+  const rows: [string, string][] = [];
+  if (h?.reason) rows.push(["risk", h.reason]);
+  if (h?.scan) {
+    const c = h.scan;
+    rows.push([
+      "scan",
+      `${c.state}, pass ${c.pass}, ${percent(c.scannedBlocks, c.totalBlocks)} of the pass, ${c.errorsFound} bad blocks found`,
+    ]);
+  }
+  return rows;
+}
+
 /** Multi-line human status of one target. */
 export function renderStatus(s: TargetStatus): string {
   const spare = s.spare;
@@ -27,6 +53,19 @@ export function renderStatus(s: TargetStatus): string {
     ["remapped", `${s.remappedBlocks} blocks`],
     ["pending", `${s.pendingBlocks} blocks`],
     ["lost sectors", String(s.lostSectors)],
+    ...healthRows(s),
+    ...((s.missingSpares?.length ?? 0) > 0
+      ? ([
+          [
+            "missing spares",
+            s
+              .missingSpares!.map(
+                (m) => `spare ${m.index}${m.lastKnownDevice ? ` (${m.lastKnownDevice})` : ""}`,
+              )
+              .join(", ") + `; ${s.unavailableBlocks ?? 0} blocks unavailable`,
+          ],
+        ] as [string, string][])
+      : []),
     [
       "spare slots",
       `${spare.usedBlocks} used / ${spare.totalBlocks} total (${percent(spare.usedBlocks, spare.totalBlocks)})` +

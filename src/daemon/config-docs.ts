@@ -71,9 +71,16 @@ export function renderConfigDocs(schema: TableSchema = CONFIG_SCHEMA): string {
     "- `target.name` and `target.export` are unique across targets.",
     "- `nbd.tls_cert` and `nbd.tls_key` go together; `nbd.tls_psk_file` excludes them.",
     "- A non-loopback `tcp:` entry in `nbd.listen` needs TLS or `allow_insecure = true`.",
+    "- A non-loopback `api.listen` needs `api.allow_insecure = true` (the API has no TLS).",
+    "- No two devices of the file share a byte: a target's main and spares, and every device of",
+    "  other targets (checked when the daemon starts; see OPERATIONS.md, what dmremap refuses).",
+    "- `[target.policy]` has one key per remap-policy knob (src/remap/remap-policy.ts); `serve --spare`",
+    "  takes the same knobs as flags (`--read-retry-budget 2s`).",
     "- `target.policy.read_retry_budget` may not exceed `nbd.request_deadline`.",
-    "- `[target.faults]` has an effect only with `enabled = true`; `flakey_modes` must not combine",
-    "  `error-writes` with `drop-writes` or `error-reads` with `corrupt-byte`.",
+    "- `[target.faults]` has an effect only with `enabled = true`. Each `[target.faults.KIND]` table is",
+    "  one rule, checked as the fault layer checks it (e.g. flakey `modes` must not combine `error-writes`",
+    "  with `drop-writes` or `error-reads` with `corrupt-byte`); the kinds, their options and the same",
+    "  options in device specs and the HTTP API are in docs/DEVICE-SPECS.md.",
     "",
   );
   return out.join("\n");

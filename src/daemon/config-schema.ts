@@ -1,7 +1,10 @@
 // The configuration schema as data: every key with its type, default, bounds and help text.
 // Validation (schema-validate.ts), defaults and the docs table (config-docs.ts) are generated from it.
 
-import { FLAKEY_MODES } from "../block/fault-rules.js";
+import { REMAP_POLICY_SCHEMA, type PolicyField, type RemapPolicy } from "../remap/remap-policy.js";
+import { FAULTS_TABLE } from "./config-faults.js";
+import { FORECAST_TABLE, SCAN_TABLE } from "./config-health.js";
+import { formatDuration } from "./schema-validate.js";
 
 /** Value types a configuration key can have. */
 export type FieldType =
@@ -62,40 +65,39 @@ export interface TableSchema {
 }
 
 const NAME_PATTERN = /^[a-zA-Z0-9_.-]+$/;
-const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 
-const policyTable: TableSchema = {
-  key: "policy",
-  help: "How the target reacts to I/O errors on the main device.",
-  // prettier-ignore
-  fields: [
-    { key: "write_retries", type: "integer", default: 2, min: 0, max: 10, help: "Retries of a failed write on main before the block is remapped." },
-    { key: "read_retries", type: "integer", default: 3, min: 0, max: 20, help: "Retries of a failed read on main before the block is marked pending." },
-    { key: "read_retry_budget", type: "duration", default: "5s", min: 0, max: 25_000, help: "Time budget for read retries of one request; must not exceed nbd.request_deadline." },
-    { key: "migrate_on_recovered_read", type: "boolean", default: true, help: "Move a block to a spare when a retried read succeeds (its data is still known)." },
-    { key: "spare_threshold_percent", type: "integer", default: 10, min: 0, max: 100, help: "Spare pool is 'nearly exhausted' (status, alert) when free slots fall to this percentage." },
-  ],
+/** TOML keys of policy knobs whose name predates the policy schema (kept so old files still load). */
+const POLICY_KEY_ALIASES: Partial<Record<keyof RemapPolicy, string>> = {
+  spareAlertPercent: "spare_threshold_percent",
 };
 
-const faultsTable: TableSchema = {
-  key: "faults",
-  optional: true,
-  help: "Fault injection between main and the remap layer, for test setups only; enables the fault API of the target.",
-  // prettier-ignore
-  fields: [
-    { key: "enabled", type: "boolean", default: false, help: "Build the fault layer and expose /v1/targets/NAME/faults." },
-    { key: "seed", type: "integer", default: 1, min: 0, max: 2 ** 32 - 1, help: "Seed of the fault PRNG (same seed, same faults)." },
-    { key: "dust_blocks", type: "integer-list", default: [], min: 0, max: MAX_SAFE, maxItems: 100_000, help: "Blocks (of block_size) whose reads fail, dm-dust style." },
-    { key: "dust_heal", type: "boolean", default: false, help: "A write to a dust block heals it (drive reallocation in firmware)." },
-    { key: "read_error_rate", type: "number", default: 0, min: 0, max: 1, help: "Probability that a read of main fails." },
-    { key: "write_error_rate", type: "number", default: 0, min: 0, max: 1, help: "Probability that a write to main fails." },
-    { key: "flush_error_rate", type: "number", default: 0, min: 0, max: 1, help: "Probability that a flush of main fails." },
-    { key: "read_delay", type: "duration", default: "0ms", min: 0, max: 60_000, help: "Latency added to every read of main." },
-    { key: "write_delay", type: "duration", default: "0ms", min: 0, max: 60_000, help: "Latency added to every write to main." },
-    { key: "flakey_up", type: "duration", default: "0ms", min: 0, max: 86_400_000, help: "dm-flakey: time main works normally per cycle." },
-    { key: "flakey_down", type: "duration", default: "0ms", min: 0, max: 86_400_000, help: "dm-flakey: time main misbehaves per cycle; 0 disables flakey." },
-    { key: "flakey_modes", type: "enum-list", default: ["error-reads", "error-writes"], values: FLAKEY_MODES, minItems: 1, help: "dm-flakey: what main does while down (error-writes excludes drop-writes, error-reads excludes corrupt-byte)." },
-  ],
+/**
+ * A remap-policy knob as a config field: camelCase -> snake_case, and "...Ms" integers become
+ * durations without the suffix (readRetryBudgetMs -> read_retry_budget = "5s").
+ */
+export function policyField(field: PolicyField): FieldSchema {
+  const isDuration = field.type === "integer" && field.key.endsWith("Ms");
+  const base = isDuration ? field.key.slice(0, -2) : field.key;
+  const key = POLICY_KEY_ALIASES[field.key] ?? base.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+  // Durations are written with a unit in the file ("5s"): the "(ms)" of the remap schema's help goes.
+  const text = isDuration ? field.help.replace(/ \(ms\)/g, "") : field.help;
+  const help = text.charAt(0).toUpperCase() + text.slice(1) + (text.endsWith(".") ? "" : ".");
+  return {
+    key,
+    prop: field.key,
+    type: isDuration ? "duration" : field.type,
+    default: isDuration ? formatDuration(field.default as number) : field.default,
+    ...(field.min !== undefined ? { min: field.min } : {}),
+    ...(field.max !== undefined ? { max: field.max } : {}),
+    help,
+  };
+}
+
+/** [target.policy]: derived from the remap layer's own schema, one entry per knob (remap-policy.ts). */
+const policyTable: TableSchema = {
+  key: "policy",
+  help: "How the target reacts to I/O errors on the main device (the remap policy).",
+  fields: REMAP_POLICY_SCHEMA.map(policyField),
 };
 
 /** The whole configuration file. */
@@ -111,6 +113,7 @@ export const CONFIG_SCHEMA: TableSchema = {
       fields: [
         { key: "data_dir", type: "path", help: "Directory for daemon state (optional)." },
         { key: "log_level", type: "enum", default: "info", values: ["debug", "info", "warn", "error"], help: "Least severe level that is logged (JSON lines on stderr)." },
+        { key: "shutdown_timeout", type: "duration", default: "30s", min: 1000, max: 600_000, help: "Bound of a stop (SIGTERM): services still busy then are left, what was not flushed is logged, and the exit code is 1." },
       ],
     },
     {
@@ -120,6 +123,7 @@ export const CONFIG_SCHEMA: TableSchema = {
       fields: [
         { key: "listen", type: "listen", default: "tcp:127.0.0.1:7878", help: "tcp:HOST:PORT or unix:/path. On a Unix socket, file permissions protect the API." },
         { key: "token_file", type: "path", help: "File holding the bearer token required by mutating endpoints on TCP; without it they are refused on TCP." },
+        { key: "allow_insecure", type: "boolean", default: false, help: "Allow the API (plain HTTP, bearer token in clear) on a non-loopback TCP address." },
       ],
     },
     {
@@ -129,6 +133,18 @@ export const CONFIG_SCHEMA: TableSchema = {
       fields: [
         { key: "enabled", type: "boolean", default: true, help: "Serve /metrics on the API listener." },
         { key: "process_metrics", type: "boolean", default: true, help: "Include the default process metrics (CPU, memory, event loop)." },
+      ],
+    },
+    {
+      key: "alerts",
+      optional: true,
+      help: "Alerts that reach a person without Prometheus (like smartd -M exec): on every change of a target's state, a program and/or a webhook (docs/OPERATIONS.md).",
+      // prettier-ignore
+      fields: [
+        { key: "exec", type: "path", help: "Program run once per alert, with DMREMAP_ALERT_* environment variables and the alert as JSON on stdin." },
+        { key: "webhook", type: "string", pattern: /^https?:\/\/\S+$/, patternHelp: "an http:// or https:// URL", maxLength: 2048, help: "URL that receives each alert as a JSON POST." },
+        { key: "min_interval", type: "duration", default: "1m", min: 0, max: 86_400_000, help: "At most one alert per target in this interval; changes in between are coalesced into the next one." },
+        { key: "timeout", type: "duration", default: "30s", min: 1000, max: 600_000, help: "A delivery (program or webhook) still running after this counts as failed." },
       ],
     },
     {
@@ -160,7 +176,16 @@ export const CONFIG_SCHEMA: TableSchema = {
         { key: "block_size", type: "integer", default: 4096, min: 512, max: 65536, powerOfTwo: true, help: "Remap unit in bytes; used when creating the set, checked against its metadata otherwise." },
         { key: "create", type: "boolean", default: false, help: "Create the set when the spares are blank (never formats over existing metadata)." },
       ],
-      tables: [policyTable, faultsTable],
+      tables: [policyTable, FAULTS_TABLE, SCAN_TABLE, FORECAST_TABLE],
     },
   ],
 };
+
+/** The default of `key` in the table at `tablePath` ("nbd", "target.policy"), as written in TOML. */
+export function schemaDefault(tablePath: string, key: string): FieldSchema["default"] {
+  let table: TableSchema | undefined = CONFIG_SCHEMA;
+  for (const part of tablePath.split(".")) table = table?.tables?.find((t) => t.key === part);
+  const field = table?.fields.find((f) => f.key === key);
+  if (!field) throw new RangeError(`no config key ${tablePath}.${key}`);
+  return field.default;
+}

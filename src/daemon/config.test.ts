@@ -8,6 +8,8 @@ import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
 import { loadConfig, parseConfig } from "./config.js";
 import { ConfigError } from "./errors.js";
+import { DEFAULT_REMAP_POLICY, REMAP_POLICY_SCHEMA } from "../remap/remap-policy.js";
+import { policyField } from "./config-schema.js";
 
 const EXAMPLE = fileURLToPath(new URL("../../../examples/dmremap.toml", import.meta.url));
 const MINIMAL = `[[target]]\nname = "d0"\nmain = "file:/m.img"\nspares = ["file:/s.img"]\n`;
@@ -45,21 +47,19 @@ describe("loadConfig", () => {
     assert.equal(config.targets.length, 2);
     const [disk0, lab1] = config.targets;
     assert.deepEqual(disk0!.spares, ["/dev/sdc1", "slice:offset=900G:/dev/sdb"]);
+    assert.equal(
+      disk0!.main,
+      "slice:length=900G:/dev/sdb",
+      "the example main ends where the tail spare starts",
+    );
     assert.equal(disk0!.faults, undefined);
-    assert.deepEqual(disk0!.policy, {
-      writeRetries: 2,
-      readRetries: 3,
-      readRetryBudgetMs: 5000,
-      migrateOnRecoveredRead: true,
-      spareThresholdPercent: 10,
-    });
+    assert.deepEqual(disk0!.policy, DEFAULT_REMAP_POLICY, "the example spells out the defaults");
     assert.equal(lab1!.exportName, "lab1-flaky");
     assert.equal(lab1!.create, true);
     assert.equal(lab1!.policy.readRetryBudgetMs, 2000);
     assert.equal(lab1!.policy.writeRetries, 2, "policy defaults fill keys the file leaves out");
-    assert.deepEqual(lab1!.faults?.dustBlocks, [5, 9]);
-    assert.equal(lab1!.faults?.seed, 1);
-    assert.deepEqual(lab1!.faults?.flakeyModes, ["error-reads", "error-writes"]);
+    assert.deepEqual(lab1!.faults?.dust, { blocks: [5, 9], heal: false });
+    assert.deepEqual(lab1!.faults?.random, { read: 0, write: 0, flush: 0, seed: 1 });
   });
 
   it("names the file when it cannot be read", async () => {
@@ -107,26 +107,30 @@ describe("parseConfig", () => {
   });
 
   it("keeps a faults table only when enabled", () => {
-    assert.equal(parseConfig(MINIMAL + `[target.faults]\nseed = 3\n`, "x").targets[0]!.faults, undefined);
-    const faults = parseConfig(MINIMAL + `[target.faults]\nenabled = true\nread_delay = "20ms"\n`, "x")
-      .targets[0]!.faults;
-    assert.equal(faults?.readDelayMs, 20);
-    assert.deepEqual(faults?.dustBlocks, []);
+    const off = MINIMAL + `[target.faults.random]\nseed = 3\n`;
+    assert.equal(parseConfig(off, "x").targets[0]!.faults, undefined);
+    const faults = parseConfig(
+      MINIMAL + `[target.faults]\nenabled = true\n[target.faults.delay]\nread = "20ms"\n`,
+      "x",
+    ).targets[0]!.faults;
+    assert.deepEqual(faults?.delay, { read: 20, write: 0 });
+    assert.equal(faults?.dust, undefined);
   });
 
   it("checks flakey modes one by one and against each other", () => {
-    const faults = (modes: string) => MINIMAL + `[target.faults]\nenabled = true\nflakey_modes = ${modes}\n`;
-    assert.deepEqual(parseConfig(faults('["drop-writes"]'), "x").targets[0]!.faults?.flakeyModes, [
-      "drop-writes",
-    ]);
+    const faults = (modes: string) =>
+      MINIMAL +
+      `[target.faults]\nenabled = true\n[target.faults.flakey]\nup = "1s"\ndown = "1s"\nmodes = ${modes}\n`;
+    const flakey = parseConfig(faults('["drop-writes"]'), "x").targets[0]!.faults?.flakey;
+    assert.deepEqual((flakey as { modes: string[] }).modes, ["drop-writes"]);
     failsWith(
       faults('["error-reads", "eat-data"]'),
-      'dmremap.toml: target[0].faults.flakey_modes[1]: "eat-data" is not one of error-reads, error-writes, drop-writes, corrupt-byte',
+      'dmremap.toml: target[0].faults.flakey.modes[1]: "eat-data" is not one of error-reads, error-writes, drop-writes, corrupt-byte',
     );
-    failsWith(faults("[]"), "dmremap.toml: target[0].faults.flakey_modes: needs at least 1 item, got 0");
+    failsWith(faults("[]"), "dmremap.toml: target[0].faults.flakey.modes: flakey needs at least one mode");
     failsWith(
       faults('["error-writes", "drop-writes"]'),
-      'dmremap.toml: target[0].faults.flakey_modes: "error-writes" and "drop-writes" exclude each other',
+      'dmremap.toml: target[0].faults.flakey.modes: flakey modes "error-writes" and "drop-writes" exclude each other',
     );
   });
 
@@ -159,8 +163,8 @@ describe("parseConfig", () => {
       'dmremap.toml: target[0].spares: expected a list, got "file:/s.img"',
     );
     failsWith(
-      MINIMAL + `[target.faults]\ndust_blocks = [1, -2]\n`,
-      "dmremap.toml: target[0].faults.dust_blocks[1]: -2 is below the minimum 0",
+      MINIMAL + `[target.faults.dust]\nblocks = [1, -2]\n`,
+      "dmremap.toml: target[0].faults.dust.blocks[1]: -2 is below the minimum 0",
     );
   });
 
@@ -170,8 +174,8 @@ describe("parseConfig", () => {
       "dmremap.toml: target[0].block_size: 3072 is not a power of two",
     );
     failsWith(
-      MINIMAL + `[target.faults]\nread_error_rate = 1.5\n`,
-      "dmremap.toml: target[0].faults.read_error_rate: 1.5 is above the maximum 1",
+      MINIMAL + `[target.faults.random]\nread = 1.5\n`,
+      "dmremap.toml: target[0].faults.random.read: 1.5 is above the maximum 1",
     );
     failsWith(
       `[daemon]\nlog_level = "verbose"\n` + MINIMAL,
@@ -218,7 +222,7 @@ describe("parseConfig", () => {
     failsWith(`[nbdd]\n` + MINIMAL, 'dmremap.toml: nbdd: unknown key (did you mean "nbd"?)');
     assert.match(
       fails(MINIMAL + `colour = "red"\n`).message,
-      /^dmremap\.toml: target\[0\]\.colour: unknown key \(known keys: name, export, main, spares, block_size, create, policy, faults\)$/,
+      /^dmremap\.toml: target\[0\]\.colour: unknown key \(known keys: name, export, main, spares, block_size, create, policy, faults[,)]/,
     );
   });
 
@@ -279,5 +283,52 @@ describe("parseConfig", () => {
       fails(`[[target]]\nname = "a"\nname = "b"\n`).message,
       /^dmremap\.toml: line 3, column \d+: /,
     );
+  });
+});
+
+describe("settings defined once", () => {
+  const base = `[[target]]\nname = "t"\nmain = "/m"\nspares = ["/s"]\n`;
+
+  it("every remap-policy knob is a config key with the remap layer's default", () => {
+    const config = parseConfig(base, "x");
+    assert.deepEqual(config.targets[0]!.policy, DEFAULT_REMAP_POLICY);
+    for (const field of REMAP_POLICY_SCHEMA) {
+      const key = policyField(field).key;
+      assert.match(key, /^[a-z_]+$/, `${field.key} -> ${key}`);
+    }
+  });
+
+  it("migrate_after_failed_reads is settable and bounded by the remap schema", () => {
+    const ok = parseConfig(`${base}[target.policy]\nmigrate_after_failed_reads = 3\n`, "x");
+    assert.equal(ok.targets[0]!.policy.migrateAfterFailedReads, 3);
+    assert.throws(
+      () => parseConfig(`${base}[target.policy]\nmigrate_after_failed_reads = 0\n`, "x"),
+      /target\[0\]\.policy\.migrate_after_failed_reads: 0 is below the minimum 1/,
+    );
+  });
+
+  it("shutdown_timeout is a bounded duration", () => {
+    assert.equal(parseConfig(base, "x").daemon.shutdownTimeoutMs, 30_000);
+    assert.equal(
+      parseConfig(`[daemon]\nshutdown_timeout = "3s"\n${base}`, "x").daemon.shutdownTimeoutMs,
+      3000,
+    );
+  });
+});
+
+describe("the API listener", () => {
+  const target = `[[target]]\nname = "t"\nmain = "/m"\nspares = ["/s"]\n`;
+
+  it("refuses a non-loopback TCP address without allow_insecure, naming it", () => {
+    assert.throws(
+      () => parseConfig(`[api]\nlisten = "tcp:0.0.0.0:7878"\n${target}`, "x"),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        /x: api\.listen: "tcp:0\.0\.0\.0:7878" is reachable from other machines/.test(err.message) &&
+        /allow_insecure/.test(err.message),
+    );
+    const allowed = parseConfig(`[api]\nlisten = "tcp:0.0.0.0:7878"\nallow_insecure = true\n${target}`, "x");
+    assert.equal(allowed.api.allowInsecure, true);
+    assert.equal(parseConfig(`[api]\nlisten = "tcp:[::1]:7878"\n${target}`, "x").api.allowInsecure, false);
   });
 });

@@ -1,39 +1,22 @@
 // Loading the daemon configuration: TOML text -> schema validation -> cross-key checks -> typed DaemonConfig.
 // Durations are in milliseconds; listen addresses are parsed; every optional key has its default applied.
 
-import type { FlakeyMode } from "../block/fault-rules.js";
+import type { ForecastConfig, ScanConfig } from "./config-health.js";
 import { readFile } from "node:fs/promises";
 import { parse, TomlError } from "smol-toml";
+import { faultConfigIssues, type FaultsConfig } from "./config-faults.js";
+import type { RemapPolicy } from "../remap/remap-policy.js";
 import { CONFIG_SCHEMA } from "./config-schema.js";
 import { ConfigError, type ConfigIssue } from "./errors.js";
+import type { AlertsConfig } from "./alerts.js";
 import { type ListenAddress, formatListenAddress, isLocalAddress } from "./listen-address.js";
 import type { LogLevel } from "./logger.js";
 import { formatDuration, validateTable } from "./schema-validate.js";
 
-/** [target.policy]: reactions to I/O errors. */
-export interface PolicyConfig {
-  readonly writeRetries: number;
-  readonly readRetries: number;
-  readonly readRetryBudgetMs: number;
-  readonly migrateOnRecoveredRead: boolean;
-  readonly spareThresholdPercent: number;
-}
+/** [target.policy]: reactions to I/O errors; exactly the remap policy (its schema is the config's). */
+export type PolicyConfig = RemapPolicy;
 
-/** [target.faults]: fault injection on main (test setups only). */
-export interface FaultsConfig {
-  readonly enabled: true;
-  readonly seed: number;
-  readonly dustBlocks: readonly number[];
-  readonly dustHeal: boolean;
-  readonly readErrorRate: number;
-  readonly writeErrorRate: number;
-  readonly flushErrorRate: number;
-  readonly readDelayMs: number;
-  readonly writeDelayMs: number;
-  readonly flakeyUpMs: number;
-  readonly flakeyDownMs: number;
-  readonly flakeyModes: readonly FlakeyMode[];
-}
+export type { FaultsConfig } from "./config-faults.js";
 
 /** One [[target]]. */
 export interface TargetConfig {
@@ -46,6 +29,10 @@ export interface TargetConfig {
   readonly policy: PolicyConfig;
   /** Present only when [target.faults] has enabled = true. */
   readonly faults?: FaultsConfig;
+  /** [target.scan] (defaults filled in; absent only in hand-built configs). */
+  readonly scan?: ScanConfig;
+  /** [target.forecast] (defaults filled in; absent only in hand-built configs). */
+  readonly forecast?: ForecastConfig;
 }
 
 /** [nbd]. */
@@ -61,17 +48,22 @@ export interface NbdConfig {
 
 /** The whole validated configuration. */
 export interface DaemonConfig {
-  readonly daemon: { readonly dataDir?: string; readonly logLevel: LogLevel };
-  readonly api: { readonly listen: ListenAddress; readonly tokenFile?: string };
+  readonly daemon: {
+    readonly dataDir?: string;
+    readonly logLevel: LogLevel;
+    readonly shutdownTimeoutMs: number;
+  };
+  readonly api: {
+    readonly listen: ListenAddress;
+    readonly tokenFile?: string;
+    readonly allowInsecure: boolean;
+  };
   readonly metrics: { readonly enabled: boolean; readonly processMetrics: boolean };
+  /** Present when the file has an [alerts] table. */
+  readonly alerts?: AlertsConfig;
   readonly nbd: NbdConfig;
   readonly targets: readonly TargetConfig[];
 }
-
-const EXCLUSIVE_FLAKEY_MODES = [
-  ["error-writes", "drop-writes"],
-  ["error-reads", "corrupt-byte"],
-] as const;
 
 /** Checks that span several keys: unique names, TLS pairs, retry budget vs. deadline. */
 function crossChecks(config: DaemonConfig, issues: ConfigIssue[]): void {
@@ -92,15 +84,8 @@ function crossChecks(config: DaemonConfig, issues: ConfigIssue[]): void {
         message: `export name "${target.exportName}" is already used by target[${seenExport}]`,
       });
     } else exports.set(target.exportName, i);
-    const modes = target.faults?.flakeyModes ?? [];
-    for (const [a, b] of EXCLUSIVE_FLAKEY_MODES) {
-      if (modes.includes(a) && modes.includes(b)) {
-        issues.push({
-          keyPath: `target[${i}].faults.flakey_modes`,
-          message: `"${a}" and "${b}" exclude each other`,
-        });
-      }
-    }
+    if (target.faults)
+      issues.push(...faultConfigIssues(target.faults, target.blockSize, `target[${i}].faults`));
     const budget = target.policy?.readRetryBudgetMs;
     if (
       budget !== undefined &&
@@ -122,6 +107,13 @@ function crossChecks(config: DaemonConfig, issues: ConfigIssue[]): void {
     issues.push({
       keyPath: "nbd.tls_psk_file",
       message: "use either tls_psk_file or tls_cert/tls_key, not both",
+    });
+  }
+  const api = config.api;
+  if (api?.listen && !api.allowInsecure && !isLocalAddress(api.listen)) {
+    issues.push({
+      keyPath: "api.listen",
+      message: `"${formatListenAddress(api.listen)}" is reachable from other machines, and the API has no TLS: its bearer token and every answer would travel in clear (listen on loopback or a Unix socket and forward it over SSH or a TLS proxy, or set api.allow_insecure = true)`,
     });
   }
   const tls = nbd.tlsPskFile !== undefined || nbd.tlsCert !== undefined;

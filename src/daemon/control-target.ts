@@ -1,6 +1,7 @@
 // Adapts an assembled stack (RemappedDevice + optional fault layer) to the ControlTarget surface
 // that the HTTP API, the metrics adapter and the CLI render.
 import type { FaultRuleConfig } from "../block/fault-rules.js";
+import { degradedReason, degradedView } from "./degraded-status.js";
 import type { AssembledTarget } from "./stack.js";
 import type { ControlTarget, FaultRuleView, RemapPage, TargetStatus } from "./target.js";
 
@@ -9,7 +10,22 @@ export function targetStatus(target: AssembledTarget): TargetStatus {
   const raw = target.device.status() as Record<string, unknown>;
   const { errorCounts, errors: _ioErrors, ...rest } = raw;
   const faults = target.faults ? { faults: target.faults.faultCounters() } : {};
-  return { ...rest, sizeBytes: target.device.sizeBytes, errors: errorCounts, ...faults } as TargetStatus;
+  // A missing spare makes the set degraded whatever else is fine, and the reason says which one.
+  const degraded = degradedView(target);
+  const missing = degradedReason(degraded);
+  const health =
+    missing && (rest.state === "healthy" || rest.state === "degraded")
+      ? { state: "degraded", reason: [missing, rest.reason].filter(Boolean).join("; ") }
+      : {};
+  return {
+    ...rest,
+    ...health,
+    sizeBytes: target.device.sizeBytes,
+    errors: errorCounts,
+    ...faults,
+    missingSpares: degraded.missingSpares,
+    unavailableBlocks: degraded.unavailableBlocks,
+  } as TargetStatus;
 }
 
 /** Build the control surface of one target. */
@@ -26,10 +42,11 @@ export function controlTarget(name: string, exportName: string, target: Assemble
           block: e.block,
           slot: e.slot,
           spare: e.spare,
+          spareOffsetBytes: e.spareOffsetBytes,
           lostSectors: e.lostSectors,
         })),
         ...(page.nextCursor !== null ? { nextCursor: page.nextCursor } : {}),
-        total: device.core.table.size,
+        total: device.remappedCount,
       };
     },
     pendingBlocks: () => pendingBlocks(target),

@@ -1,32 +1,22 @@
-// The daemon service: assembles every configured target, exports them over NBD, serves the control
-// API and metrics, and shuts down in order (stop NBD -> flush + checkpoint -> close devices).
-import { NbdServer } from "../nbd/server.js";
+// The daemon: an ordered list of services (targets, per-target services, API, NBD) started in order
+// and stopped in reverse, the whole stop bounded by daemon.shutdown_timeout.
+import type { Service, ServiceStatus } from "../core/service.js";
 import { MeasuredDevice } from "../block/measured-device.js";
-import { loadApiToken } from "./api-token.js";
+import { NbdServer } from "../nbd/server.js";
 import type { NbdTlsOptions } from "../nbd/tls.js";
-import type { RemapEvents } from "../remap/remap-events.js";
-import { controlTarget } from "./control-target.js";
-import type { DaemonConfig, TargetConfig } from "./config.js";
-import { faultRulesFromConfig } from "./config-faults.js";
+import { alertServiceFor, type AlertEvent } from "./alerts.js";
+import { loadApiToken } from "./api-token.js";
+import type { DaemonConfig } from "./config.js";
 import { createApiServer, type ApiServer } from "./http-api.js";
-import { formatListenAddress } from "./listen-address.js";
+import { observeForeground } from "./health-services.js";
+import { observeDashboardLatency } from "./web-routes.js";
+import { formatListenAddress, type ListenAddress } from "./listen-address.js";
 import type { Logger } from "./logger.js";
 import { createMetrics, type PrometheusMetrics } from "./metrics.js";
-import {
-  assembleTarget,
-  createTarget,
-  readSetIdentity,
-  type AssembledTarget,
-  type TargetDefinition,
-} from "./stack.js";
+import { ServiceRunner, type ServiceView, type StopReport } from "./service-runner.js";
+import { SYSTEM_CLOCK, TARGET_SERVICES, type Clock, type TargetServiceFactory } from "./services.js";
+import { TargetsService } from "./targets-service.js";
 import type { ControlTarget } from "./target.js";
-
-/** One running target. */
-interface RunningTarget {
-  readonly config: TargetConfig;
-  readonly stack: AssembledTarget;
-  readonly control: ControlTarget;
-}
 
 /** Options of the daemon beyond its config. */
 export interface DaemonOptions {
@@ -34,6 +24,9 @@ export interface DaemonOptions {
   /** Size of main / spare files created when a target has `create = true` and they do not exist. */
   readonly createMainBytes?: number;
   readonly createSpareBytes?: number;
+  /** Per-target service factories (default: TARGET_SERVICES). */
+  readonly targetServices?: readonly TargetServiceFactory[];
+  readonly clock?: Clock;
 }
 
 /** The addresses the daemon ended up listening on (real ports when 0 was configured). */
@@ -42,40 +35,65 @@ export interface DaemonAddresses {
   readonly api?: string;
 }
 
-function events(logger: Logger, target: string): RemapEvents {
-  const log = logger.child({ target });
-  return {
-    onRemap: (e) => log.warn("block remapped", e),
-    onUnremap: (e) => log.info("block unremapped", e),
-    onPending: (e) => log.warn("block pending: unreadable on main", e),
-    onPendingCleared: (e) => log.info("pending block cleared", e),
-    onStateChange: (e) => (e.state === "healthy" ? log.info : log.error)("target state changed", e),
-    onSpareAlert: (e) => log.warn("spare slots nearly exhausted", e),
-    onBackgroundError: (e) => log.error("background task failed", { task: e.task, error: String(e.error) }),
-  };
+/** The NBD server as a service. */
+class NbdService implements Service {
+  readonly name = "nbd";
+  private state: ServiceStatus["state"] = "stopped";
+  constructor(readonly server: NbdServer) {}
+  async start(): Promise<void> {
+    this.state = "starting";
+    await this.server.start();
+    this.state = "running";
+  }
+  async stop(signal?: AbortSignal): Promise<void> {
+    this.state = "stopping";
+    // In-flight requests are answered (bounded by the request deadline); the runner's bound wins.
+    await this.server.stop();
+    this.state = signal?.aborted ? "failed" : "stopped";
+  }
+  status(): ServiceStatus {
+    return { state: this.state, details: { ...this.server.status() } };
+  }
 }
 
-/** Does this set already exist on its spares? (blank or missing spares -> false) */
-async function setExists(spares: readonly string[]): Promise<boolean> {
-  try {
-    await readSetIdentity(spares);
-    return true;
-  } catch {
-    return false;
+/** The control API as a service. */
+class ApiService implements Service {
+  readonly name = "api";
+  private state: ServiceStatus["state"] = "stopped";
+  bound: ListenAddress | undefined;
+  constructor(
+    private readonly server: ApiServer,
+    private readonly listen: ListenAddress,
+  ) {}
+  async start(): Promise<void> {
+    this.state = "starting";
+    this.bound = await this.server.start(this.listen);
+    this.state = "running";
+  }
+  async stop(): Promise<void> {
+    this.state = "stopping";
+    await this.server.stop();
+    this.state = "stopped";
+  }
+  status(): ServiceStatus {
+    return {
+      state: this.state,
+      ...(this.bound ? { details: { listen: formatListenAddress(this.bound) } } : {}),
+    };
   }
 }
 
 /** Runs the configured targets until stop(). */
 export class Daemon {
-  private targets: RunningTarget[] = [];
-  private nbd: NbdServer | undefined;
-  private api: ApiServer | undefined;
+  private readonly runner: ServiceRunner;
+  private readonly targetsService: TargetsService;
   private readonly metrics: PrometheusMetrics | undefined;
 
   constructor(
     readonly config: DaemonConfig,
     private readonly options: DaemonOptions,
   ) {
+    this.runner = new ServiceRunner(options.logger.child({ component: "services" }));
     if (config.metrics.enabled) {
       this.metrics = createMetrics({
         targets: () => this.controls(),
@@ -83,58 +101,26 @@ export class Daemon {
         logger: options.logger,
       });
     }
+    this.targetsService = new TargetsService({
+      config,
+      logger: options.logger,
+      ...(this.metrics ? { metrics: this.metrics } : {}),
+      ...(options.createMainBytes ? { createMainBytes: options.createMainBytes } : {}),
+      ...(options.createSpareBytes ? { createSpareBytes: options.createSpareBytes } : {}),
+    });
   }
 
   /** Control surfaces of the running targets. */
   controls(): ControlTarget[] {
-    return this.targets.map((t) => t.control);
+    return this.targetsService.targets().map((t) => t.control);
   }
 
-  private async openTarget(config: TargetConfig): Promise<RunningTarget> {
-    const def: TargetDefinition = {
-      name: config.name,
-      main: config.main,
-      spares: config.spares,
-      policy: {
-        writeRetries: config.policy.writeRetries,
-        readRetries: config.policy.readRetries,
-        readRetryBudgetMs: config.policy.readRetryBudgetMs,
-        migrateOnRecoveredRead: config.policy.migrateOnRecoveredRead,
-        spareAlertPercent: config.policy.spareThresholdPercent,
-      },
-      ...(config.faults ? { faults: faultRulesFromConfig(config.faults, config.blockSize) } : {}),
-    };
-    const ev = events(this.options.logger, config.name);
-    let stack: AssembledTarget;
-    if (config.create && !(await setExists(config.spares))) {
-      this.options.logger.info("creating set", {
-        target: config.name,
-        main: config.main,
-        spares: config.spares,
-      });
-      stack = await createTarget(
-        { ...def, main: config.main, blockSize: config.blockSize },
-        {
-          events: ev,
-          ...(this.options.createMainBytes ? { createMainBytes: this.options.createMainBytes } : {}),
-          ...(this.options.createSpareBytes ? { createSpareBytes: this.options.createSpareBytes } : {}),
-        },
-      );
-    } else {
-      stack = await assembleTarget(def, { events: ev });
-    }
-    for (const note of stack.opened.notes) this.options.logger.warn(note, { target: config.name });
-    if (stack.device.blockSize !== config.blockSize) {
-      this.options.logger.warn("configured block_size differs from the set's; the set's is used", {
-        target: config.name,
-        configured: config.blockSize,
-        actual: stack.device.blockSize,
-      });
-    }
-    return { config, stack, control: controlTarget(config.name, config.exportName, stack) };
+  /** Live state of every started service, in start order. */
+  services(): ServiceView[] {
+    return this.runner.status();
   }
 
-  private async tlsOptions(): Promise<NbdTlsOptions | undefined> {
+  private tlsOptions(): NbdTlsOptions | undefined {
     const { tlsCert, tlsKey, tlsPskFile } = this.config.nbd;
     if (!tlsCert && !tlsPskFile) return undefined;
     return {
@@ -144,44 +130,82 @@ export class Daemon {
     };
   }
 
-  /** Open every target, then start NBD and the API. On failure, everything opened is closed again. */
-  async start(): Promise<DaemonAddresses> {
-    const log = this.options.logger;
-    try {
-      for (const t of this.config.targets) this.targets.push(await this.openTarget(t));
-      const tls = await this.tlsOptions();
-      this.nbd = new NbdServer({
-        exports: this.targets.map((t) => ({
+  private nbdService(): NbdService {
+    const tls = this.tlsOptions();
+    const metrics = this.metrics;
+    return new NbdService(
+      new NbdServer({
+        exports: this.targetsService.targets().map((t) => ({
           name: t.config.exportName,
-          device: this.metrics
-            ? new MeasuredDevice(t.stack.device, (op, seconds) =>
-                this.metrics!.observeRequest(t.config.name, op, seconds),
-              )
-            : t.stack.device,
+          device: new MeasuredDevice(t.stack.device, (op, seconds) => {
+            metrics?.observeRequest(t.config.name, op, seconds);
+            // Client reads and writes pace the background scanner (docs/HEALTH.md).
+            if (op === "read" || op === "write") {
+              observeForeground(t.control, seconds);
+              observeDashboardLatency(t.control, seconds);
+            }
+          }),
           description: `dmremap set ${t.config.name}`,
           preferredBlockSize: t.stack.device.blockSize,
         })),
         listen: this.config.nbd.listen,
         ...(tls ? { tls } : {}),
-        logger: log.child({ component: "nbd" }),
+        logger: this.options.logger.child({ component: "nbd" }),
         requestDeadlineMs: this.config.nbd.requestDeadlineMs,
         maxInFlight: this.config.nbd.maxInFlight,
         allowInsecure: this.config.nbd.allowInsecure,
-      });
-      await this.nbd.start();
-      const token = this.config.api.tokenFile ? await loadApiToken(this.config.api.tokenFile) : undefined;
-      this.api = createApiServer({
-        targets: () => this.controls(),
-        ...(token ? { token } : {}),
-        ...(this.metrics ? { metrics: this.metrics } : {}),
-        logger: log.child({ component: "api" }),
-      });
-      const api = await this.api.start(this.config.api.listen);
+      }),
+    );
+  }
+
+  private async apiService(): Promise<ApiService> {
+    const token = this.config.api.tokenFile ? await loadApiToken(this.config.api.tokenFile) : undefined;
+    const server = createApiServer({
+      targets: () => this.controls(),
+      services: () => this.services(),
+      ...(token ? { token } : {}),
+      ...(this.metrics ? { metrics: this.metrics } : {}),
+      logger: this.options.logger.child({ component: "api" }),
+    });
+    return new ApiService(server, this.config.api.listen);
+  }
+
+  /** Start every service in order. On failure, everything started is stopped again. */
+  async start(): Promise<DaemonAddresses> {
+    const log = this.options.logger;
+    try {
+      await this.runner.start(this.targetsService);
+      const alerts = alertServiceFor(
+        this.config.alerts,
+        log,
+        () => this.targetsService.targets(),
+        this.options.clock,
+      );
+      if (alerts) await this.runner.start(alerts);
+      const factories = this.options.targetServices ?? TARGET_SERVICES;
+      for (const t of this.targetsService.targets()) {
+        for (const factory of factories) {
+          const service = factory({
+            target: t.control,
+            stack: t.stack,
+            config: t.config,
+            logger: log.child({ target: t.config.name }),
+            clock: this.options.clock ?? SYSTEM_CLOCK,
+            ...(this.config.daemon.dataDir ? { dataDir: this.config.daemon.dataDir } : {}),
+            ...(alerts ? { alert: (event: AlertEvent) => alerts.notify(event) } : {}),
+          });
+          if (service) await this.runner.start(service);
+        }
+      }
+      const api = await this.apiService();
+      await this.runner.start(api);
+      const nbd = this.nbdService();
+      await this.runner.start(nbd);
       const addresses = {
-        nbd: this.nbd.status().listening,
-        api: formatListenAddress(api),
+        nbd: nbd.server.status().listening,
+        ...(api.bound ? { api: formatListenAddress(api.bound) } : {}),
       };
-      log.lifecycle("ready", { targets: this.targets.map((t) => t.config.name), ...addresses });
+      log.lifecycle("ready", { targets: this.controls().map((t) => t.name), ...addresses });
       return addresses;
     } catch (err) {
       await this.stop();
@@ -189,27 +213,15 @@ export class Daemon {
     }
   }
 
-  /** Stop NBD (in-flight requests answered), stop the API, flush + checkpoint + close every target. */
-  async stop(): Promise<void> {
+  /**
+   * Stop every service in reverse order (NBD answers in-flight requests, API, per-target services,
+   * then every target is flushed, checkpointed and closed), all within daemon.shutdown_timeout.
+   */
+  async stop(): Promise<StopReport> {
     const log = this.options.logger;
-    await this.nbd?.stop();
-    this.nbd = undefined;
-    await this.api?.stop();
-    this.api = undefined;
-    const targets = this.targets;
-    this.targets = [];
-    for (const t of targets) {
-      try {
-        await t.stack.device.flush();
-      } catch (err) {
-        log.error("flush on shutdown failed", { target: t.config.name, error: String(err) });
-      }
-      try {
-        await t.stack.close();
-      } catch (err) {
-        log.error("close on shutdown failed", { target: t.config.name, error: String(err) });
-      }
-    }
-    log.lifecycle("stopped");
+    const report = await this.runner.stop(this.config.daemon.shutdownTimeoutMs);
+    if (report.clean) log.lifecycle("stopped");
+    else log.error("stopped, but not cleanly", { problems: report.problems });
+    return report;
   }
 }

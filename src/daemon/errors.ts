@@ -1,14 +1,8 @@
 // Typed errors of the daemon: configuration problems and HTTP API request errors, each with a stable `code`.
+import { DmremapError, type ErrorCode } from "../core/errors.js";
 
 /** Base of every daemon error. */
-export class DaemonError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-    this.code = code;
-  }
-}
+export class DaemonError extends DmremapError {}
 
 /** One problem found in a configuration file. */
 export interface ConfigIssue {
@@ -46,7 +40,7 @@ export class ListenAddressError extends DaemonError {
 /** An HTTP request was refused; `status` is the HTTP status it maps to. */
 export class HttpError extends DaemonError {
   constructor(
-    code: string,
+    code: ErrorCode,
     readonly status: number,
     readonly title: string,
     detail: string,
@@ -134,5 +128,40 @@ export class BatchFailedError extends DaemonError {
       `${action} of block ${failedBlock} failed${completed.length ? ` after ${completed.length} block(s) succeeded` : ""}: ${cause instanceof Error ? cause.message : String(cause)}`,
       { cause },
     );
+  }
+}
+
+/** No lock file could be created or taken for a set (no writable lock folder, lock race lost). */
+export class LockError extends DaemonError {
+  constructor(
+    readonly path: string,
+    message: string,
+  ) {
+    super("ELOCK", message);
+  }
+}
+
+/** A service was started twice. */
+export class AlreadyStartedError extends DaemonError {
+  constructor(readonly service: string) {
+    super("ESTARTED", `${service} is already started`);
+  }
+}
+
+/** The daemon stopped, but something could not be finished within the shutdown bound (exit code 1). */
+export class ShutdownIncompleteError extends DaemonError {
+  constructor(readonly unfinished: readonly string[]) {
+    super("ESHUTDOWN", `shutdown incomplete: ${unfinished.join("; ")}`);
+  }
+}
+
+/** An alert could not be delivered (exec program failed, webhook refused or unreachable). */
+export class AlertDeliveryError extends DaemonError {
+  constructor(
+    readonly sink: string,
+    reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super("EALERT", `${sink}: alert not delivered: ${reason}`, options);
   }
 }

@@ -1,8 +1,13 @@
 // An in-memory ControlTarget for tests of the API and metrics: a remap table, pending set and counters
-// that tests change directly, with the errors a real target raises (read-only, no space).
+// that tests change directly, with the errors a real target raises. The ControlTarget contract suite
+// (control-target.contract.ts) runs against it and against a real target, so the two cannot drift.
 
 import { NoSpaceError, ReadOnlyError } from "../block/errors.js";
+import { BlockRangeError, BlockStateError } from "../remap/errors.js";
 import type { ControlTarget, FaultRuleView, RemapEntryView, RemapPage, TargetStatus } from "./target.js";
+
+/** Where the fake's one spare keeps its first data slot (after its metadata area). */
+const FAKE_DATA_OFFSET_BYTES = 1 << 20;
 
 /** Options of FakeControlTarget. */
 export interface FakeControlTargetOptions {
@@ -83,6 +88,7 @@ export class FakeControlTarget implements ControlTarget {
       block,
       slot,
       spare: 0,
+      spareOffsetBytes: FAKE_DATA_OFFSET_BYTES + slot * this.blockSize,
       lostSectors: [],
     }));
     const next = from[options.limit];
@@ -95,7 +101,9 @@ export class FakeControlTarget implements ControlTarget {
 
   async remapBlock(block: number): Promise<void> {
     this.checkWritable();
-    if (this.remaps.has(block)) return;
+    this.checkBlock(block);
+    // A pending block has no data to copy: like the real target, leave it for its next write.
+    if (this.remaps.has(block) || this.pending.has(block)) return;
     const taken = new Set(this.remaps.values());
     const slot = [...Array(this.spareSlots).keys()].find((s) => !taken.has(s));
     if (slot === undefined) throw new NoSpaceError(this.name, `no spare slot left for block ${block}`);
@@ -107,20 +115,30 @@ export class FakeControlTarget implements ControlTarget {
 
   async unremapBlock(block: number): Promise<void> {
     this.checkWritable();
-    this.remaps.delete(block);
+    this.checkBlock(block);
+    if (!this.remaps.delete(block)) throw new BlockStateError(this.name, block, "is not remapped");
     this.generation++;
   }
 
   async markPending(block: number): Promise<void> {
     this.checkWritable();
+    this.checkBlock(block);
+    if (this.remaps.has(block)) throw new BlockStateError(this.name, block, "is remapped; its data is known");
     this.pending.add(block);
     this.generation++;
   }
 
   async clearPending(block: number): Promise<void> {
     this.checkWritable();
+    this.checkBlock(block);
     this.pending.delete(block);
     this.generation++;
+  }
+
+  private checkBlock(block: number): void {
+    if (!Number.isSafeInteger(block) || block < 0 || block >= this.blocks) {
+      throw new BlockRangeError(this.name, block, this.blocks);
+    }
   }
 
   private checkWritable(): void {

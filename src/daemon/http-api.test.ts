@@ -324,7 +324,7 @@ describe("HTTP API on TCP", () => {
     assertProblem(
       await call(addr, "POST", "/v1/targets/lab/faults", { body: { kind: "meteor" }, token: TOKEN }),
       400,
-      /"kind": "meteor" is not one of dust, flakey, random, delay/,
+      /"kind": "meteor" is not one of dust, flakey, random, delay, grow, slow/,
     );
     const cleared = await call(addr, "DELETE", "/v1/targets/lab/faults", { token: TOKEN });
     assert.deepEqual(cleared.json, { rules: [] });

@@ -7,7 +7,7 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import { connect } from "node:net";
 import type { AddressInfo } from "node:net";
 import {
-  DaemonError,
+  AlreadyStartedError,
   ForbiddenError,
   ListenAddressError,
   MethodNotAllowedError,
@@ -19,6 +19,7 @@ import { ROUTES, type RouteResult, matchPattern } from "./http-routes.js";
 import { type ListenAddress, parseListenAddress } from "./listen-address.js";
 import type { Logger } from "./logger.js";
 import type { MetricsAdapter } from "./metrics-adapter.js";
+import type { ServiceView } from "./service-runner.js";
 import type { ControlTarget } from "./target.js";
 
 /** Options of createApiServer. */
@@ -29,6 +30,8 @@ export interface ApiServerOptions {
   readonly token?: string;
   /** Serves /metrics when present. */
   readonly metrics?: MetricsAdapter;
+  /** The daemon's services and their live state (GET /v1/services). */
+  readonly services?: () => readonly ServiceView[];
   readonly logger: Logger;
   /** Mode of a Unix socket file (default 0o660). */
   readonly socketMode?: number;
@@ -62,7 +65,18 @@ function authorize(req: IncomingMessage, kind: ListenAddress["kind"], tokenHash:
     throw new ForbiddenError("the bearer token is wrong");
 }
 
-function send(res: ServerResponse, result: RouteResult): void {
+function send(res: ServerResponse, result: RouteResult, streams: Set<ServerResponse>): void {
+  if ("stream" in result) {
+    res.writeHead(200, {
+      "Content-Type": "text/event-stream",
+      "Cache-Control": "no-store",
+      Connection: "keep-alive",
+    });
+    streams.add(res);
+    res.on("close", () => streams.delete(res));
+    result.stream(res);
+    return;
+  }
   const isJson = "json" in result;
   const body = isJson ? JSON.stringify(result.json) : result.text;
   res.writeHead(result.status ?? 200, {
@@ -97,6 +111,8 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
   const tokenHash = options.token ? sha256(options.token) : undefined;
   let server: Server | undefined;
   let bound: ListenAddress | undefined;
+  // Open event streams: ended on stop(), which would otherwise wait for them forever.
+  const streams = new Set<ServerResponse>();
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const startedNs = process.hrtime.bigint();
@@ -119,9 +135,10 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
         params,
         query: url.searchParams,
         targets: options.targets,
+        ...(options.services ? { services: options.services } : {}),
         metrics,
       });
-      send(res, result);
+      send(res, result, streams);
     } catch (err) {
       const { problem, known } = problemFromError(err, url.pathname);
       if (!known) logger.error("API request failed", { method: req.method, path, err });
@@ -134,7 +151,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
 
   return {
     async start(listen) {
-      if (server) throw new DaemonError("ESTARTED", "API server already started");
+      if (server) throw new AlreadyStartedError("API server");
       const address = typeof listen === "string" ? parseListenAddress(listen) : listen;
       if (address.kind === "unix") await removeStaleSocket(address.path);
       const s = createServer((req, res) => void handle(req, res));
@@ -161,6 +178,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
       const s = server;
       if (!s) return;
       server = undefined;
+      for (const res of streams) res.end();
       await new Promise<void>((resolve) => {
         s.close(() => resolve());
         s.closeIdleConnections();

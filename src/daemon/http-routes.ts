@@ -1,16 +1,23 @@
 // The control API's route table: method + path pattern -> handler, and the handlers, which only render
 // ControlTarget views. Input is validated here (the edge); ControlTarget methods may assume valid blocks.
 
-import type { IncomingMessage } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { FaultRuleError, normalizeFaultRule, type FaultRuleConfig } from "../block/fault-rules.js";
+import { faultKinds } from "../block/faults/registry.js";
 import { BadRequestError, BatchFailedError, NotFoundError } from "./errors.js";
 import type { MetricsAdapter } from "./metrics-adapter.js";
+import type { ServiceView } from "./service-runner.js";
 import { checkBlock, checkQueryNames, parseBlocksBody, queryInteger, readJsonBody } from "./http-request.js";
 import type { ControlTarget, FaultRuleView } from "./target.js";
+import { FORMATS_ROUTES } from "./formats-routes.js";
+import { SCAN_ROUTES } from "./scan-routes.js";
+import { healthSummary } from "./health-services.js";
+import { SPARE_ROUTES } from "./spare-routes.js";
+import { WEB_ROUTES } from "./web-routes.js";
 
 /** Paging bounds of GET /v1/targets/:name/remaps. */
 export const REMAP_PAGE_DEFAULT = 100;
 export const REMAP_PAGE_MAX = 10_000;
-const FAULT_KINDS = ["dust", "flakey", "random", "delay"];
 
 /** What a handler gets. */
 export interface RouteContext {
@@ -19,12 +26,15 @@ export interface RouteContext {
   readonly query: URLSearchParams;
   readonly targets: () => readonly ControlTarget[];
   readonly metrics?: MetricsAdapter;
+  readonly services?: () => readonly ServiceView[];
 }
 
 /** A handler's answer: JSON (default) or raw text. */
 export type RouteResult =
   | { readonly status?: number; readonly json: unknown }
-  | { readonly status?: number; readonly text: string; readonly contentType: string };
+  | { readonly status?: number; readonly text: string; readonly contentType: string }
+  /** A Server-Sent Events stream: the server sends the headers, `stream` writes events until close. */
+  | { readonly stream: (res: ServerResponse) => void };
 
 /** One route: `pattern` segments starting with ":" capture a parameter. */
 export interface Route {
@@ -97,17 +107,19 @@ function summary(target: ControlTarget) {
   };
 }
 
+/** Validate a fault rule body against the fault-kind registry; a 400 names the bad field. */
 function parseFaultRule(body: unknown): FaultRuleView {
+  const kinds = faultKinds().map((k) => k.name);
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     throw new BadRequestError(
-      'request body must be a JSON object {"kind": "dust" | "flakey" | "random" | "delay", ...}',
+      `request body must be a JSON object {"kind": ${kinds.join(" | ")}, ...options}`,
     );
   }
-  const kind = (body as { kind?: unknown }).kind;
-  if (typeof kind !== "string" || !FAULT_KINDS.includes(kind)) {
-    throw new BadRequestError(
-      `"kind": ${JSON.stringify(kind) ?? "missing"} is not one of ${FAULT_KINDS.join(", ")}`,
-    );
+  try {
+    normalizeFaultRule(body as FaultRuleConfig, Infinity, "json");
+  } catch (err) {
+    if (err instanceof FaultRuleError) throw new BadRequestError(err.message, { field: err.field });
+    throw err;
   }
   return body as FaultRuleView;
 }
@@ -134,6 +146,12 @@ export const ROUTES: readonly Route[] = [
   },
   {
     method: "GET",
+    pattern: "/v1/services",
+    mutating: false,
+    handle: async (ctx) => ({ json: ctx.services?.() ?? [] }),
+  },
+  {
+    method: "GET",
     pattern: "/v1/targets",
     mutating: false,
     handle: async (ctx) => ({ json: ctx.targets().map(summary) }),
@@ -142,7 +160,10 @@ export const ROUTES: readonly Route[] = [
     method: "GET",
     pattern: "/v1/targets/:name",
     mutating: false,
-    handle: async (ctx) => ({ json: findTarget(ctx).status() }),
+    handle: async (ctx) => {
+      const target = findTarget(ctx);
+      return { json: { ...target.status(), ...healthSummary(target) } };
+    },
   },
   {
     method: "GET",
@@ -228,6 +249,10 @@ export const ROUTES: readonly Route[] = [
       return { json: { rules: faults.list() } };
     },
   },
+  ...FORMATS_ROUTES,
+  ...SCAN_ROUTES,
+  ...SPARE_ROUTES,
+  ...WEB_ROUTES,
 ];
 
 /** Match a path against a pattern; returns the captured parameters or undefined. */

@@ -1,9 +1,11 @@
 // Prometheus adapter (prom-client, own Registry): a request-duration histogram the daemon feeds, and
 // gauges/counters filled from every target's status() at scrape time.
 
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import { createHealthMetrics } from "./health-metrics.js";
 import type { Logger } from "./logger.js";
 import type { MetricsAdapter } from "./metrics-adapter.js";
+import { RequestHistogram } from "./request-histogram.js";
 import type { ControlTarget, TargetStatus } from "./target.js";
 
 /** Options of createMetrics. */
@@ -21,6 +23,8 @@ export interface PrometheusMetrics extends MetricsAdapter {
   readonly registry: Registry;
   /** Re-read every target's status into the gauges (render() does this itself). */
   refresh(): void;
+  /** Count one state change of `target` into `state` (the daemon's state logger calls it). */
+  stateChanged(target: string, state: string): void;
 }
 
 const TARGET_STATES = ["healthy", "degraded", "read-only", "failed"] as const;
@@ -33,6 +37,13 @@ const DURATION_BUCKETS = [
 /** A counter value as prom-client accepts it (finite, non-negative). */
 function count(n: unknown): number {
   return typeof n === "number" && Number.isFinite(n) && n > 0 ? n : 0;
+}
+
+/** Data-path counters of a remap status (src/remap/remap-status.ts), when the target reports them. */
+interface DatapathStatus {
+  readonly fence?: { readonly abandonedWrites: number };
+  readonly transient?: { readonly remapsFailed: number; readonly recoveredKept: number };
+  readonly pendingEvents?: { readonly cleared: number };
 }
 
 /** Create a metrics adapter with its own registry. */
@@ -75,6 +86,16 @@ export function createMetrics(options: MetricsOptions = {}): PrometheusMetrics {
     "dmremap_spare_nearly_exhausted",
     "1 when free spare slots are at or below the threshold.",
   );
+  const spareSlots = g(
+    "dmremap_spare_device_slots",
+    "Slots of each spare device of the pool, total and used.",
+    ["target", "spare", "kind"],
+  );
+  const sparesMissing = g("dmremap_spares_missing", "Spares the set runs without (degraded when above 0).");
+  const unavailable = g(
+    "dmremap_unavailable_blocks",
+    "Remapped blocks whose slot is on a missing spare (reads return EIO until written).",
+  );
   const generation = g("dmremap_metadata_generation", "Generation of the newest durable metadata.");
   const copyHealthy = g("dmremap_metadata_copy_healthy", "1 when a metadata copy is current and readable.", [
     "target",
@@ -89,13 +110,17 @@ export function createMetrics(options: MetricsOptions = {}): PrometheusMetrics {
   const remaps = c("dmremap_remaps_total", "Blocks remapped, by reason.", ["target", "reason"]);
   const readBytes = c("dmremap_read_bytes_total", "Bytes read by clients.");
   const writtenBytes = c("dmremap_written_bytes_total", "Bytes written by clients.");
-  const duration = new Histogram({
-    name: "dmremap_request_duration_seconds",
-    help: "Duration of client requests, by operation.",
-    labelNames: ["target", "op"],
-    buckets: DURATION_BUCKETS,
-    registers,
-  });
+  const stateChanges = c(
+    "dmremap_state_changes_total",
+    "State changes of the target, by the state entered.",
+    ["target", "state"],
+  );
+  const duration = new RequestHistogram(
+    "dmremap_request_duration_seconds",
+    "Duration of client requests, by operation.",
+    DURATION_BUCKETS,
+    registry,
+  );
   const statusBacked = [
     info,
     state,
@@ -107,8 +132,17 @@ export function createMetrics(options: MetricsOptions = {}): PrometheusMetrics {
     spareLow,
     generation,
     copyHealthy,
+    sparesMissing,
+    unavailable,
+    spareSlots,
   ];
-  const counters = [ioErrors, remaps, readBytes, writtenBytes];
+  const datapath = c(
+    "dmremap_datapath_events_total",
+    "Data-path events: fenced_write (a main write abandoned at main_write_timeout), remap_failed, pending_cleared, recovered_kept (a read error judged transient).",
+    ["target", "event"],
+  );
+  const counters = [ioErrors, remaps, readBytes, writtenBytes, datapath];
+  const health = createHealthMetrics(registry);
 
   if (options.processMetrics) collectDefaultMetrics({ register: registry });
 
@@ -123,12 +157,25 @@ export function createMetrics(options: MetricsOptions = {}): PrometheusMetrics {
     spareUsed.set({ target }, s.spare.usedBlocks);
     spareLow.set({ target }, s.spare.nearlyExhausted ? 1 : 0);
     generation.set({ target }, s.metadata.generation);
+    sparesMissing.set({ target }, s.missingSpares?.length ?? 0);
+    const perSpare = (s.spare as { perSpare?: { index: number; totalBlocks: number; usedBlocks: number }[] })
+      .perSpare;
+    for (const one of perSpare ?? []) {
+      spareSlots.set({ target, spare: String(one.index), kind: "total" }, one.totalBlocks);
+      spareSlots.set({ target, spare: String(one.index), kind: "used" }, one.usedBlocks);
+    }
+    unavailable.set({ target }, s.unavailableBlocks ?? 0);
     for (const copy of s.metadata.copies) {
       copyHealthy.set({ target, device: copy.device, slot: copy.slot }, copy.state === "ok" ? 1 : 0);
     }
     // Counters mirror the target's own (persistent) counters: reset, then add the current value.
     for (const [op, n] of Object.entries(s.errors)) ioErrors.inc({ target, op }, count(n));
     for (const [reason, n] of Object.entries(s.remaps)) remaps.inc({ target, reason }, count(n));
+    const d = s as DatapathStatus;
+    datapath.inc({ target, event: "fenced_write" }, count(d.fence?.abandonedWrites ?? 0));
+    datapath.inc({ target, event: "remap_failed" }, count(d.transient?.remapsFailed ?? 0));
+    datapath.inc({ target, event: "pending_cleared" }, count(d.pendingEvents?.cleared ?? 0));
+    datapath.inc({ target, event: "recovered_kept" }, count(d.transient?.recoveredKept ?? 0));
     readBytes.inc({ target }, count(s.io.bytesRead));
     writtenBytes.inc({ target }, count(s.io.bytesWritten));
   }
@@ -137,9 +184,11 @@ export function createMetrics(options: MetricsOptions = {}): PrometheusMetrics {
     const list = targets();
     targetCount.set(list.length);
     for (const metric of [...statusBacked, ...counters]) metric.reset();
+    health.reset();
     for (const t of list) {
       try {
         exportStatus(t, t.status());
+        health.export(t);
       } catch (err) {
         // One broken target must not take the whole scrape down; it shows up as missing series.
         options.logger?.warn("metrics: status of target failed", { target: t.name, err });
@@ -152,8 +201,11 @@ export function createMetrics(options: MetricsOptions = {}): PrometheusMetrics {
     contentType: registry.contentType,
     refresh,
     render: () => registry.metrics(),
+    stateChanged(target, state) {
+      stateChanges.inc({ target, state });
+    },
     observeRequest(target, op, seconds) {
-      duration.observe({ target, op }, seconds);
+      duration.observe(target, op, seconds);
     },
   };
 }

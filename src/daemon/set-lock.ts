@@ -4,7 +4,7 @@ import { mkdirSync } from "node:fs";
 import { open, readFile, unlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DaemonError } from "./errors.js";
+import { DaemonError, LockError } from "./errors.js";
 
 /** The set is open read-write in another live process. */
 export class SetBusyError extends DaemonError {
@@ -45,7 +45,10 @@ export function lockDir(): string {
       // Not writable here: try the next place.
     }
   }
-  throw new DaemonError("ELOCK", "no writable folder for lock files (set DMREMAP_LOCK_DIR)");
+  throw new LockError(
+    candidates.filter(Boolean).join(", "),
+    "no writable folder for lock files (set DMREMAP_LOCK_DIR)",
+  );
 }
 
 function alive(pid: number): boolean {
@@ -90,5 +93,5 @@ export async function lockSet(uuid: string, setName: string): Promise<SetLock> {
     if (owner.pid === process.pid) throw new SetBusyError(setName, owner.pid, "this process");
     await unlink(path).catch(() => undefined);
   }
-  throw new DaemonError("ELOCK", `could not take the lock ${path}`);
+  throw new LockError(path, `could not take the lock ${path}`);
 }

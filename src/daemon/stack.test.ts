@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { assembleTarget, createTarget, readSetIdentity } from "./stack.js";
+import { openStack, readSetIdentity } from "./stack.js";
+import { writeFile } from "node:fs/promises";
 import { controlTarget, targetStatus } from "./control-target.js";
 import { readBytes } from "../block/base-device.js";
 
@@ -20,9 +21,16 @@ test("a created set records its main spec and reassembles from its spares alone"
   withDir(async (dir) => {
     const main = join(dir, "main.img");
     const spare = join(dir, "spare.img");
-    const created = await createTarget(
-      { name: "t0", main, spares: [spare], blockSize: 4096 },
-      { createMainBytes: 8 << 20, createSpareBytes: 2 << 20 },
+    const created = await openStack(
+      {
+        name: "t0",
+        main,
+        spares: [spare],
+        blockSize: 4096,
+        createMainBytes: 8 << 20,
+        createSpareBytes: 2 << 20,
+      },
+      { mode: "create" },
     );
     await created.device.write(8192, Buffer.alloc(4096, 0x5a), { fua: true });
     await created.close();
@@ -31,7 +39,7 @@ test("a created set records its main spec and reassembles from its spares alone"
     assert.equal(identity.mainSpec, main);
     assert.equal(identity.name, "t0");
 
-    const again = await assembleTarget({ name: "t0", spares: [spare] });
+    const again = await openStack({ name: "t0", spares: [spare] }, { mode: "serve" });
     try {
       assert.deepEqual(await readBytes(again.device, 8192, 4096), Buffer.alloc(4096, 0x5a));
       const status = targetStatus(again);
@@ -49,9 +57,17 @@ test("a target with faults gets a controllable fault layer; its remaps show in t
   withDir(async (dir) => {
     const main = join(dir, "main.img");
     const spare = join(dir, "spare.img");
-    const stack = await createTarget(
-      { name: "t1", main, spares: [spare], blockSize: 4096, faults: [{ kind: "dust", blocks: [3] }] },
-      { createMainBytes: 8 << 20, createSpareBytes: 2 << 20 },
+    const stack = await openStack(
+      {
+        name: "t1",
+        main,
+        spares: [spare],
+        blockSize: 4096,
+        faults: [{ kind: "dust", blocks: [3] }],
+        createMainBytes: 8 << 20,
+        createSpareBytes: 2 << 20,
+      },
+      { mode: "create" },
     );
     try {
       const control = controlTarget("t1", "t1", stack);
@@ -75,9 +91,51 @@ test("a target with faults gets a controllable fault layer; its remaps show in t
   }));
 
 test("assembling without spares, or with a missing spare file, names the problem", async () => {
-  await assert.rejects(assembleTarget({ name: "x", spares: [] }), /at least one spare device/);
+  await assert.rejects(openStack({ name: "x", spares: [] }, { mode: "serve" }), /at least one spare device/);
   await assert.rejects(
-    assembleTarget({ name: "x", spares: ["/nonexistent/spare.img"] }),
+    openStack({ name: "x", spares: ["/nonexistent/spare.img"] }, { mode: "serve" }),
     /\/nonexistent\/spare\.img/,
   );
 });
+
+test("create refuses a spare that is the main, or a slice inside the main's range, naming both", () =>
+  withDir(async (dir) => {
+    const main = join(dir, "main.img");
+    await writeFile(main, Buffer.alloc(8 << 20));
+    for (const spare of [main, `slice:offset=4M:${main}`]) {
+      await assert.rejects(
+        openStack({ name: "x", main, spares: [spare], blockSize: 4096 }, { mode: "create" }),
+        (err: Error & { code?: string }) =>
+          err.code === "EOVERLAP" && err.message.includes(main) && err.message.includes(spare),
+      );
+    }
+    // The legal layout: main is the slice before the spare.
+    const ok = await openStack(
+      { name: "x", main: `slice:length=6M:${main}`, spares: [`slice:offset=6M:${main}`], blockSize: 4096 },
+      { mode: "create" },
+    );
+    await ok.close();
+  }));
+
+test("create refuses a spare holding a filesystem unless forced, and check reads every copy", () =>
+  withDir(async (dir) => {
+    const main = join(dir, "main.img");
+    const spare = join(dir, "spare.img");
+    await writeFile(main, Buffer.alloc(8 << 20));
+    const ext = Buffer.alloc(2 << 20);
+    ext.writeUInt16LE(0xef53, 1024 + 0x38);
+    await writeFile(spare, ext);
+    await assert.rejects(
+      openStack({ name: "x", main, spares: [spare], blockSize: 4096 }, { mode: "create" }),
+      (err: Error & { code?: string }) => err.code === "ESIGNATURE" && /ext2 filesystem/.test(err.message),
+    );
+    const forced = await openStack(
+      { name: "x", main, spares: [spare], blockSize: 4096, force: true },
+      { mode: "create" },
+    );
+    await forced.close();
+    const { report, main: mainCheck } = await openStack({ name: "x", spares: [spare] }, { mode: "check" });
+    assert.equal(report.clean, true);
+    assert.equal(mainCheck.state, "ok", mainCheck.detail);
+    assert.equal(report.identity.name, "x");
+  }));

@@ -7,6 +7,8 @@ export interface RemapEntryView {
   readonly slot: number;
   /** Index of the spare device that holds the slot. */
   readonly spare: number;
+  /** Byte offset of the slot on that spare (dm tables need it). */
+  readonly spareOffsetBytes?: number;
   /** Numbers (0-based, within the block) of 512-byte sectors whose content was lost. */
   readonly lostSectors: readonly number[];
 }
@@ -19,9 +21,9 @@ export interface RemapPage {
   readonly total: number;
 }
 
-/** A fault rule as data (see docs/DEVICE-SPECS.md); `kind` selects the rule type. */
+/** A fault rule as data (see docs/DEVICE-SPECS.md); `kind` is a registered fault kind. */
 export interface FaultRuleView {
-  readonly kind: "dust" | "flakey" | "random" | "delay";
+  readonly kind: string;
   readonly [option: string]: unknown;
 }
 
@@ -72,6 +74,14 @@ export interface TargetStatus {
     readonly bytesRead: number;
     readonly bytesWritten: number;
   };
+  /** Spares the set runs without (empty when complete). */
+  readonly missingSpares?: readonly {
+    readonly index: number;
+    readonly uuid: string;
+    readonly lastKnownDevice?: string;
+  }[];
+  /** Remapped blocks whose slot is on a missing spare: they read EIO until rewritten. */
+  readonly unavailableBlocks?: number;
   readonly metadata: {
     readonly generation: number;
     readonly copies: readonly { readonly device: string; readonly slot: string; readonly state: string }[];

@@ -1,9 +1,10 @@
-// Checkpoint codec: one A/B slot = a 512-byte header + a body holding the whole table
-// (docs/FORMAT.md "Checkpoint slot"). Bulk encode with DataView, no per-entry objects.
+// Checkpoint codec: one slot = a 512-byte header + a body holding the whole table and the main
+// identity record (docs/FORMAT.md "Checkpoint slot"). Bulk encode with DataView, no per-entry objects.
 import type { TableSnapshot } from "./metadata-store.js";
 import { crc32c } from "./crc32c.js";
 import {
   CHECKPOINT_HEADER_BYTES,
+  type End,
   type MetadataLayout,
   getU64,
   hasMagic,
@@ -13,6 +14,7 @@ import {
   viewOf,
 } from "./layout.js";
 import { MetadataCapacityError } from "./errors.js";
+import { type Relocations, relocationCode, relocationOf } from "./superblock.js";
 
 /** First 8 bytes of every checkpoint header. */
 export const CHECKPOINT_MAGIC = "DMRMCKPT";
@@ -31,6 +33,20 @@ export interface CheckpointHeader {
   /** Ring offset where the batches following this checkpoint start. */
   readonly journalStartOffset: number;
   readonly bodyCrc: number;
+  /** Version 2 fields (a version 1 header reads as format 1, head, nothing relocated). */
+  readonly format: 1 | 2;
+  readonly end: End;
+  /** Relocation state of both ends of the spare when this checkpoint was written. */
+  readonly relocations: Relocations;
+  /** Bytes of the main identity record at the end of the body (0: none). */
+  readonly identityBytes: number;
+}
+
+/** Where a slot image is written and what it records about its spare (version 2 header fields). */
+export interface SlotPlace {
+  readonly spareIndex: number;
+  readonly end: End;
+  readonly relocations: Relocations;
 }
 
 /** An encoded body plus the counts its header needs. */
@@ -41,11 +57,19 @@ export interface EncodedBody {
   readonly lostCount: number;
   readonly maskBytes: number;
   readonly counterBytes: number;
+  readonly identityBytes: number;
   readonly crc: number;
 }
 
+/** Most bytes of the main identity record; counters and the record share the counter space. */
+export const IDENTITY_MAX_BYTES = 2048;
+
 /** Encode the body of a checkpoint; throws MetadataCapacityError when the table outgrew the slot. */
-export function encodeBody(snapshot: TableSnapshot, layout: MetadataLayout): EncodedBody {
+export function encodeBody(
+  snapshot: TableSnapshot,
+  layout: MetadataLayout,
+  identity: Uint8Array = new Uint8Array(0),
+): EncodedBody {
   const n = snapshot.blocks.length;
   const m = snapshot.pending.length;
   const k = snapshot.lost.size;
@@ -65,11 +89,15 @@ export function encodeBody(snapshot: TableSnapshot, layout: MetadataLayout): Enc
       throw new MetadataCapacityError(`counter name "${name.toString()}" is longer than 255 bytes`);
     counterBytes += 1 + name.length + 8;
   }
-  if (counterBytes > layout.counterBytes)
+  if (identity.length > IDENTITY_MAX_BYTES)
     throw new MetadataCapacityError(
-      `counters need ${counterBytes} bytes, ${layout.counterBytes} are reserved`,
+      `main identity record of ${identity.length} bytes exceeds ${IDENTITY_MAX_BYTES} bytes`,
     );
-  const bytes = new Uint8Array(n * 12 + m * 8 + k * (8 + maskBytes) + counterBytes);
+  if (counterBytes + identity.length > layout.counterBytes)
+    throw new MetadataCapacityError(
+      `counters need ${counterBytes} bytes and the main identity ${identity.length}, ${layout.counterBytes} are reserved`,
+    );
+  const bytes = new Uint8Array(n * 12 + m * 8 + k * (8 + maskBytes) + counterBytes + identity.length);
   const v = viewOf(bytes);
   let at = 0;
   const { blocks, slots, pending } = snapshot;
@@ -91,17 +119,28 @@ export function encodeBody(snapshot: TableSnapshot, layout: MetadataLayout): Enc
     v.setFloat64(at + 1 + name.length, value, true);
     at += 1 + name.length + 8;
   }
-  return { bytes, entryCount: n, pendingCount: m, lostCount: k, maskBytes, counterBytes, crc: crc32c(bytes) };
+  bytes.set(identity, at);
+  return {
+    bytes,
+    entryCount: n,
+    pendingCount: m,
+    lostCount: k,
+    maskBytes,
+    counterBytes,
+    identityBytes: identity.length,
+    crc: crc32c(bytes),
+  };
 }
 
-/** Encode a whole slot image (header sector + body) for one copy. */
+/** Encode a whole slot image (header sector + body) for one end of one copy (version 2 header). */
 export function encodeSlot(
   body: EncodedBody,
   setUuid: Uint8Array,
   generation: number,
-  spareIndex: number,
+  place: SlotPlace,
   journalStartOffset: number,
 ): Uint8Array {
+  const { spareIndex } = place;
   const out = new Uint8Array(CHECKPOINT_HEADER_BYTES + body.bytes.length);
   const v = viewOf(out);
   putMagic(out, 0, CHECKPOINT_MAGIC);
@@ -116,6 +155,11 @@ export function encodeSlot(
   setU64(v, 56, body.bytes.length);
   setU64(v, 64, journalStartOffset);
   v.setUint32(72, body.crc, true);
+  out[76] = place.end === "head" ? 0 : 1;
+  out[77] = relocationCode(place.relocations.head);
+  out[78] = relocationCode(place.relocations.tail);
+  out[79] = 2;
+  v.setUint32(80, body.identityBytes, true);
   v.setUint32(HEADER_CRC_AT, crc32c(out, 0, HEADER_CRC_AT), true);
   out.set(body.bytes, CHECKPOINT_HEADER_BYTES);
   return out;
@@ -143,9 +187,20 @@ export function decodeCheckpointHeader(
     bodyBytes: getU64(v, 56),
     journalStartOffset: getU64(v, 64),
     bodyCrc: v.getUint32(72, true),
+    format: sector[79] === 2 ? 2 : 1,
+    end: sector[76] === 1 ? "tail" : "head",
+    relocations: { head: relocationOf(sector[77]!) ?? "none", tail: relocationOf(sector[78]!) ?? "none" },
+    identityBytes: v.getUint32(80, true),
   };
-  const expected = h.entryCount * 12 + h.pendingCount * 8 + h.lostCount * (8 + h.maskBytes) + h.counterBytes;
-  if (!Number.isSafeInteger(h.generation) || h.bodyBytes !== expected)
+  const expected =
+    h.entryCount * 12 +
+    h.pendingCount * 8 +
+    h.lostCount * (8 + h.maskBytes) +
+    h.counterBytes +
+    h.identityBytes;
+  const known =
+    sector[79]! <= 2 && sector[76]! <= 1 && relocationOf(sector[77]!) && relocationOf(sector[78]!);
+  if (!Number.isSafeInteger(h.generation) || h.bodyBytes !== expected || !known)
     return "inconsistent checkpoint header";
   return h;
 }
@@ -157,6 +212,15 @@ export function checkpointSetUuid(sector: Uint8Array): Uint8Array {
 
 /** Decode and validate a body; a string says why it is invalid. */
 export function decodeBody(h: CheckpointHeader, body: Uint8Array): TableSnapshot | string {
+  const decoded = decodeBodyWithIdentity(h, body);
+  return typeof decoded === "string" ? decoded : decoded.snapshot;
+}
+
+/** Decode a body and return the raw main identity record with the table. */
+export function decodeBodyWithIdentity(
+  h: CheckpointHeader,
+  body: Uint8Array,
+): { snapshot: TableSnapshot; identity: Uint8Array } | string {
   if (body.length !== h.bodyBytes || crc32c(body) !== h.bodyCrc) return "body checksum mismatch";
   const v = viewOf(body);
   const n = h.entryCount;
@@ -196,5 +260,6 @@ export function decodeBody(h: CheckpointHeader, body: Uint8Array): TableSnapshot
     );
     at += 1 + len + 8;
   }
-  return { blocks, slots, pending, lost, counters };
+  const identity = body.slice(at, at + h.identityBytes);
+  return { snapshot: { blocks, slots, pending, lost, counters }, identity };
 }

@@ -39,12 +39,14 @@ const identity: SetIdentity = {
 const layout = computeLayout(4096, 49108, 1000, 16384);
 
 test("superblock round-trips and detects corruption", () => {
-  const bytes = encodeSuperblock({ identity, layout, spareIndex: 1 });
+  const relocations = { head: "slot", tail: "journal" } as const;
+  const bytes = encodeSuperblock({ identity, layout, spareIndex: 1, relocations });
   const back = decodeSuperblock(bytes);
   assert.ok(back.ok);
   assert.deepEqual(back.sb.identity, identity);
   assert.deepEqual(back.sb.layout, layout);
   assert.equal(back.sb.spareIndex, 1);
+  assert.deepEqual(back.sb.relocations, relocations);
   for (const at of [0, 20, 150, 1600, 4092]) {
     const bad = bytes.slice();
     bad[at]! ^= 0x40;
@@ -123,11 +125,16 @@ test("checkpoint slots round-trip, 100k entries included", (t) => {
   const big = computeLayout(4096, 200000, 1000, 16384);
   const snap = bigSnapshot(100000);
   const started = performance.now();
-  const body = encodeBody(snap, big);
-  const slot = encodeSlot(body, uuidToBytes(uuid), 7, 1, 4096);
+  const body = encodeBody(snap, big, Uint8Array.of(1, 2, 3));
+  const place = { spareIndex: 1, end: "tail", relocations: { head: "none", tail: "slot" } } as const;
+  const slot = encodeSlot(body, uuidToBytes(uuid), 7, place, 4096);
   const h = decodeCheckpointHeader(slot.subarray(0, 512), uuidToBytes(uuid));
   assert.ok(typeof h !== "string");
   assert.equal(h.generation, 7);
+  assert.equal(h.end, "tail");
+  assert.equal(h.format, 2);
+  assert.deepEqual(h.relocations, place.relocations);
+  assert.equal(h.identityBytes, 3);
   assert.equal(h.journalStartOffset, 4096);
   const back = decodeBody(h, slot.subarray(512));
   t.diagnostic(`100k entries encode+decode: ${(performance.now() - started).toFixed(1)} ms`);

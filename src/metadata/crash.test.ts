@@ -1,21 +1,27 @@
 // Crash harness for the metadata alone (promises 6 and 13): spares are CrashDevices with volatile
 // caches; at every write and flush of a random workload we build crash images (nothing kept,
 // everything kept, random subsets with torn sectors), reopen them, crash again during recovery,
-// and check the result against an oracle. DMREMAP_CRASH_STATES sets how many states to explore.
+// and check the result against an oracle. Midway, some workloads grow bad sectors (dust) under a
+// checkpoint slot or a journal sector of one spare, so relocations happen at crash points too.
+// DMREMAP_CRASH_STATES sets how many states to explore.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import type { BlockDevice } from "../block/block-device.js";
+import { FaultDevice } from "../block/fault-device.js";
 import { MemoryDevice } from "../block/memory-device.js";
 import { Prng } from "../block/prng.js";
 import { CrashDevice, CrashRecorder } from "../testing/crash-device.js";
 import { createSet } from "./create-set.js";
+import { type End, endGeometry } from "./layout.js";
+import type { SpareStore } from "./spare-store.js";
 import { openSet } from "./open-set.js";
 import { TableModel, canonical } from "./test-fixtures.js";
 import { emptySnapshot } from "./table-state.js";
 
 /** Counts for the diagnostic line. */
-const tally = { states: 0, recoveryCrashes: 0, degraded: 0, operations: 0 };
+const tally = { states: 0, recoveryCrashes: 0, degraded: 0, operations: 0, relocations: 0, badStates: 0 };
 const TARGET_STATES = Number(process.env.DMREMAP_CRASH_STATES ?? 5000);
-const SPARE_BYTES = 65536;
+const SPARE_BYTES = 131072;
 const MAIN_BLOCKS = 64;
 
 /** What the oracle allows at one crash point. */
@@ -29,9 +35,19 @@ interface Expectation {
   readonly issuedCounter: number;
 }
 
+/** Bad sectors (byte offsets) of each spare of the running workload; crash images keep them. */
+let badSectors: number[][] = [];
+
+/** `device` behind a dust layer failing the bad sectors of spare `i` (unchanged when it has none). */
+function withBad(device: CrashDevice, i: number): BlockDevice {
+  const blocks = (badSectors[i] ?? []).map((at) => at / 512);
+  if (blocks.length === 0) return device;
+  return new FaultDevice(device, { rules: [{ kind: "dust", blockSize: 512, blocks }] });
+}
+
 const devicesFrom = (images: readonly Uint8Array[], rng: Prng) => {
-  const devices = images.map(
-    (image, i) => new CrashDevice({ sizeBytes: SPARE_BYTES, image, name: `spare${i}` }),
+  const devices = images.map((image, i) =>
+    withBad(new CrashDevice({ sizeBytes: SPARE_BYTES, image, name: `spare${i}` }), i),
   );
   return rng.nextInt(2) === 0 ? devices : devices.reverse();
 };
@@ -40,6 +56,7 @@ const devicesFrom = (images: readonly Uint8Array[], rng: Prng) => {
 async function checkCrashState(images: Uint8Array[], e: Expectation, rng: Prng): Promise<number> {
   let explored = 1;
   tally.states++;
+  if (badSectors.some((b) => b.length > 0)) tally.badStates++;
   const first = await openSet({ spares: devicesFrom(images, rng), repair: false });
   const state = canonical(first.snapshot);
   const where = `acked ${e.acked} issued ${e.issued}`;
@@ -52,7 +69,7 @@ async function checkCrashState(images: Uint8Array[], e: Expectation, rng: Prng):
   const counter = first.snapshot.counters.step ?? -1;
   assert.ok(counter >= e.ackedCounter && counter <= e.issuedCounter, `counters step ${counter} (${where})`);
 
-  if (rng.nextInt(4) === 0) {
+  if (images.length > 1 && rng.nextInt(4) === 0) {
     // Serve degraded without one copy, then bring it back: the state served must win.
     const devices = devicesFrom(images, rng);
     const drop = rng.nextInt(devices.length);
@@ -84,15 +101,16 @@ async function checkCrashState(images: Uint8Array[], e: Expectation, rng: Prng):
   for (let depth = 0; depth < 3; depth++) {
     const recorder = new CrashRecorder();
     recorder.keepLog = false;
-    const devices = current.map(
+    const raw = current.map(
       (image, i) => new CrashDevice({ sizeBytes: SPARE_BYTES, image, name: `spare${i}`, recorder }),
     );
+    const devices = raw.map((d, i) => withBad(d, i));
     const stopAt = 1 + rng.nextInt(12);
     let crashed: Uint8Array[] | undefined;
     const crash = new Promise<void>((resolve) => {
       recorder.hook = () => {
         if (recorder.seq < stopAt || crashed) return crashed ? new Promise<void>(() => {}) : undefined;
-        crashed = devices.map((d) => d.crash(rng, { tornProbability: 0.4 }));
+        crashed = raw.map((d) => d.crash(rng, { tornProbability: 0.4 }));
         resolve();
         return new Promise<void>(() => {});
       };
@@ -138,12 +156,34 @@ async function runWorkload(seed: number, budget: number): Promise<number> {
   const crashRng = new Prng(seed * 7919 + 17);
   const recorder = new CrashRecorder();
   recorder.keepLog = false;
+  // One, two or three spares (with one, its two ends are the only copies).
+  const spareCount = 1 + (seed % 3);
+  badSectors = Array.from({ length: spareCount }, () => []);
   const spares = Array.from(
-    { length: 2 + (seed % 2) },
+    { length: spareCount },
     (_, i) => new CrashDevice({ sizeBytes: SPARE_BYTES, name: `spare${i}`, recorder }),
   );
+  // The live store sees the bad sectors through its own fault layers (rules added midway).
+  const faults = spares.map(
+    (d) => new FaultDevice(d, { rules: [{ kind: "dust", blockSize: 512, blocks: [] }] }),
+  );
   const main = new MemoryDevice({ sizeBytes: MAIN_BLOCKS * 512 });
-  const { store } = await createSet({ main, spares, blockSize: 512, name: "crash", journalBytes: 8192 });
+  const { store } = await createSet({
+    main,
+    spares: faults,
+    blockSize: 512,
+    name: "crash",
+    journalBytes: 8192,
+  });
+  // Where sectors go bad midway: nowhere, a checkpoint slot, a journal sector.
+  const badAt = Math.floor(seed / 3) % 3;
+  const end: End = rng.nextInt(2) === 0 ? "head" : "tail";
+  const growBad = () => {
+    const g = endGeometry((store as SpareStore).layout, end, SPARE_BYTES);
+    const at = badAt === 1 ? g.slot : g.journal + 512 * rng.nextInt(4);
+    badSectors[0]!.push(at);
+    faults[0]!.addBadBlock(at / 512);
+  };
   const slotCount = store.identity.spares.reduce((n, s) => n + s.slotCount, 0);
   const model = new TableModel();
   const states = [model.canonical()];
@@ -192,6 +232,7 @@ async function runWorkload(seed: number, budget: number): Promise<number> {
     ackedGeneration = Math.max(ackedGeneration, store.generation);
   };
   for (let step = 0; step < 24 && explored < budget && !failure; step++) {
+    if (step === 8 && badAt > 0) growBad();
     const kind = rng.nextInt(20);
     if (kind < 10) await append(1 + rng.nextInt(3));
     else if (kind < 15)
@@ -211,10 +252,11 @@ async function runWorkload(seed: number, budget: number): Promise<number> {
     "no copy failed during the workload",
   );
   tally.operations += recorder.seq;
+  tally.relocations += (store as SpareStore).stats.relocations;
   await store.close();
   const reopened = await openSet({
-    spares: spares.map(
-      (d, i) => new CrashDevice({ sizeBytes: SPARE_BYTES, image: d.currentImage(), name: `spare${i}` }),
+    spares: spares.map((d, i) =>
+      withBad(new CrashDevice({ sizeBytes: SPARE_BYTES, image: d.currentImage(), name: `spare${i}` }), i),
     ),
   });
   assert.equal(canonical(reopened.snapshot), states[states.length - 1], "a clean reopen shows every append");
@@ -225,11 +267,12 @@ test("metadata commits are all-or-nothing and recovery is idempotent under crash
   let explored = 0;
   let workloads = 0;
   for (let seed = 1; explored < TARGET_STATES; seed++) {
-    explored += await runWorkload(seed, TARGET_STATES - explored);
+    // A bounded share per workload, so every shape (spare count, where sectors go bad) is reached.
+    explored += await runWorkload(seed, Math.min(TARGET_STATES - explored, Math.ceil(TARGET_STATES / 8)));
     workloads++;
   }
   t.diagnostic(
-    `crash states explored: ${explored} (${tally.states} after the workload, ${tally.recoveryCrashes} during recovery, ${tally.degraded} degraded reopens) in ${workloads} workloads of ${tally.operations} device operations`,
+    `crash states explored: ${explored} (${tally.states} after the workload, ${tally.recoveryCrashes} during recovery, ${tally.degraded} degraded reopens, ${tally.badStates} with bad sectors) in ${workloads} workloads of ${tally.operations} device operations, ${tally.relocations} relocations`,
   );
   assert.ok(explored >= TARGET_STATES);
 });

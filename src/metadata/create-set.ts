@@ -1,5 +1,5 @@
-// createSet: validates the devices, sizes the metadata area and writes a fresh set (superblocks,
-// an empty checkpoint at generation 1 in slot A, an empty journal) to every spare, then flushes.
+// createSet: validates the devices, sizes the metadata area and writes a fresh set to both ends of
+// every spare (superblocks, an empty checkpoint at generation 1, an empty journal), then flushes.
 import { randomUUID } from "node:crypto";
 import type { BlockDevice } from "../block/block-device.js";
 import type { CreateSetOptions, OpenedSet, SetIdentity, SpareIdentity } from "./metadata-store.js";
@@ -7,20 +7,23 @@ import { encodeBody, encodeSlot } from "./checkpoint-codec.js";
 import {
   CHECKPOINT_HEADER_BYTES,
   DEFAULT_PENDING_CAPACITY,
+  ENDS,
   MAX_SPARES,
   SUPERBLOCK_BYTES,
   computeLayout,
   defaultJournalBytes,
-  journalOffset,
+  endGeometry,
   mainFingerprint,
   maskBytesFor,
   roundUp,
-  slotOffset,
+  slotCountFor,
+  tailBytes,
   uuidToBytes,
 } from "./layout.js";
-import { scanSuperblocks } from "./scan-copy.js";
-import { SUPERBLOCK_MAGIC, encodeSuperblock } from "./superblock.js";
-import { SpareStore } from "./spare-store.js";
+import { scanSuperblocksAt } from "./scan-copy.js";
+import { NO_RELOCATIONS, SUPERBLOCK_MAGIC, encodeSuperblock } from "./superblock.js";
+import { SpareStore, copyHandle } from "./spare-store.js";
+import { encodeSetRecord } from "./main-identity.js";
 import { TableState, emptySnapshot } from "./table-state.js";
 import { SetOptionError, SpareInUseError, SpareTooSmallError } from "./errors.js";
 
@@ -45,13 +48,14 @@ export function checkBlockSize(blockSize: number): void {
 }
 
 async function refuseFormatted(spare: BlockDevice): Promise<void> {
-  const scan = await scanSuperblocks(spare);
-  if (!scan) return;
-  const hasMagic = [0, SUPERBLOCK_BYTES].some(
-    (at) => Buffer.from(scan.raw.subarray(at, at + 8)).toString("latin1") === SUPERBLOCK_MAGIC,
+  const scans = [await scanSuperblocksAt(spare, "head"), await scanSuperblocksAt(spare, "tail")];
+  const hasMagic = scans.some((scan) =>
+    [0, SUPERBLOCK_BYTES].some(
+      (at) => scan && Buffer.from(scan.raw.subarray(at, at + 8)).toString("latin1") === SUPERBLOCK_MAGIC,
+    ),
   );
   if (!hasMagic) return;
-  const found = scan.copies.find((c) => c.ok);
+  const found = scans.flatMap((scan) => scan?.copies ?? []).find((c) => c.ok);
   const what = found?.ok ? ` of set "${found.sb.identity.name}" (${found.sb.identity.uuid})` : "";
   throw new SpareInUseError(
     spare.describe(),
@@ -98,11 +102,11 @@ export async function createSet(options: CreateSetExtraOptions): Promise<OpenedS
   const spareIds: SpareIdentity[] = [];
   let firstSlot = 0;
   for (const [index, s] of spares.entries()) {
-    const slotCount = Math.floor((s.sizeBytes - dataOffsetBytes) / blockSize);
+    const slotCount = slotCountFor(layout, s.sizeBytes, dataOffsetBytes);
     if (slotCount < 1) {
       throw new SpareTooSmallError(
         s.describe(),
-        `spare ${s.describe()} (${s.sizeBytes} bytes) is too small: the metadata area needs ${dataOffsetBytes} bytes plus at least one ${blockSize}-byte slot`,
+        `spare ${s.describe()} (${s.sizeBytes} bytes) is too small: the metadata areas need ${dataOffsetBytes} bytes at the head and ${tailBytes(layout)} at the tail, plus at least one ${blockSize}-byte slot`,
       );
     }
     spareIds.push({
@@ -128,15 +132,29 @@ export async function createSet(options: CreateSetExtraOptions): Promise<OpenedS
     createdAtMs: Date.now(),
   };
   const setUuid = uuidToBytes(identity.uuid);
-  const body = encodeBody(emptySnapshot(), layout);
+  const record = {
+    ...(options.mainIdentity ? { main: options.mainIdentity } : {}),
+    spares: spares.map((s) => s.describe()),
+  };
+  const body = encodeBody(emptySnapshot(), layout, encodeSetRecord(record));
   const sector = new Uint8Array(CHECKPOINT_HEADER_BYTES);
   for (const [index, s] of spares.entries()) {
-    await s.write(slotOffset(layout, 0), encodeSlot(body, setUuid, 1, index, 0));
-    await s.write(slotOffset(layout, 1), sector);
-    await s.write(journalOffset(layout), sector);
-    const sb = encodeSuperblock({ identity, layout, spareIndex: index });
-    await s.write(0, sb);
-    await s.write(SUPERBLOCK_BYTES, sb);
+    for (const end of ENDS) {
+      const g = endGeometry(layout, end, s.sizeBytes);
+      const place = { spareIndex: index, end, relocations: NO_RELOCATIONS };
+      await s.write(g.slot, encodeSlot(body, setUuid, 1, place, 0));
+      await s.write(g.journal, sector);
+      await s.write(g.reloc, sector);
+    }
+  }
+  for (const s of spares) await s.flush();
+  for (const [index, s] of spares.entries()) {
+    const sb = encodeSuperblock({ identity, layout, spareIndex: index, relocations: NO_RELOCATIONS });
+    for (const end of ENDS) {
+      const g = endGeometry(layout, end, s.sizeBytes);
+      await s.write(g.superblocks[0], sb);
+      await s.write(g.superblocks[1], sb);
+    }
   }
   for (const s of spares) await s.flush();
 
@@ -147,18 +165,17 @@ export async function createSet(options: CreateSetExtraOptions): Promise<OpenedS
     pendingCapacity,
     maskBytes: maskBytesFor(blockSize),
   };
-  const handles = spares.map((device, spareIndex) => ({
-    device,
-    spareIndex,
-    activeSlot: 0 as const,
-    generation: 1,
-    state: "ok" as const,
-  }));
+  const handles = spares.map((device, spareIndex) =>
+    copyHandle(device, spareIndex, layout, device.sizeBytes, 1),
+  );
   const position = { generation: 1, checkpointGeneration: 1, writeOffset: 0, usedBytes: 0 };
-  const store = new SpareStore(identity, layout, new TableState(emptySnapshot(), limits), handles, position);
+  const table = new TableState(emptySnapshot(), limits);
+  const store = new SpareStore(identity, layout, table, handles, position, [], record);
   return {
     store,
     snapshot: emptySnapshot(),
+    missingSpares: [],
+    ...(options.mainIdentity ? { mainIdentity: options.mainIdentity } : {}),
     notes: [
       `created set "${identity.name}" (${identity.uuid}) with ${spares.length} spare(s), ${firstSlot} slots`,
     ],

@@ -1,14 +1,8 @@
 // Typed errors of the metadata store: one class per condition, each with a stable `code`.
+import { DmremapError } from "../core/errors.js";
 
 /** Base of every metadata error. */
-export class MetadataError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-    this.code = code;
-  }
-}
+export class MetadataError extends DmremapError {}
 
 /** No metadata copy could persist a commit: the set must go read-only. */
 export class MetadataWriteError extends MetadataError {
@@ -101,5 +95,23 @@ export class MainMismatchError extends MetadataError {
 export class NoValidMetadataError extends MetadataError {
   constructor(message: string) {
     super("ENOMETA", message);
+  }
+}
+
+/** The main device's identity (WWN / serial, file device + inode, NBD URI) is not the recorded one. */
+export class MainIdentityMismatchError extends MetadataError {
+  constructor(
+    readonly expected: string,
+    readonly found: string,
+    message: string,
+  ) {
+    super("EMAINMISMATCH", message);
+  }
+}
+
+/** A format version 1 set cannot be upgraded in place (the message says why and what to do). */
+export class UpgradeError extends MetadataError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("EUPGRADE", message, options);
   }
 }

@@ -10,7 +10,7 @@ const ENTRIES = 1_000_000;
 test("a table of 1M remapped blocks checkpoints and reopens", async (t) => {
   const blockSize = 4096;
   const main = new MemoryDevice({ sizeBytes: ENTRIES * blockSize });
-  const spares = [0, 1].map(() => new MemoryDevice({ sizeBytes: (ENTRIES / 2 + 16384) * blockSize }));
+  const spares = [0, 1].map(() => new MemoryDevice({ sizeBytes: (ENTRIES / 2 + 32768) * blockSize }));
   const { store } = await createSet({ main, spares, blockSize, name: "big" });
   const records = Array.from({ length: ENTRIES }, (_, i): JournalRecord => ({
     type: "remap",

@@ -22,6 +22,8 @@ export const MAX_SPARES = 60;
 
 /** Uniform metadata layout of every copy, decided at create and recorded in the superblock. */
 export interface MetadataLayout {
+  /** On-disk format version of the set: 1 (head only, upgraded on open) or 2 (both ends). */
+  readonly version: 1 | 2;
   readonly blockSize: number;
   /** Largest number of remapped blocks (and of lost-sector entries) a checkpoint can hold. */
   readonly maxEntries: number;
@@ -30,16 +32,85 @@ export interface MetadataLayout {
   /** Bytes of one checkpoint slot (header + largest body), a multiple of 4096. */
   readonly checkpointSlotBytes: number;
   readonly journalBytes: number;
-  /** Bytes of the metadata area: 2 superblocks + 2 slots + journal. */
+  /** Bytes of the head metadata area (data slots start at the next block boundary). */
   readonly metadataBytes: number;
+  /** Version 2: offset of the head journal ring. */
+  readonly headJournalOffset: number;
+  /** Version 2: offset and size of the head's reserved relocation area. */
+  readonly headRelocOffset: number;
+  readonly headRelocBytes: number;
+  /** Version 2: size of the tail's reserved relocation area. */
+  readonly tailRelocBytes: number;
 }
 
-/** Byte offset of checkpoint slot 0 (A) or 1 (B). */
+/** One end of a spare in version 2: each end holds a complete copy of the metadata. */
+export type End = "head" | "tail";
+/** Both ends, head first. */
+export const ENDS: readonly End[] = ["head", "tail"];
+
+/** Where the structures of one end of one spare sit (byte offsets on the spare). */
+export interface EndGeometry {
+  readonly end: End;
+  /** The two superblock copies of this end. */
+  readonly superblocks: readonly [number, number];
+  readonly slot: number;
+  readonly journal: number;
+  /** Reserved area a failing structure of this end moves to. */
+  readonly reloc: number;
+  readonly relocBytes: number;
+}
+
+/** Bytes at the end of a spare taken by the tail metadata (slot + journal + reloc + 2 superblocks). */
+export function tailBytes(layout: MetadataLayout): number {
+  return 2 * SUPERBLOCK_BYTES + layout.checkpointSlotBytes + layout.journalBytes + layout.tailRelocBytes;
+}
+
+/** The 4096-aligned end of a spare of `sizeBytes` (the tail superblocks sit just below it). */
+export function alignedEnd(sizeBytes: number): number {
+  return Math.floor(sizeBytes / 4096) * 4096;
+}
+
+/** Geometry of `end` on a spare of `sizeBytes` (version 2). */
+export function endGeometry(layout: MetadataLayout, end: End, sizeBytes: number): EndGeometry {
+  if (end === "head") {
+    return {
+      end,
+      superblocks: [0, SUPERBLOCK_BYTES],
+      slot: 2 * SUPERBLOCK_BYTES,
+      journal: layout.headJournalOffset,
+      reloc: layout.headRelocOffset,
+      relocBytes: layout.headRelocBytes,
+    };
+  }
+  const e = alignedEnd(sizeBytes);
+  const slot = e - 2 * SUPERBLOCK_BYTES - layout.checkpointSlotBytes;
+  const journal = slot - layout.journalBytes;
+  return {
+    end,
+    superblocks: [e - 2 * SUPERBLOCK_BYTES, e - SUPERBLOCK_BYTES],
+    slot,
+    journal,
+    reloc: journal - layout.tailRelocBytes,
+    relocBytes: layout.tailRelocBytes,
+  };
+}
+
+/** First byte of the tail metadata of a spare of `sizeBytes`; data slots end at or before it. */
+export function tailStart(layout: MetadataLayout, sizeBytes: number): number {
+  return alignedEnd(sizeBytes) - tailBytes(layout);
+}
+
+/** Data slots a spare of `sizeBytes` holds between the head area and the tail area. */
+export function slotCountFor(layout: MetadataLayout, sizeBytes: number, dataOffsetBytes: number): number {
+  return Math.max(0, Math.floor((tailStart(layout, sizeBytes) - dataOffsetBytes) / layout.blockSize));
+}
+
+/** Version 1 offset of checkpoint slot 0 (A) or 1 (B); the head-only layout read for upgrade. */
 export function slotOffset(layout: MetadataLayout, slot: 0 | 1): number {
   return 2 * SUPERBLOCK_BYTES + slot * layout.checkpointSlotBytes;
 }
 
-/** Byte offset of the journal ring. */
+/** Version 1 offset of the journal ring. */
 export function journalOffset(layout: MetadataLayout): number {
   return 2 * SUPERBLOCK_BYTES + 2 * layout.checkpointSlotBytes;
 }
@@ -59,7 +130,10 @@ export function maxBodyBytes(maxEntries: number, pendingCapacity: number, blockS
   return maxEntries * 12 + pendingCapacity * 8 + maxEntries * (8 + maskBytesFor(blockSize)) + COUNTER_BYTES;
 }
 
-/** Compute the layout: `maxEntries` bounds the table (min of main blocks and total slots). */
+/**
+ * Compute a version 2 layout: `maxEntries` bounds the table (min of main blocks and total slots).
+ * Head: 2 superblocks, checkpoint slot, journal, relocation area; the tail mirrors it.
+ */
 export function computeLayout(
   blockSize: number,
   maxEntries: number,
@@ -70,14 +144,37 @@ export function computeLayout(
     CHECKPOINT_HEADER_BYTES + maxBodyBytes(maxEntries, pendingCapacity, blockSize),
     4096,
   );
+  const relocBytes = Math.max(checkpointSlotBytes, journalBytes);
+  const headJournalOffset = 2 * SUPERBLOCK_BYTES + checkpointSlotBytes;
   return {
+    version: 2,
     blockSize,
     maxEntries,
     pendingCapacity,
     counterBytes: COUNTER_BYTES,
     checkpointSlotBytes,
     journalBytes,
-    metadataBytes: 2 * SUPERBLOCK_BYTES + 2 * checkpointSlotBytes + journalBytes,
+    metadataBytes: headJournalOffset + journalBytes + relocBytes,
+    headJournalOffset,
+    headRelocOffset: headJournalOffset + journalBytes,
+    headRelocBytes: relocBytes,
+    tailRelocBytes: relocBytes,
+  };
+}
+
+/**
+ * The version 2 layout a version 1 set is upgraded to: the head keeps its places (slot A stays the
+ * head slot, the old slot B becomes the head relocation area, the journal stays), the tail is new.
+ */
+export function upgradedLayout(v1: MetadataLayout): MetadataLayout {
+  const s = v1.checkpointSlotBytes;
+  return {
+    ...v1,
+    version: 2,
+    headJournalOffset: 2 * SUPERBLOCK_BYTES + 2 * s,
+    headRelocOffset: 2 * SUPERBLOCK_BYTES + s,
+    headRelocBytes: s,
+    tailRelocBytes: Math.max(s, v1.journalBytes),
   };
 }
 

@@ -1,6 +1,7 @@
 // The contract between the remap layer and its persistent metadata (implemented in this folder).
 // The remap layer keeps the live table in memory; the store makes changes durable and reloads them.
 import type { BlockDevice } from "../block/block-device.js";
+import type { DeviceIdentity } from "../block/device-identity.js";
 
 /** One spare device as recorded in the superblock. */
 export interface SpareIdentity {
@@ -70,12 +71,23 @@ export interface CopyStatus {
   /** describe() of the spare device that holds the copy. */
   readonly device: string;
   readonly spareIndex: number;
-  /** Which checkpoint slot holds the newest valid state of this copy. */
+  /** End holding the newest valid state of this copy: "A" its head, "B" its tail (version 1: slot A / B). */
   readonly slot: "A" | "B" | "none";
   readonly generation: number;
   /** ok: current; stale: older generation (repaired on open); corrupt: unreadable/CRC error; failed: a write or flush failed. */
   readonly state: "ok" | "stale" | "corrupt" | "failed";
   readonly detail?: string;
+  /** Structures of this copy that moved to a relocation area ("head checkpoint slot", "tail journal"). */
+  readonly relocated?: readonly string[];
+}
+
+/** A spare of the set that was not given on open (the set runs degraded without it). */
+export interface MissingSpare {
+  readonly index: number;
+  readonly uuid: string;
+  readonly sizeBytes: number;
+  /** The spec the spare was last opened with, from the newest checkpoint (when recorded). */
+  readonly lastKnownDevice?: string;
 }
 
 /** Durable storage of a set's table. All methods are safe to call concurrently. */
@@ -92,7 +104,7 @@ export interface MetadataStore {
   /** True when the journal is filling up and the owner should call checkpoint() soon. */
   readonly wantsCheckpoint: boolean;
   /**
-   * Write the full state to the inactive A/B slot of every healthy copy, flush, and reset the journal.
+   * Write the full state to both ends of every healthy copy (one end at a time), flush, reset the journal.
    * The table written is the store's own (last checkpoint + every committed record, so an append in
    * flight is never lost); `snapshot.counters` are persisted with it.
    */
@@ -113,6 +125,8 @@ export interface CreateSetOptions {
   readonly mainSpec?: string;
   /** Overwrite spares that already hold dmremap metadata. */
   readonly force?: boolean;
+  /** Identity of the main device to record (probeDeviceIdentity of the main spec). */
+  readonly mainIdentity?: DeviceIdentity;
 }
 
 /** Arguments to open an existing set. */
@@ -121,6 +135,8 @@ export interface OpenSetOptions {
   readonly spares: readonly BlockDevice[];
   /** When given, checked against the recorded size and fingerprint. */
   readonly main?: BlockDevice;
+  /** When given, the main's identity (probeDeviceIdentity) is checked against the recorded one. */
+  readonly mainIdentity?: DeviceIdentity;
   /** Rewrite stale or corrupt copies from the newest valid state (default true). */
   readonly repair?: boolean;
   /**
@@ -128,6 +144,8 @@ export interface OpenSetOptions {
    * failed, since nothing could be written to them). The caller must not write through the store.
    */
   readonly inspect?: boolean;
+  /** The spares' superblocks as already read by the caller (identifySpares), so they are read once. */
+  readonly identified?: import("./identify-spares.js").Identified;
 }
 
 /** Result of opening a set. */
@@ -138,4 +156,8 @@ export interface OpenedSet {
   readonly notes: readonly string[];
   /** Set when no copy could be written on open: the set must be served read-only. */
   readonly readOnlyReason?: string;
+  /** Identity of the main device recorded in the newest checkpoint (absent for older sets). */
+  readonly mainIdentity?: DeviceIdentity;
+  /** Spares of the set that were not given (empty when every spare is present). */
+  readonly missingSpares?: readonly MissingSpare[];
 }

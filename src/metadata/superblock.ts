@@ -1,5 +1,5 @@
 // Superblock codec: the static identity of a set and the layout of its metadata area, written
-// twice at the start of every spare (docs/FORMAT.md "Superblock").
+// twice at each end of every spare (docs/FORMAT.md "Superblock"). Decodes versions 1 and 2.
 import type { SetIdentity, SpareIdentity } from "./metadata-store.js";
 import { crc32c } from "./crc32c.js";
 import {
@@ -18,29 +18,57 @@ import {
 /** First 8 bytes of every superblock. */
 export const SUPERBLOCK_MAGIC = "DMREMAP1";
 /** On-disk format version written by this code. */
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
+/** Oldest version this code opens (and upgrades on open). */
+export const OLDEST_FORMAT_VERSION = 1;
+
+/** Which structure of one end of a spare lives in that end's relocation area. */
+export type Relocation = "none" | "slot" | "journal";
+const RELOCATION_CODES: readonly Relocation[] = ["none", "slot", "journal"];
+
+/** Relocation state of both ends of one spare. */
+export interface Relocations {
+  readonly head: Relocation;
+  readonly tail: Relocation;
+}
+
+/** No structure moved. */
+export const NO_RELOCATIONS: Relocations = { head: "none", tail: "none" };
+
+/** Code of a relocation state (0 none, 1 slot, 2 journal). */
+export function relocationCode(r: Relocation): number {
+  return RELOCATION_CODES.indexOf(r);
+}
+
+/** Relocation state of a code; undefined for an unknown code. */
+export function relocationOf(code: number): Relocation | undefined {
+  return RELOCATION_CODES[code];
+}
 
 const NAME_MAX = 256;
 const SPEC_MAX = 1024;
 const SPARES_AT = 1536;
 const SPARE_ENTRY_BYTES = 40;
 const CRC_AT = SUPERBLOCK_BYTES - 4;
+const V2_AT = SPARES_AT + MAX_SPARES * SPARE_ENTRY_BYTES;
 
 /** A decoded superblock: the set, the layout and which spare this copy is on. */
 export interface Superblock {
   readonly identity: SetIdentity;
   readonly layout: MetadataLayout;
   readonly spareIndex: number;
+  /** Version 2: which structures of this spare moved to a relocation area (version 1: none). */
+  readonly relocations: Relocations;
 }
 
-/** Encode a superblock for spare `spareIndex`. */
+/** Encode a superblock for spare `spareIndex` (in the version of `sb.layout`). */
 export function encodeSuperblock(sb: Superblock): Uint8Array {
   const { identity: id, layout, spareIndex } = sb;
   if (id.spares.length > MAX_SPARES) throw new RangeError(`a set holds at most ${MAX_SPARES} spares`);
   const out = new Uint8Array(SUPERBLOCK_BYTES);
   const v = viewOf(out);
   putMagic(out, 0, SUPERBLOCK_MAGIC);
-  v.setUint32(8, FORMAT_VERSION, true);
+  v.setUint32(8, layout.version, true);
   out.set(uuidToBytes(id.uuid), 16);
   out.set(uuidToBytes(id.spares[spareIndex]!.uuid), 32);
   v.setUint32(48, spareIndex, true);
@@ -71,6 +99,14 @@ export function encodeSuperblock(sb: Superblock): Uint8Array {
     v.setUint32(at + 32, s.slotCount, true);
     v.setUint32(at + 36, s.firstSlot, true);
   });
+  if (layout.version === 2) {
+    setU64(v, V2_AT, layout.headJournalOffset);
+    setU64(v, V2_AT + 8, layout.headRelocOffset);
+    setU64(v, V2_AT + 16, layout.headRelocBytes);
+    setU64(v, V2_AT + 24, layout.tailRelocBytes);
+    out[V2_AT + 32] = relocationCode(sb.relocations.head);
+    out[V2_AT + 33] = relocationCode(sb.relocations.tail);
+  }
   v.setUint32(CRC_AT, crc32c(out, 0, CRC_AT), true);
   return out;
 }
@@ -88,7 +124,7 @@ export function decodeSuperblock(bytes: Uint8Array): SuperblockResult {
     return { ok: false, blank: false, reason: "superblock checksum mismatch" };
   }
   const version = v.getUint32(8, true);
-  if (version !== FORMAT_VERSION) {
+  if (version !== 1 && version !== 2) {
     return { ok: false, blank: false, reason: `unsupported format version ${version}` };
   }
   const spareCount = v.getUint32(52, true);
@@ -122,20 +158,55 @@ export function decodeSuperblock(bytes: Uint8Array): SuperblockResult {
     spares,
     createdAtMs: getU64(v, 104),
   };
+  const slotBytes = getU64(v, 112);
+  const journalBytes = getU64(v, 120);
   const layout: MetadataLayout = {
+    version,
     blockSize,
     maxEntries: v.getUint32(136, true),
     pendingCapacity: v.getUint32(60, true),
     counterBytes: v.getUint32(140, true),
-    checkpointSlotBytes: getU64(v, 112),
-    journalBytes: getU64(v, 120),
+    checkpointSlotBytes: slotBytes,
+    journalBytes,
     metadataBytes: getU64(v, 128),
+    ...(version === 2
+      ? {
+          headJournalOffset: getU64(v, V2_AT),
+          headRelocOffset: getU64(v, V2_AT + 8),
+          headRelocBytes: getU64(v, V2_AT + 16),
+          tailRelocBytes: getU64(v, V2_AT + 24),
+        }
+      : {
+          headJournalOffset: 8192 + 2 * slotBytes,
+          headRelocOffset: 0,
+          headRelocBytes: 0,
+          tailRelocBytes: 0,
+        }),
   };
-  return { ok: true, sb: { identity, layout, spareIndex } };
+  const head = relocationOf(bytes[V2_AT + 32]!);
+  const tail = relocationOf(bytes[V2_AT + 33]!);
+  if (version === 2 && (!head || !tail)) return { ok: false, blank: false, reason: "bad relocation state" };
+  const relocations = version === 2 ? { head: head!, tail: tail! } : NO_RELOCATIONS;
+  return { ok: true, sb: { identity, layout, spareIndex, relocations } };
 }
 
 /** True when two superblocks describe the same set and layout (they may differ in spare index). */
 export function sameSet(a: Superblock, b: Superblock): boolean {
-  const strip = (sb: Superblock) => JSON.stringify({ ...sb.identity, spareIndex: 0, layout: sb.layout });
+  const strip = (sb: Superblock) => JSON.stringify({ ...sb.identity, layout: sb.layout });
   return strip(a) === strip(b);
+}
+
+/**
+ * True when `smaller` describes the same set as `larger` with fewer spares, each identical: the
+ * membership before a spare was added (an add stopped between rewriting two members' superblocks).
+ */
+export function isEarlierMembership(smaller: Superblock, larger: Superblock): boolean {
+  const a = smaller.identity;
+  const b = larger.identity;
+  if (a.spares.length >= b.spares.length) return false;
+  const rest = (sb: Superblock) => JSON.stringify({ ...sb.identity, spares: [], layout: sb.layout });
+  return (
+    rest(smaller) === rest(larger) &&
+    a.spares.every((s, i) => JSON.stringify(s) === JSON.stringify(b.spares[i]))
+  );
 }

@@ -43,14 +43,14 @@ export interface SmallSetOptions {
   readonly journalBytes?: number;
 }
 
-/** A set on memory devices: main 64 KiB, 2 spares of 128 KiB, 512-byte blocks, 8 KiB journal. */
+/** A set on memory devices: main 64 KiB, 2 spares of 256 KiB, 512-byte blocks, 8 KiB journal. */
 export async function makeSet(
   o: SmallSetOptions = {},
 ): Promise<{ main: MemoryDevice; spares: FailingDevice[]; opened: OpenedSet }> {
   const main = new MemoryDevice({ sizeBytes: o.mainBytes ?? 65536, name: "main" });
   const spares = Array.from(
     { length: o.spares ?? 2 },
-    (_, i) => new FailingDevice(new MemoryDevice({ sizeBytes: o.spareBytes ?? 131072 }), `spare${i}`),
+    (_, i) => new FailingDevice(new MemoryDevice({ sizeBytes: o.spareBytes ?? 262144 }), `spare${i}`),
   );
   const options: CreateSetExtraOptions = {
     main,

@@ -47,3 +47,40 @@ test("byte-by-byte pushes and a drain return everything left", () => {
   assert.equal(Buffer.concat(q.drain()).toString(), "bc");
   assert.equal(q.length, 0);
 });
+
+test("borrowed chunks: bytes left at release survive the reuse of the borrowed memory", () => {
+  const rand = prng(7);
+  for (let round = 0; round < 100; round++) {
+    const stream = Buffer.alloc(1 + Math.floor(rand() * 5000));
+    for (let i = 0; i < stream.length; i++) stream[i] = Math.floor(rand() * 256);
+    const q = new ByteQueue();
+    const reused = Buffer.alloc(800);
+    const taken: Buffer[] = [];
+    let pushed = 0;
+    let consumed = 0;
+    while (consumed < stream.length) {
+      const n = Math.min(stream.length - pushed, 1 + Math.floor(rand() * 700));
+      stream.copy(reused, 0, pushed, pushed + n);
+      q.pushBorrowed(reused.subarray(0, n));
+      pushed += n;
+      // Consume a random part, keeping what take() returned past the release.
+      while (q.length > 0 && rand() < 0.6) {
+        const k = 1 + Math.floor(rand() * q.length);
+        if (rand() < 0.5) taken.push(q.take(k));
+        else {
+          const target = Buffer.alloc(k);
+          q.takeInto(target);
+          taken.push(target);
+        }
+        consumed += k;
+      }
+      q.release();
+      reused.fill(0xee);
+      if (pushed === stream.length && q.length > 0) {
+        taken.push(q.take(q.length));
+        consumed = stream.length;
+      }
+    }
+    assert.deepEqual(Buffer.concat(taken), stream);
+  }
+});

@@ -1,5 +1,6 @@
 // Receive buffer for a stream: a list of chunks plus a read offset, so framing survives any
-// chunking without re-concatenating the whole buffer (no quadratic copying).
+// chunking without re-concatenating the whole buffer (no quadratic copying). A chunk may be borrowed
+// (a socket's reusable read buffer): it is copied only if bytes of it are still queued at release().
 
 /** FIFO of received bytes with zero-copy takes when a frame lies inside one chunk. */
 export class ByteQueue {
@@ -8,12 +9,39 @@ export class ByteQueue {
   private headOffset = 0;
   /** Bytes currently queued. */
   length = 0;
+  /** The last pushed chunk when it is borrowed: its memory is reused after release(). */
+  private borrowed: Buffer | undefined;
 
   /** Append a received chunk (kept by reference). */
   push(chunk: Buffer): void {
     if (chunk.length === 0) return;
     this.chunks.push(chunk);
     this.length += chunk.length;
+  }
+
+  /**
+   * Append a chunk whose memory the caller reuses once release() returns: takes copy out of it, and
+   * release() copies whatever of it is still queued (normally a partial request header).
+   */
+  pushBorrowed(chunk: Buffer): void {
+    this.release();
+    if (chunk.length === 0) return;
+    this.push(chunk);
+    this.borrowed = chunk;
+  }
+
+  /** End of the borrow: the unconsumed rest of the borrowed chunk (if any) becomes an owned copy. */
+  release(): void {
+    const b = this.borrowed;
+    if (!b) return;
+    this.borrowed = undefined;
+    // Only the last chunk can still point into it (peek() may have replaced it by a sub-view).
+    const last = this.chunks.length - 1;
+    const c = this.chunks[last];
+    if (last < this.head || c === undefined || c.buffer !== b.buffer) return;
+    const from = last === this.head ? this.headOffset : 0;
+    this.chunks[last] = Buffer.from(c.subarray(from));
+    if (last === this.head) this.headOffset = 0;
   }
 
   /**
@@ -50,7 +78,9 @@ export class ByteQueue {
   /** Consume and return the next `n` bytes (zero-copy when inside one chunk). Requires n <= length. */
   take(n: number): Buffer {
     if (n === 0) return Buffer.alloc(0);
-    const out = this.peek(n);
+    let out = this.peek(n);
+    // A view into a borrowed chunk would change under its holder: hand out a copy.
+    if (this.borrowed && out.buffer === this.borrowed.buffer) out = Buffer.from(out);
     this.skip(n);
     return out;
   }
@@ -93,6 +123,7 @@ export class ByteQueue {
 
   /** Discard everything. */
   clear(): void {
+    this.borrowed = undefined;
     this.chunks = [];
     this.head = 0;
     this.headOffset = 0;
@@ -101,6 +132,7 @@ export class ByteQueue {
 
   /** Remove and return all queued chunks (used when handing a socket over to TLS). */
   drain(): Buffer[] {
+    this.release();
     const out = this.chunks.slice(this.head);
     if (out.length > 0 && this.headOffset > 0) out[0] = out[0]!.subarray(this.headOffset);
     this.clear();

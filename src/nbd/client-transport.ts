@@ -1,11 +1,22 @@
 // One client connection to an NBD server in the transmission phase: sends requests by cookie and
-// matches simple replies (in any order) back to them. Reconnection is the device's business.
+// matches replies (in any order; simple, or structured chunks when negotiated) back to them.
+// Reconnection is the device's business.
 import { createConnection, type Socket } from "node:net";
 import { clientHandshake, type ExportDetails } from "./client-handshake.js";
 import { writeRequest } from "./codec.js";
 import { NbdProtocolError } from "./errors.js";
 import type { NbdTarget } from "./nbd-uri.js";
-import { Cmd, REQUEST_BYTES, SIMPLE_REPLY_BYTES, SIMPLE_REPLY_MAGIC } from "./protocol.js";
+import {
+  Cmd,
+  Errno,
+  ReplyFlag,
+  ReplyType,
+  REQUEST_BYTES,
+  SIMPLE_REPLY_BYTES,
+  SIMPLE_REPLY_MAGIC,
+  STRUCTURED_HEADER_BYTES,
+  STRUCTURED_REPLY_MAGIC,
+} from "./protocol.js";
 import { SocketIo } from "./socket-io.js";
 
 /** One request as the transport sends it; `done` receives the reply's errno. */
@@ -24,6 +35,8 @@ export interface ClientOp {
 /** A connected, negotiated client connection. */
 export class NbdClientTransport {
   private readonly inFlight = new Map<number, ClientOp>();
+  /** First error chunk of a structured reply still open, by cookie. */
+  private readonly chunkErrors = new Map<number, number>();
   private lostHandler: ((reason: string) => void) | undefined;
   private lost = false;
 
@@ -46,7 +59,11 @@ export class NbdClientTransport {
       timeoutMs,
     );
     try {
-      const details = await clientHandshake(io, target.exportName);
+      const details = await clientHandshake(io, {
+        exportName: target.exportName,
+        ...(target.tls ? { tls: target.tls } : {}),
+        ...(target.kind === "tcp" ? { host: target.host } : {}),
+      });
       transport = new NbdClientTransport(io, details);
       if (io.closed) transport.markLost(io.closeReason);
       return transport;
@@ -86,15 +103,23 @@ export class NbdClientTransport {
 
   private onReadable(): void {
     const queue = this.io.queue;
-    while (!this.lost && queue.length >= SIMPLE_REPLY_BYTES) {
+    while (!this.lost && queue.length >= 4) {
+      const magic = queue.peek(4).readUInt32BE(0);
+      if (magic === STRUCTURED_REPLY_MAGIC) {
+        if (!this.onChunk()) return;
+        continue;
+      }
+      if (queue.length < SIMPLE_REPLY_BYTES) return;
       const header = queue.peek(SIMPLE_REPLY_BYTES);
-      if (header.readUInt32BE(0) !== SIMPLE_REPLY_MAGIC)
-        return this.fail(new NbdProtocolError("unexpected reply magic"));
+      if (magic !== SIMPLE_REPLY_MAGIC) return this.fail(new NbdProtocolError("unexpected reply magic"));
       const errno = header.readUInt32BE(4);
       const cookie = header.readUInt32BE(12);
       const op = header.readUInt32BE(8) === 0 ? this.inFlight.get(cookie) : undefined;
       if (!op) return this.fail(new NbdProtocolError(`reply for unknown cookie ${cookie}`));
       if (op.type === Cmd.READ && errno === 0) {
+        if (this.details.structuredReplies) {
+          return this.fail(new NbdProtocolError("simple reply to a READ under structured replies"));
+        }
         if (queue.length < SIMPLE_REPLY_BYTES + op.lengthBytes) return;
         queue.skip(SIMPLE_REPLY_BYTES);
         queue.takeInto(op.target!);
@@ -102,6 +127,51 @@ export class NbdClientTransport {
       this.inFlight.delete(cookie);
       op.done(errno);
     }
+  }
+
+  /** Consume one complete structured chunk; false when it has not fully arrived yet. */
+  private onChunk(): boolean {
+    const queue = this.io.queue;
+    if (queue.length < STRUCTURED_HEADER_BYTES) return false;
+    const header = queue.peek(STRUCTURED_HEADER_BYTES);
+    const flags = header.readUInt16BE(4);
+    const type = header.readUInt16BE(6);
+    const cookie = header.readUInt32BE(12);
+    const length = header.readUInt32BE(16);
+    const op = header.readUInt32BE(8) === 0 ? this.inFlight.get(cookie) : undefined;
+    if (!op) {
+      this.fail(new NbdProtocolError(`structured reply for unknown cookie ${cookie}`));
+      return false;
+    }
+    if (length > op.lengthBytes + 4096) {
+      this.fail(
+        new NbdProtocolError(`structured chunk of ${length} bytes for a ${op.lengthBytes}-byte request`),
+      );
+      return false;
+    }
+    if (queue.length < STRUCTURED_HEADER_BYTES + length) return false;
+    queue.skip(STRUCTURED_HEADER_BYTES);
+    const payload = queue.take(length);
+    if (type === ReplyType.OFFSET_DATA || type === ReplyType.OFFSET_HOLE) {
+      const at = payload.readUInt32BE(0) * 2 ** 32 + payload.readUInt32BE(4) - op.offsetBytes;
+      const n = type === ReplyType.OFFSET_DATA ? length - 8 : payload.readUInt32BE(8);
+      if (op.type !== Cmd.READ || at < 0 || at + n > op.lengthBytes) {
+        this.fail(new NbdProtocolError(`structured chunk outside the request (cookie ${cookie})`));
+        return false;
+      }
+      if (type === ReplyType.OFFSET_DATA) payload.copy(op.target!, at, 8);
+      else op.target!.fill(0, at, at + n);
+    } else if (type & 0x8000) {
+      if (!this.chunkErrors.has(cookie))
+        this.chunkErrors.set(cookie, length >= 4 ? payload.readUInt32BE(0) : Errno.EIO);
+    }
+    if (flags & ReplyFlag.DONE) {
+      const errno = this.chunkErrors.get(cookie) ?? 0;
+      this.chunkErrors.delete(cookie);
+      this.inFlight.delete(cookie);
+      op.done(errno);
+    }
+    return true;
   }
 
   private fail(err: Error): void {
@@ -112,6 +182,7 @@ export class NbdClientTransport {
     if (this.lost) return;
     this.lost = true;
     this.inFlight.clear();
+    this.chunkErrors.clear();
     if (!this.io.stream.destroyed) this.io.stream.destroy();
     this.lostHandler?.(reason);
   }

@@ -1,14 +1,8 @@
 // Typed errors of the NBD folder: one class per condition, each with a stable `code`.
+import { DmremapError } from "../core/errors.js";
 
 /** Base of every NBD error. */
-export class NbdError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-    this.code = code;
-  }
-}
+export class NbdError extends DmremapError {}
 
 /** The peer broke the protocol (bad magic, impossible length, unexpected reply). */
 export class NbdProtocolError extends NbdError {

@@ -1,61 +1,60 @@
-// Buffers of one connection's READ replies and WRITE payloads, without a fresh ArrayBuffer each:
-// small replies are slices of a shared slab; large buffers are reused once nothing references them.
+// Buffers of one connection's replies and WRITE payloads, without a fresh ArrayBuffer each: tiny
+// replies are slices of a shared slab; data buffers (READ replies, WRITE payloads) are pooled by size.
 
-/** Replies up to this size are carved from slabs. */
-const SLAB_BYTES = 256 * 1024;
-const SLAB_MAX_REPLY_BYTES = SLAB_BYTES / 8;
-/** Large buffers kept for reuse, per connection (enough for a queue depth of 16 at one size). */
-const MAX_POOLED = 16;
-/** Larger replies are never pooled. */
+/** Slab that tiny replies (headers, errors) are carved from. */
+const SLAB_BYTES = 64 * 1024;
+const SLAB_MAX_BYTES = 1024;
+/** Data buffers larger than this are never pooled. */
 const MAX_POOLED_BYTES = 8 * 1024 * 1024;
+/** Free data buffers kept per connection, in bytes (e.g. 4,096 of 4 KiB or 16 of 1 MiB). */
+const MAX_POOL_BYTES = 16 * 1024 * 1024;
 
 /** I/O buffers of one connection. Not shared between connections. */
 export class IoBuffers {
   private slab = Buffer.alloc(0);
   private slabUsed = 0;
-  /** Free large buffers by exact length (clients use few distinct sizes). */
+  /** Free data buffers by exact length (clients use few distinct sizes). */
   private readonly free = new Map<number, Buffer[]>();
-  private pooled = 0;
+  private poolBytes = 0;
 
   /**
-   * A buffer of `bytes`. Slab slices are never handed out twice (a full slab is replaced, and freed
-   * by GC after its last reply is written); large buffers come back only through recycle().
+   * A tiny reply buffer (up to 1 KiB) sliced from the slab. Slices are never handed out twice: a full
+   * slab is replaced, and freed by GC after its last reply is written.
    */
   take(bytes: number): Buffer {
-    if (bytes <= SLAB_MAX_REPLY_BYTES) {
-      if (this.slabUsed + bytes > this.slab.length) {
-        this.slab = Buffer.allocUnsafe(SLAB_BYTES);
-        this.slabUsed = 0;
-      }
-      const buf = this.slab.subarray(this.slabUsed, this.slabUsed + bytes);
-      this.slabUsed += (bytes + 7) & ~7;
-      return buf;
+    if (bytes > SLAB_MAX_BYTES) return Buffer.allocUnsafe(bytes);
+    if (this.slabUsed + bytes > this.slab.length) {
+      this.slab = Buffer.allocUnsafe(SLAB_BYTES);
+      this.slabUsed = 0;
     }
-    const list = this.free.get(bytes);
-    const reused = list?.pop();
+    const buf = this.slab.subarray(this.slabUsed, this.slabUsed + bytes);
+    this.slabUsed += (bytes + 7) & ~7;
+    return buf;
+  }
+
+  /**
+   * A data buffer of `bytes` (a READ reply or a WRITE payload; its own memory, never a slab slice),
+   * reused from the pool when one came back through recyclePayload().
+   */
+  takePayload(bytes: number): Buffer {
+    const reused = this.free.get(bytes)?.pop();
     if (reused) {
-      this.pooled--;
+      this.poolBytes -= bytes;
       return reused;
     }
-    return Buffer.allocUnsafe(bytes);
+    return bytes === 0 ? Buffer.alloc(0) : Buffer.allocUnsafeSlow(bytes);
   }
 
-  /** True when buffers of `bytes` come from the pool (and should go back through recycle()). */
-  pooledSize(bytes: number): boolean {
-    return bytes > SLAB_MAX_REPLY_BYTES && bytes <= MAX_POOLED_BYTES;
-  }
-
-  /** True when `buf` should be handed to recycle() once nothing references it any more. */
-  recyclable(buf: Buffer): boolean {
-    return this.pooledSize(buf.length);
-  }
-
-  /** Give back a large buffer that nothing references any more (socket write or device write done). */
-  recycle(buf: Buffer): void {
-    if (!this.recyclable(buf) || this.pooled >= MAX_POOLED) return;
-    let list = this.free.get(buf.length);
-    if (!list) this.free.set(buf.length, (list = []));
+  /**
+   * Give back a buffer from takePayload() that nothing references any more (the device consumed the
+   * payload, or the socket took the reply).
+   */
+  recyclePayload(buf: Buffer): void {
+    const bytes = buf.length;
+    if (bytes === 0 || bytes > MAX_POOLED_BYTES || this.poolBytes + bytes > MAX_POOL_BYTES) return;
+    let list = this.free.get(bytes);
+    if (!list) this.free.set(bytes, (list = []));
     list.push(buf);
-    this.pooled++;
+    this.poolBytes += bytes;
   }
 }

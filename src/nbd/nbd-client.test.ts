@@ -1,10 +1,12 @@
-// The NBD client device (src/block/nbd-device.ts) against this server: round trips, errno
+// The NBD client device (src/nbd/nbd-client-device.ts) against this server: round trips, errno
 // mapping, and reconnection through a proxy that drops connections mid-request.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openNbdDevice } from "../block/nbd-device.js";
+import { openNbdDevice } from "./nbd-client-device.js";
 import { DisconnectedError, MediumError, NoSpaceError, OpenError, ReadOnlyError } from "../block/errors.js";
 import { deferred, prng, startTestServer } from "./test-support.js";
 
@@ -162,6 +164,81 @@ test("if reconnection fails within the window, requests fail with DisconnectedEr
     gate.resolve();
   } finally {
     await dev.close();
+    await ts.stop();
+  }
+});
+
+test("the client negotiates structured replies: reads arrive as chunks, read errors as ERROR chunks", async () => {
+  const ts = await startTestServer({ sizeBytes: 1 << 20 });
+  try {
+    const dev = await openNbdDevice(uriFor(ts.path));
+    assert.equal(dev.status().structuredReplies, true);
+    const data = Buffer.alloc(64 * 1024);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 13) & 0xff;
+    await dev.write(4096, data);
+    const back = Buffer.alloc(data.length);
+    await dev.read(4096, back);
+    assert.deepEqual(back, data);
+    ts.device.failWith = new MediumError("controlled", "read", 0, 4096);
+    await assert.rejects(dev.read(0, new Uint8Array(4096)), MediumError);
+    await dev.close();
+  } finally {
+    await ts.stop();
+  }
+});
+
+test("nbds+unix:// with a PSK file: the client speaks TLS to a server that requires it", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "nbd-client-psk-"));
+  const keys = join(dir, "keys.psk");
+  const wrong = join(dir, "wrong.psk");
+  writeFileSync(keys, `alice:${"ab".repeat(32)}\n`);
+  writeFileSync(wrong, `alice:${"cd".repeat(32)}\n`);
+  const ts = await startTestServer({ sizeBytes: 1 << 20, tls: { pskFile: keys } });
+  try {
+    const uri = (file: string) => `nbds+unix://alice@/disk?socket=${ts.path}&tls-psk-file=${file}`;
+    await assert.rejects(openNbdDevice(uriFor(ts.path)), OpenError, "plaintext is refused by the server");
+    await assert.rejects(openNbdDevice(uri(wrong)), OpenError, "a wrong key fails the TLS handshake");
+    const dev = await openNbdDevice(uri(keys));
+    assert.equal(dev.status().tls, true);
+    await dev.write(0, Buffer.alloc(4096, 7));
+    const back = Buffer.alloc(4096);
+    await dev.read(0, back);
+    assert.deepEqual(back, Buffer.alloc(4096, 7));
+    assert.equal(dev.describe(), uri(keys));
+    await dev.close();
+  } finally {
+    await ts.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a write re-sent after a reconnect is fenced: a later overlapping write goes only after it", async () => {
+  const ts = await startTestServer();
+  const proxy = new Proxy(join(ts.path, "..", "proxy.sock"), ts.path);
+  await proxy.listen();
+  const dev = await openNbdDevice(uriFor(proxy.path), { reconnectTimeoutMs: 5000 });
+  try {
+    const gate = deferred();
+    ts.device.gate = gate.promise;
+    const first = dev.write(8192, Buffer.alloc(4096, 0xaa));
+    while (ts.device.started < 1) await new Promise((r) => setImmediate(r));
+    proxy.dropAll(); // the server still holds the first copy; the client re-sends it
+    while (ts.device.started < 2) await new Promise((r) => setImmediate(r));
+    const second = dev.write(8192, Buffer.alloc(4096, 0xbb));
+    const disjoint = dev.write(0, Buffer.alloc(4096, 0xcc));
+    while (ts.device.started < 3) await new Promise((r) => setImmediate(r));
+    assert.equal(dev.status().fencedRequests, 1, "only the overlapping write waits");
+    assert.equal(ts.device.started, 3, "the overlapping write was not sent while the re-send is open");
+    ts.device.gate = undefined;
+    gate.resolve();
+    await Promise.all([first, second, disjoint]);
+    const back = Buffer.alloc(4096);
+    await dev.read(8192, back);
+    assert.deepEqual(back, Buffer.alloc(4096, 0xbb), "the later write landed last");
+    assert.ok((dev.status().resentRequests as number) >= 1);
+  } finally {
+    await dev.close();
+    await proxy.close();
     await ts.stop();
   }
 });

@@ -1,7 +1,7 @@
 // The shared block-device contract suite run on the NBD client device, served by this NBD server
 // over a MemoryDevice (read-only cases through a read-only client).
 import { runBlockDeviceContract } from "../block/contract.js";
-import { openNbdDevice } from "../block/nbd-device.js";
+import { openNbdDevice } from "./nbd-client-device.js";
 import { startTestServer } from "./test-support.js";
 
 async function subject(readOnly: boolean) {

@@ -1,5 +1,5 @@
 // NBD protocol constants (fixed newstyle handshake, simple and structured replies), per doc/proto.md.
-// Shared by the server (src/nbd) and the client device (src/block/nbd-device.ts).
+// Shared by the server (src/nbd) and the client device (src/nbd/nbd-client-device.ts).
 
 /** "NBDMAGIC": first 8 bytes of the server greeting. */
 export const NBD_MAGIC = 0x4e42444d41474943n;

@@ -9,6 +9,7 @@ import type { HandshakeContext } from "./handshake.js";
 import { formatListenAddress, isLoopbackHost, type ListenAddress } from "./listen-address.js";
 import { silentLogger, type NbdLogger } from "./logger.js";
 import { MAX_PAYLOAD_BYTES, MIN_BLOCK_BYTES } from "./protocol.js";
+import { adoptWithReceiveBuffer } from "./receive-buffer.js";
 import { buildTls, type NbdTlsOptions } from "./tls.js";
 
 /** Options of an NBD server; the first export (or the one named "") is the default export. */
@@ -88,7 +89,11 @@ export class NbdServer {
   }
 
   private async listenOn(address: ListenAddress): Promise<void> {
-    const server = createServer({ allowHalfOpen: false, noDelay: true }, (socket) => this.accept(socket));
+    // Without TLS a connection reads into one reusable buffer (receive-buffer.ts): accept it paused.
+    const pauseOnConnect = !this.ctx.tls;
+    const server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect }, (socket) =>
+      this.accept(pauseOnConnect ? adoptWithReceiveBuffer(socket) : socket),
+    );
     if (address.kind === "unix") await removeStaleSocket(address.path);
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);

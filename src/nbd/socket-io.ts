@@ -3,6 +3,7 @@
 import type { Duplex } from "node:stream";
 import { ByteQueue } from "./byte-queue.js";
 import { NbdError } from "./errors.js";
+import { hasReceiveBuffer, setBorrowedSink } from "./receive-buffer.js";
 
 /** The peer went away while we were waiting for bytes. */
 export class ConnectionClosedError extends NbdError {
@@ -26,13 +27,21 @@ export class SocketIo {
   readonly queue = new ByteQueue();
   /** Transmission mode: called after each received chunk instead of serving awaitable reads. */
   onReadable: (() => void) | undefined;
+  /**
+   * Transmission mode: called when the peer half-closes (sends FIN) while the socket stays writable;
+   * the owner answers what it received, then ends. Unset, a half-close closes the connection.
+   */
+  onPeerEnd: (() => void) | undefined;
+  /** The peer has sent everything it will send. */
+  peerEnded = false;
   closed = false;
   closeReason = "";
   private waiter: Waiter | undefined;
   private corked = false;
   private readonly listeners = {
     data: (chunk: Buffer) => this.onData(chunk),
-    end: () => this.markClosed("peer closed the connection"),
+    borrowed: (chunk: Buffer) => this.onBorrowed(chunk),
+    end: () => this.onEnd(),
     close: () => this.markClosed("socket closed"),
     error: (err: Error) => this.markClosed(err.message),
   };
@@ -47,7 +56,8 @@ export class SocketIo {
   /** Start reading from `stream` (used again after a STARTTLS upgrade). */
   attach(stream: Duplex): void {
     this.stream = stream;
-    stream.on("data", this.listeners.data);
+    if (hasReceiveBuffer(stream)) setBorrowedSink(stream, this.listeners.borrowed);
+    else stream.on("data", this.listeners.data);
     stream.on("end", this.listeners.end);
     stream.on("close", this.listeners.close);
     stream.on("error", this.listeners.error);
@@ -59,6 +69,7 @@ export class SocketIo {
     const s = this.stream;
     s.pause();
     s.off("data", this.listeners.data);
+    setBorrowedSink(s, undefined);
     s.off("end", this.listeners.end);
     s.off("close", this.listeners.close);
     s.off("error", this.listeners.error);
@@ -69,6 +80,17 @@ export class SocketIo {
     this.queue.push(chunk);
     if (this.onReadable) this.onReadable();
     else this.serveWaiter();
+  }
+
+  /** A chunk of a reusable receive buffer: consumed now, the unconsumed rest copied on release. */
+  private onBorrowed(chunk: Buffer): void {
+    this.queue.pushBorrowed(chunk);
+    try {
+      if (this.onReadable) this.onReadable();
+      else this.serveWaiter();
+    } finally {
+      this.queue.release();
+    }
   }
 
   private serveWaiter(): void {
@@ -83,6 +105,12 @@ export class SocketIo {
       this.waiter = undefined;
       w.resolve(this.queue.take(w.n));
     }
+  }
+
+  private onEnd(): void {
+    this.peerEnded = true;
+    if (this.onPeerEnd && !this.closed) this.onPeerEnd();
+    else this.markClosed("peer closed the connection");
   }
 
   private markClosed(reason: string): void {

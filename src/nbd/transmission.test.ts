@@ -1,6 +1,7 @@
 // Transmission phase: chunked framing, out-of-order replies, validation, bounds, deadlines, DISC, stop().
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { createConnection } from "node:net";
 import { MediumError, NoSpaceError } from "../block/errors.js";
 import { decodeErrorChunkPayload, readU64 } from "./codec.js";
 import { Cmd, CmdFlag, Errno, ReplyFlag, ReplyType } from "./protocol.js";
@@ -16,6 +17,7 @@ import {
   request,
   startTestServer,
 } from "./test-support.js";
+import { SocketIo } from "./socket-io.js";
 
 const KiB = 1024;
 
@@ -291,4 +293,33 @@ test("stop() answers in-flight requests, refuses new ones with ESHUTDOWN, and cl
   const opened = logger.lines.filter((l) => l.message === "nbd connection opened").length;
   const closedLines = logger.lines.filter((l) => l.message === "nbd connection closed").length;
   assert.deepEqual([opened, closedLines], [1, 1]);
+});
+
+test("requests received before the client half-closes its socket are still answered, then the server closes", async () => {
+  const ts = await startTestServer();
+  try {
+    const socket = createConnection({ path: ts.path, allowHalfOpen: true });
+    await new Promise<void>((resolve, reject) => {
+      socket.once("connect", resolve);
+      socket.once("error", reject);
+    });
+    const io = new SocketIo(socket, () => {});
+    await rawHandshake(io);
+    const gate = deferred();
+    ts.device.gate = gate.promise;
+    const data = Buffer.alloc(4 * KiB, 0x5a);
+    socket.write(
+      Buffer.concat([request(Cmd.WRITE, 1, 0, data.length), data, request(Cmd.READ, 2, 0, 4 * KiB)]),
+    );
+    socket.end(); // FIN after the last request: "I have nothing more to send"
+    gate.resolve();
+    const first = await readSimpleReply(io);
+    assert.deepEqual([first.cookie, first.errno], [1, 0]);
+    const second = await readSimpleReply(io, 4 * KiB);
+    assert.deepEqual([second.cookie, second.errno], [2, 0]);
+    assert.deepEqual(second.data, data);
+    await closed(socket);
+  } finally {
+    await ts.stop();
+  }
 });

@@ -95,6 +95,8 @@ export class Transmission {
   private resolveFinished!: () => void;
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly buffers = new IoBuffers();
+  /** A WRITE whose header was read and whose payload is still arriving. */
+  private partialWrite: { readonly req: NbdRequest; readonly payload: Buffer; filled: number } | undefined;
 
   constructor(
     private readonly io: SocketIo,
@@ -103,9 +105,15 @@ export class Transmission {
     this.device = opts.export.device;
     this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
     io.onReadable = () => this.pump();
+    // A client that half-closes after its last request still gets every answer, then the close.
+    io.onPeerEnd = () => {
+      this.pump();
+      this.maybeEnd();
+    };
     io.stream.on("drain", () => {
       this.writeBlocked = false;
       this.pump();
+      this.maybeEnd();
     });
     const sweepMs = Math.max(10, Math.min(1000, opts.requestDeadlineMs / 4));
     this.sweepTimer = setInterval(() => this.sweepDeadlines(), sweepMs);
@@ -145,8 +153,10 @@ export class Transmission {
       }
       if (this.ending) {
         queue.clear();
+        this.partialWrite = undefined;
         break;
       }
+      if (this.partialWrite && !this.fillPartialWrite()) break;
       if (!this.canAccept()) {
         this.setPaused(true);
         return;
@@ -159,7 +169,6 @@ export class Transmission {
         return;
       }
       const req = decodeRequest(header);
-      let payload: Buffer | undefined;
       if (req.type === Cmd.WRITE) {
         if (req.lengthBytes > MAX_PAYLOAD_BYTES) {
           queue.skip(REQUEST_BYTES);
@@ -167,16 +176,30 @@ export class Transmission {
           this.answerError(req, Errno.EINVAL, `write of ${req.lengthBytes} bytes exceeds the maximum`);
           continue;
         }
-        if (queue.length < REQUEST_BYTES + req.lengthBytes) break;
+        // The payload is copied into a pooled buffer as it arrives (no per-read buffer is kept).
         queue.skip(REQUEST_BYTES);
-        if (this.buffers.pooledSize(req.lengthBytes)) {
-          payload = this.buffers.take(req.lengthBytes);
-          queue.takeInto(payload);
-        } else payload = queue.take(req.lengthBytes);
-      } else queue.skip(REQUEST_BYTES);
-      this.dispatch(req, payload);
+        this.partialWrite = { req, payload: this.buffers.takePayload(req.lengthBytes), filled: 0 };
+        if (!this.fillPartialWrite()) break;
+        continue;
+      }
+      queue.skip(REQUEST_BYTES);
+      this.dispatch(req, undefined);
     }
     this.setPaused(false);
+  }
+
+  /** Move received bytes into the pending WRITE's payload; dispatch it once complete. */
+  private fillPartialWrite(): boolean {
+    const p = this.partialWrite!;
+    const n = Math.min(this.io.queue.length, p.payload.length - p.filled);
+    if (n > 0) {
+      this.io.queue.takeInto(p.payload.subarray(p.filled, p.filled + n));
+      p.filled += n;
+    }
+    if (p.filled < p.payload.length) return false;
+    this.partialWrite = undefined;
+    this.dispatch(p.req, p.payload);
+    return true;
   }
 
   private setPaused(paused: boolean): void {
@@ -239,7 +262,7 @@ export class Transmission {
         await dev.write(offset, payload!, { fua: (flags & CmdFlag.FUA) !== 0 });
         this.stats.bytesWritten += length;
         // The device has consumed the payload (BlockDevice contract), so a pooled one can be reused.
-        this.buffers.recycle(payload!);
+        this.buffers.recyclePayload(payload!);
         return undefined;
       case Cmd.FLUSH:
         await dev.flush();
@@ -267,7 +290,7 @@ export class Transmission {
   private async executeRead(req: NbdRequest): Promise<Buffer> {
     const length = req.lengthBytes;
     if (!this.opts.structuredReplies) {
-      const buf = this.buffers.take(SIMPLE_REPLY_BYTES + length);
+      const buf = this.buffers.takePayload(SIMPLE_REPLY_BYTES + length);
       await this.device.read(req.offsetBytes, buf.subarray(SIMPLE_REPLY_BYTES));
       writeSimpleReply(buf, 0, req.cookieHi, req.cookieLo);
       this.stats.bytesRead += length;
@@ -275,7 +298,7 @@ export class Transmission {
     }
     if (length === 0) return this.structured(req, ReplyType.NONE, 0);
     const prefix = STRUCTURED_HEADER_BYTES + OFFSET_DATA_PREFIX_BYTES;
-    const buf = this.buffers.take(prefix + length);
+    const buf = this.buffers.takePayload(prefix + length);
     await this.device.read(req.offsetBytes, buf.subarray(prefix));
     writeStructuredHeader(buf, ReplyFlag.DONE, ReplyType.OFFSET_DATA, req.cookieHi, req.cookieLo, 8 + length);
     buf.writeUInt32BE(Math.floor(req.offsetBytes / 2 ** 32), STRUCTURED_HEADER_BYTES);
@@ -310,9 +333,10 @@ export class Transmission {
 
   private complete(pending: Pending, reply: Buffer | undefined): void {
     if (!this.settle(pending)) return;
-    if (reply) this.send(reply, this.buffers.recyclable(reply));
+    // READ data replies come from the payload pool and go back once the socket has taken them.
+    if (reply) this.send(reply, pending.req.type === Cmd.READ && pending.req.lengthBytes > 0);
     else {
-      const buf = Buffer.allocUnsafe(SIMPLE_REPLY_BYTES);
+      const buf = this.buffers.take(SIMPLE_REPLY_BYTES);
       writeSimpleReply(buf, 0, pending.req.cookieHi, pending.req.cookieLo);
       this.send(buf);
     }
@@ -351,7 +375,7 @@ export class Transmission {
 
   /** Queue a reply; with `recycle`, its buffer goes back to the pool once the socket took it. */
   private send(buf: Buffer, recycle = false): void {
-    const done = recycle ? (err?: Error | null) => err || this.buffers.recycle(buf) : undefined;
+    const done = recycle ? (err?: Error | null) => err || this.buffers.recyclePayload(buf) : undefined;
     if (!this.io.writeBatched(buf, done)) {
       this.writeBlocked = true;
       this.setPaused(true);
@@ -378,7 +402,8 @@ export class Transmission {
   }
 
   private maybeEnd(): void {
-    if ((this.ending || this.shuttingDown) && this.inFlight.size === 0 && !this.io.closed) {
+    const done = this.ending || this.shuttingDown || (this.io.peerEnded && !this.writeBlocked);
+    if (done && this.inFlight.size === 0 && !this.io.closed) {
       this.ending = true;
       this.io.end();
     }

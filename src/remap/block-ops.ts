@@ -2,6 +2,7 @@
 // sectors. Functions ending in `Locked` must run inside core.guard.withLock(block).
 import type { BlockDevice, WriteOptions } from "../block/block-device.js";
 import { MediumError } from "../block/errors.js";
+import { FencedRangeError, WriteTimeoutError } from "./errors.js";
 import type { RemapReason } from "../metadata/metadata-store.js";
 import {
   SECTOR_BYTES,
@@ -13,6 +14,7 @@ import {
   setLost,
   uncoveredMask,
 } from "./lost-sectors.js";
+import { backoffDelayMs } from "./remap-clock.js";
 import type { RemapCore } from "./remap-core.js";
 
 const NO_OPTIONS: WriteOptions = {};
@@ -45,13 +47,17 @@ export async function readMainBlock(core: RemapCore, block: number, target: Uint
   return -1;
 }
 
-/** Read `target.length` bytes at `withinBytes` of remapped `block` (in `slot`); lost sectors fail. */
+/**
+ * Read `target.length` bytes at `withinBytes` of remapped `block` (in `slot`); lost sectors fail.
+ * A failing spare read is retried with backoff until `deadline` (core.clock ms; default: one budget).
+ */
 export async function readRemapped(
   core: RemapCore,
   block: number,
   slot: number,
   withinBytes: number,
   target: Uint8Array,
+  deadline = core.clock.now() + core.policy.readRetryBudgetMs,
 ): Promise<void> {
   const mask = core.lost.get(block);
   if (mask && anyLostIn(mask, withinBytes, target.length)) {
@@ -63,18 +69,34 @@ export async function readRemapped(
       `${core.name}: block ${block} has lost sectors in the requested range (rewrite them to recover)`,
     );
   }
-  try {
-    await core.spareOf(slot).read(core.pool.offsetOf(slot) + withinBytes, target);
-  } catch (err) {
-    if (err instanceof MediumError) core.count("errors.spare");
-    throw err;
+  for (let retry = 1; ; retry++) {
+    try {
+      return await core.spareOf(slot).read(core.pool.offsetOf(slot) + withinBytes, target);
+    } catch (err) {
+      if (!(err instanceof MediumError)) throw err;
+      core.count("errors.spare");
+      if (!(await spareBackoff(core, retry, deadline))) throw err;
+      core.count("retries.spare");
+    }
   }
 }
 
-/** Persistently mark `block` pending. */
-export async function markPendingLocked(core: RemapCore, block: number): Promise<void> {
+/** Backoff before spare retry `retry`; false once the budget is spent (after the least retries). */
+async function spareBackoff(core: RemapCore, retry: number, deadline: number): Promise<boolean> {
+  const remaining = deadline - core.clock.now();
+  if (remaining <= 0) return retry <= core.policy.readRetries;
+  const delay = backoffDelayMs(core.clock, core.policy.retryFirstDelayMs, retry, remaining);
+  if (delay > 0) await core.clock.sleep(delay);
+  return true;
+}
+
+/** Persistently mark `block` pending (`byReadError`: because main failed to read it). */
+export async function markPendingLocked(core: RemapCore, block: number, byReadError = false): Promise<void> {
   await core.commit([{ type: "pending", block }], () => {
     core.pending.set(block, 0);
+    // Only marks made because main failed a read may be cleared by reading the data back later;
+    // an operator's mark (or an imported bad-block list) stays until the block is written.
+    if (byReadError) core.readBackPending.add(block);
     core.count("pending.marked");
   });
   core.emit("onPending", { block });
@@ -90,11 +112,29 @@ export async function moveToSpareLocked(
   full: Uint8Array,
   lostMask: Uint8Array | undefined,
   reason: RemapReason,
+  detail = "",
+): Promise<number> {
+  try {
+    return await moveToSpareUnreported(core, block, full, lostMask, reason, detail);
+  } catch (err) {
+    core.count("remaps.failed");
+    core.emit("onRemapFailed", { block, reason, error: err });
+    throw err;
+  }
+}
+
+async function moveToSpareUnreported(
+  core: RemapCore,
+  block: number,
+  full: Uint8Array,
+  lostMask: Uint8Array | undefined,
+  reason: RemapReason,
+  detail: string,
 ): Promise<number> {
   let slot = -1;
   for (let attempt = 1; ; attempt++) {
     try {
-      slot = core.pool.allocate();
+      slot = allocateSlot(core);
     } catch (err) {
       core.count("errors.noSpace");
       core.afterChange();
@@ -108,6 +148,8 @@ export async function moveToSpareLocked(
     } catch (err) {
       core.count("errors.spare");
       core.quarantinedSlots++;
+      // Later slots come from the other spares while they have room (a missing or dying spare).
+      core.failingSpares.add(core.pool.spareIndexOf(slot));
       if (attempt >= SPARE_WRITE_ATTEMPTS || !(err instanceof MediumError)) throw err;
     }
   }
@@ -121,15 +163,30 @@ export async function moveToSpareLocked(
       core.table.set(block, slot);
       if (lost) core.lost.set(block, lost);
       if (wasPending) core.pending.delete(block);
+      core.readBackPending.delete(block);
       core.count(`remaps.${reason}`);
+      const readErrors = core.errorHistory.get(block)?.failures ?? 0;
+      core.remapNotes.set(block, { reason, detail, readErrors });
+      core.errorHistory.forget(block);
     });
   } catch (err) {
     core.pool.release(slot);
     throw err;
   }
   core.emit("onRemap", { block, slot, reason, lostSectors: lost ? countLost(lost) : 0 });
-  if (wasPending) core.emit("onPendingCleared", { block });
+  if (wasPending) core.emit("onPendingCleared", { block, reason: "rewritten" });
   return slot;
+}
+
+/** A free slot, preferably on a spare that has not failed a write this session. */
+function allocateSlot(core: RemapCore): number {
+  if (core.failingSpares.size === 0 || core.failingSpares.size >= core.spares.length)
+    return core.pool.allocate();
+  try {
+    return core.pool.allocate(core.failingSpares);
+  } catch {
+    return core.pool.allocate();
+  }
 }
 
 /**
@@ -142,18 +199,53 @@ export async function remapWithDataLocked(
   withinBytes: number,
   portion: Uint8Array,
   reason: RemapReason,
+  detail = "",
 ): Promise<void> {
   const bs = core.blockSize;
   const full = new Uint8Array(bs);
   let lost: Uint8Array | undefined;
   if (portion.length !== core.blockBytes(block)) {
     if (core.pending.has(block)) lost = unknownSectors(core, block, withinBytes, portion.length);
-    else if ((await readMainBlock(core, block, full, 1 + core.policy.readRetries)) < 0) {
+    else if (!(await readAround(core, block, full, withinBytes, portion.length))) {
       lost = await readSectorsBestEffort(core, block, full, withinBytes, portion.length);
     }
   }
   full.set(portion, withinBytes);
-  await moveToSpareLocked(core, block, full, lost, reason);
+  await moveToSpareLocked(core, block, full, lost, reason, detail);
+}
+
+/**
+ * Read the bytes of `block` before and after [withinBytes, +lengthBytes) into `full`, with retries.
+ * The new bytes are not read: a fenced (abandoned) write to them need not be waited for.
+ */
+async function readAround(
+  core: RemapCore,
+  block: number,
+  full: Uint8Array,
+  withinBytes: number,
+  lengthBytes: number,
+): Promise<boolean> {
+  const base = block * core.blockSize;
+  const tail = withinBytes + lengthBytes;
+  const parts: [number, number][] = [];
+  if (withinBytes > 0) parts.push([0, withinBytes]);
+  if (tail < core.blockBytes(block)) parts.push([tail, core.blockBytes(block)]);
+  for (const [from, to] of parts) {
+    let ok = false;
+    for (let a = 0; a <= core.policy.readRetries && !ok; a++) {
+      if (a > 0) core.count("retries.read");
+      try {
+        await core.main.read(base + from, full.subarray(from, to));
+        ok = true;
+      } catch (err) {
+        if (err instanceof FencedRangeError) return false;
+        if (!(err instanceof MediumError)) throw err;
+        core.count("errors.read");
+      }
+    }
+    if (!ok) return false;
+  }
+  return true;
 }
 
 /** Read each sector of `block` not fully covered by the write, once; unreadable ones are returned as lost. */
@@ -173,8 +265,9 @@ async function readSectorsBestEffort(
     try {
       await core.main.read(block * core.blockSize + at, full.subarray(at, at + SECTOR_BYTES));
     } catch (err) {
-      if (!(err instanceof MediumError)) throw err;
-      core.count("errors.read");
+      // A sector fenced behind an abandoned write has no known old content either.
+      if (!(err instanceof MediumError || err instanceof FencedRangeError)) throw err;
+      if (err instanceof MediumError) core.count("errors.read");
       setLost(lost, s, true);
     }
   }
@@ -203,7 +296,14 @@ export async function writeRemappedLocked(
   fua: boolean,
 ): Promise<void> {
   const spare = core.spareOf(slot);
-  await writeLower(spare, core.pool.offsetOf(slot) + withinBytes, portion, fua);
+  try {
+    await writeLower(spare, core.pool.offsetOf(slot) + withinBytes, portion, fua);
+  } catch (err) {
+    if (!(err instanceof MediumError)) throw err;
+    core.count("errors.spare");
+    core.failingSpares.add(core.pool.spareIndexOf(slot));
+    return relocateLocked(core, block, slot, withinBytes, portion);
+  }
   const mask = core.lost.get(block);
   if (!mask) return;
   const next = clearCovered(mask, withinBytes, portion.length);
@@ -214,6 +314,36 @@ export async function writeRemappedLocked(
     if (isEmptyMask(next)) core.lost.delete(block);
     else core.lost.set(block, next);
   });
+}
+
+/**
+ * The slot of remapped `block` failed a write (its spare is dying or missing): move the block to a
+ * new slot on another spare with the new bytes; old bytes that cannot be read there become lost.
+ * The old slot stays allocated (quarantined), never reused this session.
+ */
+async function relocateLocked(
+  core: RemapCore,
+  block: number,
+  oldSlot: number,
+  withinBytes: number,
+  portion: Uint8Array,
+): Promise<void> {
+  const full = new Uint8Array(core.blockSize);
+  const old = core.lost.get(block);
+  let lost: Uint8Array | undefined = old ? Uint8Array.from(old) : undefined;
+  if (portion.length !== core.blockBytes(block)) {
+    try {
+      await core.spareOf(oldSlot).read(core.pool.offsetOf(oldSlot), full.subarray(0, core.blockBytes(block)));
+    } catch (err) {
+      if (!(err instanceof MediumError)) throw err;
+      core.count("errors.spare");
+      lost = unknownSectors(core, block, withinBytes, portion.length);
+    }
+  }
+  full.set(portion, withinBytes);
+  if (lost) lost = clearCovered(lost, withinBytes, portion.length);
+  core.quarantinedSlots++;
+  await moveToSpareLocked(core, block, full, lost, "write-error", `its slot ${oldSlot} failed a write`);
 }
 
 /**
@@ -228,12 +358,15 @@ export function writeBlockGuarded(
   portion: Uint8Array,
   fua: boolean,
   priorFailures: number,
+  timedOut?: WriteTimeoutError,
 ): Promise<void> {
   return core.guard.withLock(block, async () => {
     const slot = core.table.get(block);
     if (slot >= 0) return writeRemappedLocked(core, block, slot, withinBytes, portion, fua);
     if (core.pending.has(block)) return remapWithDataLocked(core, block, withinBytes, portion, "read-error");
-    const attempts = 1 + core.policy.writeRetries - Math.min(priorFailures, 1);
+    // A write that timed out is not retried on main: the block moves away from its fenced range.
+    let slow = timedOut;
+    const attempts = slow ? 0 : 1 + core.policy.writeRetries - Math.min(priorFailures, 1);
     for (let a = 0; a < attempts; a++) {
       if (a > 0 || priorFailures > 0) core.count("retries.write");
       try {
@@ -242,22 +375,41 @@ export function writeBlockGuarded(
       } catch (err) {
         if (!(err instanceof MediumError)) throw err;
         core.count("errors.write");
+        if (err instanceof WriteTimeoutError) {
+          slow = err;
+          break;
+        }
       }
     }
-    await remapWithDataLocked(core, block, withinBytes, portion, "write-error");
+    const detail = slow ? `write timed out after ${slow.timeoutMs} ms (fenced)` : "write failed on main";
+    await remapWithDataLocked(core, block, withinBytes, portion, "write-error", detail);
   });
 }
 
-/** Move a healthy block to a spare (data read from main); unreadable -> salvaged or pending. */
-export function migrateBlock(core: RemapCore, block: number, reason: RemapReason): Promise<void> {
+/** Move a healthy block to a spare (data read from main); unreadable now -> left on main. */
+export function migrateBlock(
+  core: RemapCore,
+  block: number,
+  reason: RemapReason,
+  detail = "",
+): Promise<void> {
   return core.guard.withLock(block, async () => {
     if (core.table.has(block) || core.pending.has(block) || core.readOnlyReason !== undefined) return;
     const full = new Uint8Array(core.blockSize);
-    if ((await readMainBlock(core, block, full, 1 + core.policy.readRetries)) < 0) {
-      await salvageLocked(core, block);
+    let failures: number;
+    try {
+      failures = await readMainBlock(core, block, full, 1 + core.policy.readRetries);
+    } catch (err) {
+      if (!(err instanceof FencedRangeError)) throw err;
+      failures = -1;
+    }
+    if (failures < 0) {
+      // The block read fine a moment ago: main is having an outage. A migration is optional, so
+      // it is given up (the block stays on main); the next read of it decides again.
+      core.count("migrations.skipped");
       return;
     }
-    await moveToSpareLocked(core, block, full, undefined, reason);
+    await moveToSpareLocked(core, block, full, undefined, reason, detail);
   });
 }
 
@@ -269,8 +421,9 @@ export async function salvageLocked(core: RemapCore, block: number): Promise<voi
   const full = new Uint8Array(core.blockSize);
   const lost = await readSectorsBestEffort(core, block, full, 0, 0);
   if (countLost(lost) === core.blockBytes(block) / SECTOR_BYTES || core.pool.freeSlots === 0) {
-    await markPendingLocked(core, block);
+    await markPendingLocked(core, block, true);
     return;
   }
-  await moveToSpareLocked(core, block, full, lost, "read-error");
+  const detail = `main could not read ${countLost(lost)} of its sectors (lost)`;
+  await moveToSpareLocked(core, block, full, lost, "read-error", detail);
 }

@@ -4,7 +4,7 @@
 // a byte oracle and the table history. DMREMAP_CRASH_STATES sets how many states to explore.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { MediumError } from "../block/errors.js";
+import { MediumError, NoSpaceError } from "../block/errors.js";
 import { Prng } from "../block/prng.js";
 import type { JournalRecord, TableSnapshot } from "../metadata/metadata-store.js";
 import { openSet } from "../metadata/open-set.js";
@@ -22,17 +22,31 @@ import {
   type CrashStackSpec,
   type TableExpectation,
 } from "../testing/stack-crash.js";
+import { TimeFaults } from "../testing/time-faults.js";
 import { WriteOracle } from "../testing/write-oracle.js";
+import { VirtualClock } from "./testing/virtual-clock.js";
 
 const TARGET_STATES = Number(process.env.DMREMAP_CRASH_STATES ?? 10000);
 const BS = 4096;
 const MAIN_BLOCKS = 16;
-const tally = { states: 0, recoveryCrashes: 0, continued: 0, operations: 0, remaps: 0, workloads: 0 };
+const tally = {
+  states: 0,
+  recoveryCrashes: 0,
+  continued: 0,
+  operations: 0,
+  remaps: 0,
+  workloads: 0,
+  slowWrites: 0,
+  landedLate: 0,
+  outageReads: 0,
+  fenced: 0,
+};
 
 function specFor(rng: Prng, seed: number): CrashStackSpec {
   const bad = new Set<number>();
   while (bad.size < 3 + rng.nextInt(2)) bad.add(rng.nextInt(MAIN_BLOCKS));
-  const spare = 96 * 1024;
+  // 10 data slots between the head and tail metadata areas (docs/FORMAT.md).
+  const spare = 152 * 1024;
   return {
     mainBytes: MAIN_BLOCKS * BS,
     spareBytes: seed % 2 === 0 ? [spare, spare] : [spare],
@@ -115,7 +129,12 @@ async function runWorkload(seed: number, budget: number): Promise<number> {
   const recorder = new CrashRecorder();
   recorder.keepLog = false;
   const spec = specFor(rng, seed);
-  const { main, spares, opened, dev } = await createCrashStack(spec, recorder);
+  let time!: TimeFaults;
+  const { main, spares, opened, dev } = await createCrashStack(
+    spec,
+    recorder,
+    (lower) => (time = new TimeFaults(lower, BS, new VirtualClock(seed))),
+  );
   const devices = [main, ...spares];
   const store = opened.store;
   const oracle = new WriteOracle(
@@ -196,6 +215,29 @@ async function runWorkload(seed: number, budget: number): Promise<number> {
   const randomWrite = (range: [number, number]) =>
     write(range[0], rng.fill(new Uint8Array(range[1])), rng.nextInt(5) === 0);
 
+  /** A main write that outlives its budget (slow block), or a read during a main outage window. */
+  const timeFault = async (slow: boolean) => {
+    if (!slow) {
+      time.outage(150);
+      await read([0, spec.mainBytes]);
+      time.outageUntilMs = -1;
+      return;
+    }
+    const block = rng.nextInt(MAIN_BLOCKS);
+    time.slowBlocks.add(block);
+    let done = false;
+    const w = randomWrite(randomRange(rng, block))
+      .catch((err: unknown) => {
+        // Out of spare slots: the write fails unacknowledged (the oracle allows either content).
+        if (!(err instanceof NoSpaceError)) throw err;
+      })
+      .finally(() => (done = true));
+    while (!done && time.heldWrites === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    if (!done) time.clock.advance(100);
+    await w;
+    time.slowBlocks.delete(block);
+  };
+
   let manual = 0;
   for (let step = 0; step < 40 && explored < budget && !failure; step++) {
     const kind = rng.nextInt(20);
@@ -221,8 +263,16 @@ async function runWorkload(seed: number, budget: number): Promise<number> {
     } else if (kind === 18 && manual < 2) {
       manual++;
       await dev.remapBlock(rng.nextInt(MAIN_BLOCKS));
-    } else await read([0, spec.mainBytes]);
+    } else if (kind === 19) await timeFault(rng.nextInt(2) === 0);
+    else await read([0, spec.mainBytes]);
+    // Writes held on a slow block land on main at some later point, long after their answer.
+    if (time.heldWrites > 0 && rng.nextInt(4) === 0) await time.land();
   }
+  await time.land();
+  tally.slowWrites += time.counts.slowWrites;
+  tally.landedLate += time.counts.landedLate;
+  tally.outageReads += time.counts.outageReads;
+  tally.fenced += dev.status().fence.abandonedWrites;
   if (!failure) {
     const token = oracle.beginFlush();
     await dev.close();
@@ -254,9 +304,13 @@ test("full stack: flushed writes, remaps and the table survive any crash; recove
   t.diagnostic(
     `crash states explored: ${explored} (${tally.states} from the workloads, ${tally.recoveryCrashes} during recovery, ${tally.continued} continued after recovery) in ${tally.workloads} workloads of ${tally.operations} device operations, ${tally.remaps} remapped blocks at the end`,
   );
+  t.diagnostic(
+    `time-domain faults: ${tally.slowWrites} slow main writes (${tally.fenced} abandoned and fenced, ${tally.landedLate} landed late), ${tally.outageReads} main reads failed in outage windows`,
+  );
   assert.ok(explored >= TARGET_STATES);
   assert.ok(
     tally.remaps > 0 && tally.recoveryCrashes > 0,
     "the workloads remapped blocks and crashed recovery",
   );
+  assert.ok(tally.fenced > 0 && tally.landedLate > 0 && tally.outageReads > 0, "time-domain faults happened");
 });

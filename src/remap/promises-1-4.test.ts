@@ -1,4 +1,4 @@
-// Promise tests 1-4 of docs/remap-semantics.md: never fabricate, absorb write errors, contain read
+// Promise tests 1-4 of docs/SEMANTICS.md: never fabricate, absorb write errors, contain read
 // errors, do not burn spares on transient errors.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -9,7 +9,7 @@ import { makeRig, pattern } from "./testing/rig.js";
 const BS = 4096;
 
 test("promise 1: never fabricate data: pending blocks, lost sectors and reused slots read as EIO, never zeros or stale bytes", async () => {
-  const rig = makeRig({ spareSlots: [1] });
+  const rig = makeRig({ spareSlots: [1], policy: { retryPendingReads: false } });
   const { dev, main } = rig;
   // A block that cannot be read: EIO, and it stays EIO (pending) even once main reads "fine" again.
   await dev.write(5 * BS, pattern(BS, 1));
@@ -73,6 +73,7 @@ test("promise 3: read errors are contained: retried, migrated when recovered, pe
   const remaps: unknown[] = [];
   const pendings: number[] = [];
   const rig = makeRig({
+    policy: { migrateAfterFailedReads: 1 },
     events: { onRemap: (e) => remaps.push(e), onPending: (e) => pendings.push(e.block) },
   });
   const { dev, main, durable } = rig;

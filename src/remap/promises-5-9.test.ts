@@ -1,10 +1,11 @@
-// Promise tests 5-9 of docs/remap-semantics.md: durability via FLUSH/FUA, all-or-nothing commits,
+// Promise tests 5-9 of docs/SEMANTICS.md: durability via FLUSH/FUA, all-or-nothing commits,
 // bound metadata (mismatched devices refused), fatal metadata errors, spare slots allocated once.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readBytes } from "../block/base-device.js";
 import { MemoryDevice } from "../block/memory-device.js";
 import { MediumError, NoSpaceError, ReadOnlyError, SpecError } from "../block/errors.js";
+import { MetadataCapacityError } from "../metadata/errors.js";
 import { openRemappedDevice } from "./remapped-device.js";
 import { createMemorySet } from "./testing/memory-store.js";
 import { makeRig, pattern } from "./testing/rig.js";
@@ -180,7 +181,7 @@ test("promise 9: spare slots are allocated exactly once, rebuilt on open, data s
 test("promise 8: a metadata table that is full fails only the change needing it (ENOSPC), the device stays writable", async () => {
   const rig = makeRig();
   rig.store.onAppend = () => {
-    throw Object.assign(new Error("pending table full"), { code: "EMETAFULL" });
+    throw new MetadataCapacityError("pending table full");
   };
   rig.main.breakBlock(3, BS, { reads: true });
   await assert.rejects(rig.dev.read(3 * BS, new Uint8Array(BS)), MediumError); // unreadable, not recorded

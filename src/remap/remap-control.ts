@@ -18,6 +18,12 @@ export interface RemapEntry {
   readonly spareOffsetBytes: number;
   /** Indexes of lost 512-byte sectors inside the block (empty when none). */
   readonly lostSectors: number[];
+  /** Why it was remapped, when that happened in this session (the journal keeps the reason code). */
+  readonly reason?: string;
+  /** Detail of the reason, e.g. "reads failed on 2 occasions within 86400000 ms". */
+  readonly detail?: string;
+  /** Failed main reads of the block counted this session before it moved. */
+  readonly readErrors?: number;
 }
 
 /** Paging of list(). */
@@ -51,7 +57,7 @@ export function remapBlock(core: RemapCore, block: number): Promise<RemapOutcome
     if (core.pending.has(block)) return "pending";
     const full = new Uint8Array(core.blockSize);
     if ((await readMainBlock(core, block, full, 1 + core.policy.readRetries)) < 0) {
-      await markPendingLocked(core, block);
+      await markPendingLocked(core, block, true);
       return "pending";
     }
     await moveToSpareLocked(core, block, full, undefined, "manual");
@@ -95,6 +101,7 @@ export function unremapBlock(core: RemapCore, block: number): Promise<void> {
     }
     await core.commit([{ type: "unremap", block }], () => {
       core.table.delete(block);
+      core.remapNotes.delete(block);
       core.pool.release(slot);
       core.count("unremaps");
     });
@@ -120,9 +127,10 @@ export function clearPending(core: RemapCore, block: number): Promise<boolean> {
     if (!core.pending.has(block)) return false;
     await core.commit([{ type: "clear-pending", block }], () => {
       core.pending.delete(block);
+      core.readBackPending.delete(block);
       core.count("pending.cleared");
     });
-    core.emit("onPendingCleared", { block });
+    core.emit("onPendingCleared", { block, reason: "manual" });
     return true;
   });
 }
@@ -147,12 +155,14 @@ export function listBlocks(core: RemapCore, options: { cursor?: number; limit?: 
       const lostSectors: number[] = [];
       if (mask && countLost(mask) > 0)
         for (let s = 0; s < sectors; s++) if (isLost(mask, s)) lostSectors.push(s);
+      const note = core.remapNotes.get(r);
       entries.push({
         block: r,
         slot,
         spare: core.pool.spareIndexOf(slot),
         spareOffsetBytes: core.pool.offsetOf(slot),
         lostSectors,
+        ...(note ? { reason: note.reason, detail: note.detail, readErrors: note.readErrors } : {}),
       });
       at = r + 1;
     } else {

@@ -2,8 +2,19 @@
 // and the only path to metadata (commit = durable append, then apply in memory; serialized checkpoints).
 import type { BlockDevice } from "../block/block-device.js";
 import { MediumError, NoSpaceError, ReadOnlyError } from "../block/errors.js";
-import type { JournalRecord, MetadataStore, OpenedSet, TableSnapshot } from "../metadata/metadata-store.js";
+import { MetadataCapacityError } from "../metadata/errors.js";
+import type {
+  JournalRecord,
+  MetadataStore,
+  OpenedSet,
+  RemapReason,
+  SpareIdentity,
+  TableSnapshot,
+} from "../metadata/metadata-store.js";
 import { BlockGuard } from "./block-guard.js";
+import { ErrorHistory } from "./error-history.js";
+import { FencedMain } from "./fenced-main.js";
+import { systemClock, type RemapClock } from "./remap-clock.js";
 import type { RemapEvents, RemapState } from "./remap-events.js";
 import type { RemapPolicy } from "./remap-policy.js";
 import { RemapTable } from "./remap-table.js";
@@ -28,9 +39,6 @@ export const PERSISTED_COUNTERS = [
   "pending.cleared",
 ] as const;
 
-/** `code` of the store's "table would outgrow its reserved space" error (MetadataCapacityError). */
-const METADATA_FULL_CODE = "EMETAFULL";
-
 /** Everything needed to build a core. */
 export interface RemapCoreOptions {
   readonly name: string;
@@ -40,14 +48,33 @@ export interface RemapCoreOptions {
   readonly opened: OpenedSet;
   readonly policy: RemapPolicy;
   readonly events?: RemapEvents;
+  /** Time source (default: real time, jitter seeded with 1). */
+  readonly clock?: RemapClock;
+}
+
+/** Why a block was remapped in this session (the journal keeps the reason code). */
+export interface RemapNote {
+  readonly reason: RemapReason;
+  /** Human detail, e.g. "write timed out after 10000 ms". */
+  readonly detail: string;
+  /** Failed main reads of the block counted before it moved. */
+  readonly readErrors: number;
 }
 
 /** Shared state and metadata plumbing of one remapped device. */
 export class RemapCore {
   readonly name: string;
-  readonly main: BlockDevice;
+  /** Main behind the write fence (every main I/O of the layer goes through it). */
+  readonly main: FencedMain;
   readonly spares: readonly BlockDevice[];
   readonly store: MetadataStore;
+  readonly clock: RemapClock;
+  /** Per-block read-error history (bounded), the evidence for migrating a recovered block. */
+  readonly errorHistory: ErrorHistory;
+  /** Pending blocks marked this session because main failed to read them (may be read back). */
+  readonly readBackPending = new Set<number>();
+  /** Reasons of the remaps made in this session, by block. */
+  readonly remapNotes = new Map<number, RemapNote>();
   readonly policy: RemapPolicy;
   readonly events: RemapEvents;
   readonly blockSize: number;
@@ -62,6 +89,8 @@ export class RemapCore {
   readonly pool: SparePool;
   readonly guard = new BlockGuard();
   readonly stats: Record<string, number> = {};
+  /** Indexes of spares that failed a write this session: new slots come from the others first. */
+  readonly failingSpares = new Set<number>();
   /** Slots whose spare write failed: kept allocated, never reused in this session. */
   quarantinedSlots = 0;
   readOnlyReason: string | undefined;
@@ -77,11 +106,21 @@ export class RemapCore {
     const { opened } = options;
     const identity = opened.store.identity;
     this.name = options.name;
-    this.main = options.main;
     this.spares = options.spares;
     this.store = opened.store;
     this.policy = options.policy;
     this.events = options.events ?? {};
+    this.clock = options.clock ?? systemClock();
+    this.main = new FencedMain(options.main, {
+      writeTimeoutMs: options.policy.mainWriteTimeoutMs,
+      blockSize: identity.blockSize,
+      clock: this.clock,
+      onFenced: (event) => {
+        this.count("fenced.writes");
+        this.emit("onFencedWrite", event);
+      },
+    });
+    this.errorHistory = new ErrorHistory(options.policy.errorHistoryBlocks);
     this.blockSize = identity.blockSize;
     this.sizeBytes = identity.mainSizeBytes;
     this.blockCount = Math.ceil(identity.mainSizeBytes / identity.blockSize);
@@ -135,6 +174,20 @@ export class RemapCore {
     return best;
   }
 
+  /** Make a spare added to the set online (src/spares) usable: its device, then its slots. */
+  addSpare(device: BlockDevice, spare: SpareIdentity): void {
+    if (spare.index !== this.spares.length) throw new RangeError(`spare ${spare.index} is out of sequence`);
+    (this.spares as BlockDevice[]).push(device);
+    this.pool.addSpare(spare);
+  }
+
+  /** Forget the last spare, removed from the set online (src/spares); returns its device. */
+  removeLastSpare(): BlockDevice {
+    const spare = this.pool.removeLastSpare();
+    this.failingSpares.delete(spare.index);
+    return (this.spares as BlockDevice[]).pop()!;
+  }
+
   /** The spare device holding global `slot`. */
   spareOf(slot: number): BlockDevice {
     return this.spares[this.pool.spareIndexOf(slot)]!;
@@ -150,7 +203,7 @@ export class RemapCore {
       await op;
     } catch (err) {
       // A full table is refused before anything is written: fail this change, stay writable.
-      if ((err as { code?: unknown }).code === METADATA_FULL_CODE) {
+      if (err instanceof MetadataCapacityError) {
         this.count("errors.noSpace");
         this.afterChange();
         throw new NoSpaceError(this.name, `metadata has no room for this change: ${errorText(err)}`);
@@ -271,14 +324,22 @@ export class RemapCore {
 
   /** Call an event callback, ignoring its exceptions. */
   emit<K extends keyof RemapEvents>(name: K, event: Parameters<NonNullable<RemapEvents[K]>>[0]): void {
-    const handler = this.events[name] as ((e: typeof event) => void) | undefined;
-    if (!handler) return;
-    try {
-      handler.call(this.events, event);
-    } catch {
-      // A failing listener must not break the data path.
+    for (const events of [this.events, ...this.listeners]) {
+      const handler = events[name] as ((e: typeof event) => void) | undefined;
+      if (!handler) continue;
+      try {
+        handler.call(events, event);
+      } catch (error) {
+        // A failing listener must not break the data path, but must not vanish either: it is
+        // reported as a background error (unless that report itself is what failed).
+        if (name !== "onBackgroundError")
+          this.emit("onBackgroundError", { task: `event listener ${name}`, error });
+      }
     }
   }
+
+  /** Extra event listeners (health services); subscribe() returns the unsubscribe function. */
+  readonly listeners = new Set<RemapEvents>();
 }
 
 /** Short text of any thrown value. */

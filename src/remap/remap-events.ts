@@ -1,5 +1,9 @@
 // Events the remap layer reports to whoever hosts it (daemon logs, metrics); remap/ imports no adapter.
 import type { RemapReason } from "../metadata/metadata-store.js";
+import type { FencedWriteEvent } from "./fenced-main.js";
+
+/** Why a pending mark went away. */
+export type PendingClearReason = "rewritten" | "read-back" | "manual";
 
 /** Overall health of a remapped device. */
 export type RemapState = "healthy" | "degraded" | "read-only" | "failed";
@@ -12,8 +16,12 @@ export interface RemapEvents {
   onUnremap?(event: { block: number; slot: number }): void;
   /** A block became pending (its data is unreadable). */
   onPending?(event: { block: number }): void;
-  /** A block is no longer pending. */
-  onPendingCleared?(event: { block: number }): void;
+  /** A block is no longer pending (`reason`: "rewritten", "read-back" when main returned its data, "manual"). */
+  onPendingCleared?(event: { block: number; reason?: PendingClearReason }): void;
+  /** A main write outlived main_write_timeout: abandoned, its range fenced until it ends, the block remapped. */
+  onFencedWrite?(event: FencedWriteEvent): void;
+  /** A remap could not be done (no spare slot, metadata error, spare failure); the request failed. */
+  onRemapFailed?(event: { block: number; reason: RemapReason; error: unknown }): void;
   /** The overall state changed. */
   onStateChange?(event: { state: RemapState; reason: string }): void;
   /** Free spare slots fell to the alert threshold. */

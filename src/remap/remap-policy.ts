@@ -6,14 +6,26 @@ import { SpecError } from "../block/errors.js";
 export interface RemapPolicy {
   /** Extra attempts of a failed main write before the block is remapped. */
   readonly writeRetries: number;
-  /** Extra attempts of a failed main read before the block is marked pending. */
+  /** Least number of extra attempts of a failed main read; more are made while the budget lasts. */
   readonly readRetries: number;
-  /** Time budget of read retries for one request, in milliseconds. */
+  /** Time budget of read retries for one request, in milliseconds; retries back off across it. */
   readonly readRetryBudgetMs: number;
-  /** Move a block to a spare when a read of it failed and then succeeded on retry. */
+  /** Delay before the first retry of a failed read, in milliseconds (doubles, with jitter). */
+  readonly retryFirstDelayMs: number;
+  /** A main write still running after this many ms is abandoned, fenced and remapped (0: never). */
+  readonly mainWriteTimeoutMs: number;
+  /** Move a block to a spare when a read of it failed and then succeeded on retry (see below). */
   readonly migrateOnRecoveredRead: boolean;
-  /** How many failed attempts before a successful read make the block worth migrating. */
+  /** A recovered block migrates once it failed on this many distinct occasions within the window. */
   readonly migrateAfterFailedReads: number;
+  /** Window of migrateAfterFailedReads, in milliseconds. */
+  readonly migrateWindowMs: number;
+  /** A recovered read that needed more than this many retries migrates its block at once. */
+  readonly migrateAfterRetries: number;
+  /** Blocks whose error history is kept in memory (least recently failed forgotten first). */
+  readonly errorHistoryBlocks: number;
+  /** A read of a pending block tries main once more; data that reads back clears the pending mark. */
+  readonly retryPendingReads: boolean;
   /** Status raises the nearly-exhausted alert when at most this percentage of spare slots is free. */
   readonly spareAlertPercent: number;
 }
@@ -44,7 +56,7 @@ export const REMAP_POLICY_SCHEMA: readonly PolicyField[] = [
     default: 3,
     min: 0,
     max: 20,
-    help: "extra attempts of a failed main read before marking the block pending",
+    help: "least number of retries of a failed main read; more are made while read_retry_budget lasts",
   },
   {
     key: "readRetryBudgetMs",
@@ -52,21 +64,67 @@ export const REMAP_POLICY_SCHEMA: readonly PolicyField[] = [
     default: 5000,
     min: 0,
     max: 25000,
-    help: "time budget (ms) of read retries per request; keep well under the NBD client's 30 s timeout",
+    help: "time budget of read retries per request (retries back off across it); a block is pending only once it is spent",
+  },
+  {
+    key: "retryFirstDelayMs",
+    type: "integer",
+    default: 10,
+    min: 0,
+    max: 1000,
+    help: "delay before the first retry of a failed read; each further delay doubles, with seeded jitter",
+  },
+  {
+    key: "mainWriteTimeoutMs",
+    type: "integer",
+    default: 10000,
+    min: 0,
+    max: 25000,
+    help: "a main write still running after this long is abandoned (its range stays fenced until it ends) and the block is remapped; 0 never; keep below the NBD request deadline",
   },
   {
     key: "migrateOnRecoveredRead",
     type: "boolean",
     default: true,
-    help: "move a block to a spare when its read failed and then succeeded on retry",
+    help: "move a block to a spare when its read failed and then succeeded on retry, if the error looks real (see the next keys)",
   },
   {
     key: "migrateAfterFailedReads",
     type: "integer",
-    default: 1,
+    default: 2,
     min: 1,
-    max: 20,
-    help: "failed attempts before a successful read that make a block worth migrating (raise for flaky links)",
+    max: 100,
+    help: "a recovered block migrates once its reads failed on this many distinct occasions within migrate_window (1: every recovered read)",
+  },
+  {
+    key: "migrateWindowMs",
+    type: "integer",
+    default: 86_400_000,
+    min: 1000,
+    max: 30 * 86_400_000,
+    help: "window in which failed occasions of a block are counted",
+  },
+  {
+    key: "migrateAfterRetries",
+    type: "integer",
+    default: 8,
+    min: 0,
+    max: 100,
+    help: "a recovered read that needed more than this many retries migrates its block at once",
+  },
+  {
+    key: "errorHistoryBlocks",
+    type: "integer",
+    default: 65536,
+    min: 16,
+    max: 10_000_000,
+    help: "blocks whose read-error history is kept in memory (the least recently failed are forgotten first)",
+  },
+  {
+    key: "retryPendingReads",
+    type: "boolean",
+    default: true,
+    help: "a read of a pending block tries main once more; if the data reads back, the pending mark is cleared",
   },
   {
     key: "spareAlertPercent",

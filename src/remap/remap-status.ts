@@ -36,7 +36,13 @@ export interface RemapStatus {
     readonly spare: number;
     readonly noSpace: number;
   };
-  readonly retries: { readonly read: number; readonly write: number };
+  readonly retries: { readonly read: number; readonly write: number; readonly spare: number };
+  /** Main writes abandoned at main_write_timeout: total, and whose range is still fenced now. */
+  readonly fence: { readonly abandonedWrites: number; readonly fencedNow: number; readonly dropped: number };
+  /** Read errors that did not move their block (policy judged them transient), and remaps that failed. */
+  readonly transient: { readonly recoveredKept: number; readonly remapsFailed: number };
+  /** Blocks with a read-error history in memory (bounded by policy errorHistoryBlocks). */
+  readonly errorHistoryBlocks: number;
   readonly remaps: {
     readonly "write-error": number;
     readonly "read-error": number;
@@ -99,7 +105,14 @@ export function remapStatus(core: RemapCore, io: IoCounters): RemapStatus {
       spare: s["errors.spare"] ?? 0,
       noSpace: s["errors.noSpace"] ?? 0,
     },
-    retries: { read: s["retries.read"] ?? 0, write: s["retries.write"] ?? 0 },
+    retries: { read: s["retries.read"] ?? 0, write: s["retries.write"] ?? 0, spare: s["retries.spare"] ?? 0 },
+    fence: {
+      abandonedWrites: core.main.abandonedWrites,
+      fencedNow: core.main.fencedWrites,
+      dropped: core.main.droppedWrites,
+    },
+    transient: { recoveredKept: s["recovered.kept"] ?? 0, remapsFailed: s["remaps.failed"] ?? 0 },
+    errorHistoryBlocks: core.errorHistory.size,
     remaps: {
       "write-error": s["remaps.write-error"] ?? 0,
       "read-error": s["remaps.read-error"] ?? 0,

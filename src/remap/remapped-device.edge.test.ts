@@ -91,6 +91,7 @@ test("a spare slot whose write fails is quarantined and the next slot used; back
     main,
     spares: [spare],
     opened,
+    policy: { migrateAfterFailedReads: 1 },
     events: { onBackgroundError: (e) => background.push(e.task) },
   });
   spare.breakBlock(1, BS, { writes: true }); // slot 0 sits at byte 4096 (after one block of metadata)

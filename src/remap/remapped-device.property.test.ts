@@ -5,6 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { MediumError } from "../block/errors.js";
 import { Prng } from "../block/prng.js";
+import { TimeFaults } from "../testing/time-faults.js";
 import { makeRig } from "./testing/rig.js";
 
 const BS = 2048;
@@ -43,13 +44,17 @@ function checkRead(model: Model, offset: number, got: Uint8Array | Error): void 
 }
 
 test("property: random I/O with random faults matches a flat model and never fabricates a byte", async () => {
+  const timeTally = { slowWrites: 0, landedLate: 0, outageReads: 0, fenced: 0 };
   for (const seed of [1, 2, 3]) {
     const rng = new Prng(seed);
+    let time!: TimeFaults;
     const rig = makeRig({
       blockSize: BS,
       blocks: BLOCKS,
       spareSlots: [40, 40],
-      policy: { readRetryBudgetMs: 25000 },
+      policy: { readRetryBudgetMs: 25000, mainWriteTimeoutMs: 100 },
+      // Time-domain faults: slow main writes that land long after their budget, outage windows.
+      wrapMain: (main, clock) => (time = new TimeFaults(main, BS, clock)),
     });
     // Rewriting a sector heals it on main (firmware reallocation): data main accepted is readable.
     rig.main.healOnWrite = true;
@@ -73,7 +78,35 @@ test("property: random I/O with random faults matches a flat model and never fab
         rig.main.transientReads.set(rng.nextInt(SIZE / SECTOR), 1 + rng.nextInt(2));
       } else if (faultRoll < 0.12) {
         rig.main.transientWrites.set(rng.nextInt(SIZE / SECTOR), 1 + rng.nextInt(2));
-      } else if (faultRoll < 0.125) {
+      } else if (faultRoll < 0.14) {
+        // A slow block: the next write to it outlives its budget (the block moves to a spare) and
+        // reaches main later; or an outage window of 150 ms (virtual) on main during a read.
+        if (rng.next() < 0.5) {
+          const block = rng.nextInt(BLOCKS);
+          time.slowBlocks.add(block);
+          const bytes = rng.fill(new Uint8Array(BS));
+          applyWrite(model, block * BS, bytes);
+          let done = false;
+          const w = rig.dev.write(block * BS, bytes).finally(() => (done = true));
+          while (!done && time.heldWrites === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+          if (!done) time.clock.advance(100);
+          await w;
+          time.slowBlocks.delete(block);
+        } else {
+          time.outage(150);
+          const target = new Uint8Array(SIZE);
+          await rig.dev.read(0, target).then(
+            () => checkRead(model, 0, target),
+            (err: Error) => checkRead(model, 0, err),
+          );
+          time.outageUntilMs = -1;
+        }
+        continue;
+      } else if (faultRoll < 0.145) {
+        await time.land();
+        continue;
+      } else if (faultRoll < 0.15) {
+        await time.land();
         await rig.dev.flush();
         rig.crash();
         await rig.dev.idle();
@@ -133,11 +166,20 @@ test("property: random I/O with random faults matches a flat model and never fab
       }
       await Promise.all(batch);
     }
+    await time.land();
     await rig.dev.idle();
     const st = rig.dev.status();
+    timeTally.slowWrites += time.counts.slowWrites;
+    timeTally.landedLate += time.counts.landedLate;
+    timeTally.outageReads += time.counts.outageReads;
+    timeTally.fenced += st.fence.abandonedWrites;
     assert.equal(st.spare.usedBlocks, st.remappedBlocks + st.spare.quarantinedBlocks);
     assert.equal(st.state === "healthy" || st.state === "degraded", true);
     assert.ok(st.remappedBlocks > 0 && failedReads > 0, `seed ${seed} exercised remaps and failures`);
     await rig.dev.close();
   }
+  console.log(
+    `property test time-domain faults: ${timeTally.slowWrites} slow main writes (${timeTally.fenced} abandoned and fenced, ${timeTally.landedLate} landed late), ${timeTally.outageReads} main reads failed in outage windows`,
+  );
+  assert.ok(timeTally.fenced > 0 && timeTally.landedLate > 0 && timeTally.outageReads > 0);
 });

@@ -81,8 +81,11 @@ test("real store: a metadata write failure makes the device read-only and the wr
   const opened = await createSet({ main: main!, spares, blockSize: BS, name: "real", journalBytes: 8192 });
   const dev = openRemappedDevice({ main: main!, spares, opened });
   for (const [i, spare] of spares.entries()) {
-    const metadataSectors = opened.store.identity.spares[i]!.dataOffsetBytes / 512;
-    for (let s = 0; s < metadataSectors; s++) spare.badWrites.add(s);
+    // Metadata sits at both ends of a spare: before the first slot and after the last one.
+    const id = opened.store.identity.spares[i]!;
+    const slotsEnd = (id.dataOffsetBytes + id.slotCount * BS) / 512;
+    for (let s = 0; s < id.dataOffsetBytes / 512; s++) spare.badWrites.add(s);
+    for (let s = slotsEnd; s < id.sizeBytes / 512; s++) spare.badWrites.add(s);
   }
   main!.breakBlock(4, BS, { writes: true });
   await assert.rejects(dev.write(4 * BS, pattern(BS, 1)), MediumError);

@@ -9,16 +9,27 @@ import type {
 } from "../block/block-device.js";
 import { BaseDevice, zeroes } from "../block/base-device.js";
 import { MediumError } from "../block/errors.js";
-import type { OpenedSet } from "../metadata/metadata-store.js";
+import { FencedRangeError, WriteTimeoutError } from "./errors.js";
+import type {
+  CopyStatus,
+  MetadataStore,
+  OpenedSet,
+  SetIdentity,
+  SpareIdentity,
+} from "../metadata/metadata-store.js";
 import { readRemapped, writeBlockGuarded, writeLower } from "./block-ops.js";
+import type { RemapClock } from "./remap-clock.js";
 import { errorText, RemapCore } from "./remap-core.js";
 import { listBlocks, markPending, clearPending, remapBlock, unremapBlock } from "./remap-control.js";
 import type { ListOptions, ListResult, RemapOutcome } from "./remap-control.js";
 import type { RemapEvents } from "./remap-events.js";
 import { resolveRemapPolicy, type RemapPolicy } from "./remap-policy.js";
 import { remapStatus, type RemapStatus } from "./remap-status.js";
-import { readAfterMainError, readDeadline } from "./read-recovery.js";
+import { readAfterMainError, readDeadline, readPendingBack } from "./read-recovery.js";
 import { checkSetDevices } from "./set-devices.js";
+import { blocksOnSpare, moveOffSpare, type SpareMoveOutcome } from "./spare-move.js";
+import type { SpareUsage } from "./spare-pool.js";
+import { MissingDevice } from "../block/missing-device.js";
 
 const RW_CAPABILITIES: DeviceCapabilities = Object.freeze({
   flush: true,
@@ -42,6 +53,8 @@ export interface OpenRemappedDeviceOptions {
   /** Policy overrides; validated, defaults filled in. */
   readonly policy?: Partial<RemapPolicy>;
   readonly events?: RemapEvents;
+  /** Time source of retries, backoff and write timeouts (default: real time). */
+  readonly clock?: RemapClock;
 }
 
 /** Build a RemappedDevice over an opened set; validates devices against the set identity. */
@@ -50,10 +63,11 @@ export function openRemappedDevice(options: OpenRemappedDeviceOptions): Remapped
   const spares = checkSetDevices(main, options.spares, opened);
   const policy = resolveRemapPolicy(options.policy ?? {});
   const name = opened.store.identity.name;
-  return new RemappedDevice(new RemapCore({ name, main, spares, opened, policy, events: options.events }));
+  const { events, clock } = options;
+  return new RemappedDevice(new RemapCore({ name, main, spares, opened, policy, events, clock }));
 }
 
-/** Block device that redirects bad blocks of main to spare slots (see docs/remap-semantics.md). */
+/** Block device that redirects bad blocks of main to spare slots (see docs/SEMANTICS.md). */
 export class RemappedDevice extends BaseDevice {
   readonly name: string;
   readonly sizeBytes: number;
@@ -79,15 +93,18 @@ export class RemappedDevice extends BaseDevice {
     const first = Math.floor(offsetBytes / this.blockSize);
     const last = Math.floor((offsetBytes + target.length - 1) / this.blockSize);
     if (core.firstSpecial(first, last) >= 0) return this.split("read", offsetBytes, target.length, target);
+    let fenced = false;
     const id = core.guard.register(first, last);
     try {
       return await core.main.read(offsetBytes, target);
     } catch (err) {
-      if (!(err instanceof MediumError)) throw err;
-      core.count("errors.read");
+      if (err instanceof FencedRangeError) fenced = true;
+      else if (!(err instanceof MediumError)) throw err;
+      else core.count("errors.read");
     } finally {
       core.guard.release(id);
     }
+    if (fenced) return this.readAfterFence(offsetBytes, target);
     return readAfterMainError(core, offsetBytes, target, readDeadline(core), first === last ? 1 : 0);
   }
 
@@ -99,16 +116,18 @@ export class RemappedDevice extends BaseDevice {
       return this.split("write", offsetBytes, data.length, data, options);
     const fua = options.fua === true;
     const id = core.guard.register(first, last);
+    let timedOut: WriteTimeoutError | undefined;
     try {
       if (!fua || core.main.capabilities.fua) return await core.main.write(offsetBytes, data, options);
       return await writeLower(core.main, offsetBytes, data, true);
     } catch (err) {
       if (!(err instanceof MediumError)) throw err;
+      if (err instanceof WriteTimeoutError) timedOut = err;
       core.count("errors.write");
     } finally {
       core.guard.release(id);
     }
-    return this.writeAfterMainError(offsetBytes, data.length, data, fua, first === last ? 1 : 0);
+    return this.writeAfterMainError(offsetBytes, data.length, data, fua, first === last ? 1 : 0, timedOut);
   }
 
   protected override async _writeZeroes(
@@ -126,7 +145,9 @@ export class RemappedDevice extends BaseDevice {
   protected async _flush(): Promise<void> {
     const core = this.core;
     await core.commitsSettled();
-    const results = await Promise.allSettled([core.main.flush(), ...core.spares.map((s) => s.flush())]);
+    // A missing spare (degraded set) holds nothing this process wrote: there is nothing to flush there.
+    const present = core.spares.filter((s) => !(s instanceof MissingDevice));
+    const results = await Promise.allSettled([core.main.flush(), ...present.map((s) => s.flush())]);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed) {
       core.count("errors.flush");
@@ -205,6 +226,8 @@ export class RemappedDevice extends BaseDevice {
     const first = Math.floor(offsetBytes / this.blockSize);
     const last = Math.floor((offsetBytes + lengthBytes - 1) / this.blockSize);
     const id = core.guard.register(first, last);
+    let timedOut: WriteTimeoutError | undefined;
+    let fenced = false;
     try {
       if (op === "read") return await core.main.read(offsetBytes, buf!);
       if (op === "write") return await writeLower(core.main, offsetBytes, buf!, fua);
@@ -213,16 +236,21 @@ export class RemappedDevice extends BaseDevice {
         return await core.main.writeZeroes(offsetBytes, lengthBytes, options);
       return await writeLower(core.main, offsetBytes, zeroes(lengthBytes), fua);
     } catch (err) {
-      if (!(err instanceof MediumError)) throw err;
+      if (err instanceof FencedRangeError && op === "read") fenced = true;
+      else if (!(err instanceof MediumError)) throw err;
       // TRIM is advisory: a medium error on it changes nothing a later read could see.
-      if (op === "trim") return;
-      core.count(op === "read" ? "errors.read" : "errors.write");
+      else if (op === "trim") return;
+      else {
+        if (err instanceof WriteTimeoutError) timedOut = err;
+        core.count(op === "read" ? "errors.read" : "errors.write");
+      }
     } finally {
       core.guard.release(id);
     }
+    if (fenced) return this.readAfterFence(offsetBytes, buf!);
     const prior = first === last ? 1 : 0;
     if (op === "read") return readAfterMainError(core, offsetBytes, buf!, deadline, prior);
-    return this.writeAfterMainError(offsetBytes, lengthBytes, buf, fua, prior);
+    return this.writeAfterMainError(offsetBytes, lengthBytes, buf, fua, prior, timedOut);
   }
 
   private async specialBlock(
@@ -238,6 +266,8 @@ export class RemappedDevice extends BaseDevice {
     const slot = core.table.get(block);
     if (op === "read") {
       if (slot < 0) {
+        const retry = core.policy.retryPendingReads && core.readBackPending.has(block);
+        if (retry && (await readPendingBack(core, block, withinBytes, portion!))) return;
         throw new MediumError(
           this.name,
           "read",
@@ -248,7 +278,7 @@ export class RemappedDevice extends BaseDevice {
       }
       const id = core.guard.register(block, block);
       try {
-        return await readRemapped(core, block, slot, withinBytes, portion!);
+        return await readRemapped(core, block, slot, withinBytes, portion!, readDeadline(core));
       } finally {
         core.guard.release(id);
       }
@@ -258,11 +288,31 @@ export class RemappedDevice extends BaseDevice {
       const id = core.guard.register(block, block);
       try {
         return await writeLower(core.spareOf(slot), core.pool.offsetOf(slot) + withinBytes, data, fua);
+      } catch (err) {
+        // The slot's spare failed the write: under the lock, the block moves to another spare.
+        if (!(err instanceof MediumError)) throw err;
       } finally {
         core.guard.release(id);
       }
     }
     return writeBlockGuarded(core, block, withinBytes, data, fua, 0);
+  }
+
+  /**
+   * A read met a range fenced behind an abandoned main write (its guard registration is released,
+   * so the block's move can run): once the block moved to a spare, read it from there; otherwise
+   * wait until main has really finished the write, then read again.
+   */
+  private async readAfterFence(offsetBytes: number, target: Uint8Array): Promise<void> {
+    const core = this.core;
+    const first = Math.floor(offsetBytes / this.blockSize);
+    const last = Math.floor((offsetBytes + target.length - 1) / this.blockSize);
+    for (let b = first; b <= last; b++) {
+      const held = core.guard.locks.get(b);
+      if (held) await held;
+    }
+    if (core.firstSpecial(first, last) < 0) await core.main.unfenced(offsetBytes, target.length);
+    return this._read(offsetBytes, target);
   }
 
   /** Per-block retries (and remaps) after a main write of [offsetBytes, +lengthBytes) failed. */
@@ -272,6 +322,7 @@ export class RemappedDevice extends BaseDevice {
     buf: Uint8Array | undefined,
     fua: boolean,
     priorFailures: number,
+    timedOut?: WriteTimeoutError,
   ): Promise<void> {
     const bs = this.blockSize;
     const end = offsetBytes + lengthBytes;
@@ -279,7 +330,7 @@ export class RemappedDevice extends BaseDevice {
       const block = Math.floor(pos / bs);
       const blockEnd = Math.min(end, (block + 1) * bs);
       const data = buf ? buf.subarray(pos - offsetBytes, blockEnd - offsetBytes) : zeroes(blockEnd - pos);
-      await writeBlockGuarded(this.core, block, pos - block * bs, data, fua, priorFailures);
+      await writeBlockGuarded(this.core, block, pos - block * bs, data, fua, priorFailures, timedOut);
       pos = blockEnd;
     }
   }
@@ -340,6 +391,96 @@ export class RemappedDevice extends BaseDevice {
     return clearPending(this.core, block);
   }
 
+  /** Blocks of main, in remap units of `blockSize` (the last one may be partial). */
+  get blockCount(): number {
+    return this.core.blockCount;
+  }
+
+  /** How many blocks are remapped now. */
+  get remappedCount(): number {
+    return this.core.table.size;
+  }
+
+  /** The first block in [firstBlock, endBlock) that is remapped or pending, or -1. */
+  firstRemappedOrPending(firstBlock: number, endBlock: number): number {
+    const a = this.core.table.size > 0 ? this.core.table.firstInRange(firstBlock, endBlock) : -1;
+    const b = this.core.pending.size > 0 ? this.core.pending.firstInRange(firstBlock, endBlock) : -1;
+    return a < 0 ? b : b < 0 ? a : Math.min(a, b);
+  }
+
+  /** Is `block` remapped or pending? */
+  isRemappedOrPending(block: number): boolean {
+    return this.core.table.has(block) || this.core.pending.has(block);
+  }
+
+  /** Refuse every write and control verb from now on; `reason` is shown in status (no-op if already read-only). */
+  enterReadOnly(reason: string): void {
+    this.core.enterReadOnly(reason);
+  }
+
+  /** Slot usage of every spare, in set order. */
+  spareUsage(): SpareUsage[] {
+    return this.core.pool.perSpare();
+  }
+
+  /** The spare devices, in set order. */
+  get spareDevices(): readonly BlockDevice[] {
+    return this.core.spares;
+  }
+
+  /** What the set is (UUID, name, block size, spares), as its metadata records it now. */
+  get setIdentity(): SetIdentity {
+    return this.core.store.identity;
+  }
+
+  /** The set's metadata store (membership changes such as adding a spare go through it). */
+  get metadataStore(): MetadataStore {
+    return this.core.store;
+  }
+
+  /** Why the device refuses writes, or undefined while it is writable. */
+  get readOnlyCause(): string | undefined {
+    return this.core.readOnlyReason;
+  }
+
+  /** Start using `device` as spare `spare.index` (already added to the set's metadata). */
+  attachSpare(device: BlockDevice, spare: SpareIdentity): void {
+    this.core.addSpare(device, spare);
+  }
+
+  /** Stop using the last spare (already removed from the set's metadata); returns its device. */
+  detachLastSpare(): BlockDevice {
+    return this.core.removeLastSpare();
+  }
+
+  /** Health of every metadata copy (one per spare). */
+  metadataCopies(): CopyStatus[] {
+    return this.core.store.copies();
+  }
+
+  /** Index of the spare that holds remapped `block`, or -1 when it is not remapped. */
+  spareIndexOf(block: number): number {
+    const slot = this.core.table.get(block);
+    return slot < 0 ? -1 : this.core.pool.spareIndexOf(slot);
+  }
+
+  /** The remapped blocks whose slot is on spare `index`, in block order. */
+  blocksOnSpare(index: number): number[] {
+    return blocksOnSpare(this.core, index);
+  }
+
+  /** Take new slots from the other spares from now on (a spare being drained or failing). */
+  avoidSpare(index: number): void {
+    this.core.failingSpares.add(index);
+  }
+
+  /** Move remapped `block` off spare `index` to a slot on another spare, under the block's lock. */
+  async moveOffSpare(block: number, index: number, why: string): Promise<SpareMoveOutcome> {
+    this.assertOpen();
+    this.assertWritable();
+    return moveOffSpare(this.core, block, index, why);
+  }
+
   /** Remapped and pending blocks in block order, a page at a time. */
   list(options: ListOptions = {}): ListResult {
     return listBlocks(this.core, options);
@@ -354,5 +495,21 @@ export class RemappedDevice extends BaseDevice {
   /** Resolve once background work (migrations, checkpoints) has finished. */
   idle(): Promise<void> {
     return this.core.idle();
+  }
+
+  /**
+   * Background-scan read: the user read path (retries, migration, pending marks) without client I/O
+   * accounting. Throws MediumError when a block stayed unreadable.
+   */
+  async scanRead(offsetBytes: number, target: Uint8Array): Promise<void> {
+    this.assertOpen();
+    this.assertRange(offsetBytes, target.length);
+    return this._read(offsetBytes, target);
+  }
+
+  /** Also report events to `listener` (health services); returns the unsubscribe function. */
+  subscribe(listener: RemapEvents): () => void {
+    this.core.listeners.add(listener);
+    return () => this.core.listeners.delete(listener);
   }
 }

@@ -2,7 +2,29 @@
 // the spares in set index order.
 import type { BlockDevice } from "../block/block-device.js";
 import { SpecError } from "../block/errors.js";
+import { MissingDevice } from "../block/missing-device.js";
 import type { OpenedSet } from "../metadata/metadata-store.js";
+
+/**
+ * Spares in set index order with a placeholder for each spare the set opened without
+ * (`opened.missingSpares`): a MissingDevice of the recorded size, whose every I/O fails like a bad
+ * block, so slots there read EIO and writes are remapped elsewhere. Any other hole is an error.
+ */
+export function withMissingSpares(
+  ordered: readonly (BlockDevice | undefined)[],
+  opened: OpenedSet,
+): BlockDevice[] {
+  const identity = opened.store.identity;
+  const missing = new Map((opened.missingSpares ?? []).map((m) => [m.index, m]));
+  return identity.spares.map((spare) => {
+    const device = ordered[spare.index];
+    if (device) return device;
+    const m = missing.get(spare.index);
+    if (!m) throw new SpecError("", `set "${identity.name}": spare ${spare.index} (${spare.uuid}) missing`);
+    const seen = m.lastKnownDevice ? `, last seen as ${m.lastKnownDevice}` : "";
+    return new MissingDevice({ sizeBytes: m.sizeBytes, name: `missing spare ${m.index} (${m.uuid}${seen})` });
+  });
+}
 
 /** Validate sizes and counts (naming the bad device); returns the spares in set index order. */
 export function checkSetDevices(

@@ -24,11 +24,11 @@ export interface SparePoolOptions {
 
 /** Slot allocator of a set; slots are numbered globally in spare index order. */
 export class SparePool {
-  /** Number of slots over every spare. */
-  readonly totalSlots: number;
-  private readonly bitmap: Uint32Array;
-  private readonly usedPerSpare: Uint32Array;
-  private readonly spares: readonly SpareIdentity[];
+  /** Number of slots over every spare (grows when a spare is added). */
+  totalSlots: number;
+  private bitmap: Uint32Array;
+  private usedPerSpare: Uint32Array;
+  private spares: readonly SpareIdentity[];
   private used = 0;
   private free = 0;
   private cursor = 0;
@@ -72,10 +72,14 @@ export class SparePool {
     return (this.bitmap[slot >>> 5]! & (1 << (slot & 31))) !== 0;
   }
 
-  /** Hand out a free slot; throws NoSpaceError when none is left. */
-  allocate(): number {
+  /**
+   * Hand out a free slot, not on a spare whose index is in `avoid` (spares that failed writes);
+   * throws NoSpaceError when none is left.
+   */
+  allocate(avoid?: ReadonlySet<number>): number {
     if (this.free === 0)
       throw new NoSpaceError(this.options.name, `no spare slot left (${this.totalSlots} used)`);
+    if (avoid && avoid.size > 0) return this.allocateAvoiding(avoid);
     const words = this.bitmap.length;
     for (let n = 0; n <= words; n++) {
       const w = (this.cursor + n) % words;
@@ -92,6 +96,18 @@ export class SparePool {
       }
     }
     throw new Error(`spare pool: ${this.free} slots counted free but none found`);
+  }
+
+  private allocateAvoiding(avoid: ReadonlySet<number>): number {
+    for (let slot = 0; slot < this.totalSlots; slot++) {
+      if (this.isUsed(slot) || avoid.has(this.spareIndexOf(slot))) continue;
+      this.markUsed(slot);
+      return slot;
+    }
+    throw new NoSpaceError(
+      this.options.name,
+      `no spare slot left outside the failing spares ${[...avoid].join(", ")} (${this.free} free there)`,
+    );
   }
 
   /** Record `slot` as used (rebuilding from a table); throws when it already is. */
@@ -127,6 +143,42 @@ export class SparePool {
   offsetOf(slot: number): number {
     const spare = this.spares[this.spareIndexOf(slot)]!;
     return spare.dataOffsetBytes + (slot - spare.firstSlot) * this.options.blockSize;
+  }
+
+  /** Append a spare added to the set online (src/spares): its slots follow the others' and are free. */
+  addSpare(spare: SpareIdentity): void {
+    if (spare.index !== this.spares.length || spare.firstSlot !== this.totalSlots)
+      throw new RangeError(
+        `spare ${spare.index} at slot ${spare.firstSlot} does not follow the pool (${this.spares.length} spares, ${this.totalSlots} slots)`,
+      );
+    const total = this.totalSlots + spare.slotCount;
+    const bitmap = new Uint32Array(Math.ceil(total / 32));
+    bitmap.set(this.bitmap);
+    const usedPerSpare = new Uint32Array(this.spares.length + 1);
+    usedPerSpare.set(this.usedPerSpare);
+    this.bitmap = bitmap;
+    this.usedPerSpare = usedPerSpare;
+    this.spares = [...this.spares, spare];
+    this.totalSlots = total;
+    this.free += spare.slotCount;
+    this.assertBalanced();
+  }
+
+  /** Drop the last spare (removed from the set online, src/spares); none of its slots may be in use. */
+  removeLastSpare(): SpareIdentity {
+    const last = this.spares[this.spares.length - 1]!;
+    const used = this.usedPerSpare[this.spares.length - 1]!;
+    if (this.spares.length < 2 || used > 0)
+      throw new RangeError(
+        `spare ${last.index} cannot leave the pool (${used} slots in use, ${this.spares.length} spares)`,
+      );
+    this.spares = this.spares.slice(0, -1);
+    this.usedPerSpare = this.usedPerSpare.slice(0, -1);
+    this.totalSlots -= last.slotCount;
+    this.free -= last.slotCount;
+    this.cursor = 0;
+    this.assertBalanced();
+    return last;
   }
 
   /** Used and total slots of every spare. */

@@ -2,6 +2,7 @@
 // reopening it from crash images (crashing again during recovery), and the checks of the remap
 // table and of every byte against a WriteOracle after a crash.
 import assert from "node:assert/strict";
+import type { BlockDevice } from "../block/block-device.js";
 import { FaultDevice } from "../block/fault-device.js";
 import { MediumError } from "../block/errors.js";
 import type { Prng } from "../block/prng.js";
@@ -11,6 +12,8 @@ import { openSet } from "../metadata/open-set.js";
 import { canonical } from "../metadata/test-fixtures.js";
 import { openRemappedDevice, type RemappedDevice } from "../remap/remapped-device.js";
 import type { RemapPolicy } from "../remap/remap-policy.js";
+import { VirtualClock } from "../remap/testing/virtual-clock.js";
+import { TimeFaults } from "./time-faults.js";
 import { CrashDevice, CrashRecorder, type CrashOperation } from "./crash-device.js";
 import type { WriteOracle } from "./write-oracle.js";
 
@@ -63,15 +66,34 @@ export function remapOver(
   main: CrashDevice,
   spares: readonly CrashDevice[],
   opened: OpenedSet,
+  withTimeFaults?: (lower: BlockDevice) => TimeFaults,
 ) {
   const faulty = new FaultDevice(main, {
     rules: [{ kind: "dust", blockSize: spec.blockSize, blocks: spec.badBlocks, heal: false }],
   });
-  return openRemappedDevice({ main: faulty, spares, opened, policy: CRASH_POLICY });
+  if (!withTimeFaults) {
+    return openRemappedDevice({
+      main: faulty,
+      spares,
+      opened,
+      policy: CRASH_POLICY,
+      clock: new VirtualClock(),
+    });
+  }
+  // Time-domain faults sit between dust and the remap layer, on the remap layer's virtual clock.
+  const timed = withTimeFaults(faulty);
+  return openRemappedDevice({ main: timed, spares, opened, policy: TIMED_POLICY, clock: timed.clock });
 }
 
+/** Policy of stacks with time-domain faults: main writes are abandoned after 100 ms (virtual). */
+export const TIMED_POLICY: Partial<RemapPolicy> = { ...CRASH_POLICY, mainWriteTimeoutMs: 100 };
+
 /** Create a fresh set on blank crash devices (the creation itself is made durable). */
-export async function createCrashStack(spec: CrashStackSpec, recorder: CrashRecorder): Promise<CrashStack> {
+export async function createCrashStack(
+  spec: CrashStackSpec,
+  recorder: CrashRecorder,
+  withTimeFaults?: (lower: BlockDevice) => TimeFaults,
+): Promise<CrashStack> {
   const [main, ...spares] = crashDevices(spec, recorder);
   const opened = await createSet({
     main: main!,
@@ -80,14 +102,16 @@ export async function createCrashStack(spec: CrashStackSpec, recorder: CrashReco
     name: "crash",
     journalBytes: spec.journalBytes,
   });
-  return { main: main!, spares, opened, dev: remapOver(spec, main!, spares, opened) };
+  return { main: main!, spares, opened, dev: remapOver(spec, main!, spares, opened, withTimeFaults) };
 }
 
-/** True for a write into a spare's metadata area (superblocks, checkpoints, journal). */
+/** True for a write into a spare's metadata areas (head or tail: superblocks, checkpoints, journal). */
 export function isMetadataWrite(op: CrashOperation, identity: SetIdentity): boolean {
   if (op.op !== "write" || !op.device.startsWith("spare")) return false;
   const spare = identity.spares[Number(op.device.slice(5))];
-  return spare !== undefined && op.offsetBytes < spare.dataOffsetBytes;
+  if (spare === undefined) return false;
+  const slotsEnd = spare.dataOffsetBytes + spare.slotCount * identity.blockSize;
+  return op.offsetBytes < spare.dataOffsetBytes || op.offsetBytes >= slotsEnd;
 }
 
 /** What the table oracle allows at one crash point. */

@@ -73,8 +73,8 @@ create = true
 
 [target.faults]
 enabled = true
-seed = 3
-dust_blocks = [10, 11]
+[target.faults.dust]
+blocks = [10, 11]
 `,
   );
   return { config, socket };
@@ -304,8 +304,8 @@ test("bad configs are refused with a non-zero exit and a message naming the key"
       ["duplicate name", head + target("") + target("", "a"), ["name", '"a"']],
       [
         "rate above 1",
-        head + target(`[target.faults]\nenabled = true\nread_error_rate = 2`),
-        ["read_error_rate"],
+        head + target(`[target.faults]\nenabled = true\n[target.faults.random]\nread = 2`),
+        ["target[0].faults.random.read", "2"],
       ],
       ["bad listen", `[nbd]\nlisten = ["tcp:localhost"]\n` + target(""), ["nbd.listen", "tcp:localhost"]],
     ];

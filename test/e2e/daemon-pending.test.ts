@@ -62,6 +62,7 @@ create = true
 [target.policy]
 read_retries = 2
 read_retry_budget = "1s"
+retry_pending_reads = false
 [target.faults]
 enabled = true
 `,
@@ -71,7 +72,7 @@ enabled = true
     program = await startProgram(["serve", "--config", config]);
 
     await write(uri, 50, 0x42);
-    await call(base, "POST", "/v1/targets/p/faults", { kind: "random", readErrorRate: 1, seed: 5 });
+    await call(base, "POST", "/v1/targets/p/faults", { kind: "random", read: 1, seed: 5 });
     assert.equal(await read(uri, 50, 0x42), "errno EIO", "every read of main fails: EIO");
     assert.deepEqual(await call(base, "GET", "/v1/targets/p/pending"), { blocks: [50] });
     assert.deepEqual(await call(base, "DELETE", "/v1/targets/p/faults"), { rules: [] });

@@ -41,7 +41,8 @@ spares = ["${dir.path}/spare.img"]
 create = true
 [target.faults]
 enabled = true
-dust_blocks = ${JSON.stringify(DUST)}
+[target.faults.dust]
+blocks = ${JSON.stringify(DUST)}
 `,
     );
     const uri = nbdUnixUri(socket, "durable");

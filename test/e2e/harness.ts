@@ -85,9 +85,13 @@ export interface RunningProgram {
 /** Start `dmremap ARGS...` and wait until it logs its JSON line with "msg":"ready" (killed after readyTimeoutMs). */
 export async function startProgram(
   args: readonly string[],
-  options: { readyTimeoutMs?: number } = {},
+  options: { readyTimeoutMs?: number; cwd?: string } = {},
 ): Promise<RunningProgram> {
-  const child = spawn(process.execPath, [CLI, ...args], { env: TOOL_ENV, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: TOOL_ENV,
+    stdio: ["ignore", "pipe", "pipe"],
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+  });
   const logLines: string[] = [];
   const waiters: { predicate: (line: string) => boolean; resolve(line: string): void }[] = [];
   let partial = "";

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runBlockDeviceContract } from "../../src/block/contract.js";
-import { openNbdDevice } from "../../src/block/nbd-device.js";
+import { openNbdDevice } from "../../src/nbd/nbd-client-device.js";
 import { startNbdkit, waitForSocket } from "./nbd-support.js";
 
 async function subject(readOnly: boolean) {

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openNbdDevice } from "../../src/block/nbd-device.js";
+import { openNbdDevice } from "../../src/nbd/nbd-client-device.js";
 import { OutOfRangeError } from "../../src/block/errors.js";
 import { pseudoRandom, startNbdkit, waitForSocket } from "./nbd-support.js";
 

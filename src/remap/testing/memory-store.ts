@@ -1,6 +1,8 @@
 // Test-only in-memory MetadataStore: durable state = last checkpoint + appended journal, with
 // injectable append/checkpoint failures, call counters, and reopen() to simulate a restart.
-import { emptySnapshot } from "../../metadata/table-state.js";
+import { InvalidRecordError, MetadataClosedError, MetadataWriteError } from "../../metadata/errors.js";
+import { maskBytesFor } from "../../metadata/layout.js";
+import { emptySnapshot, recordProblem, type TableLimits } from "../../metadata/table-state.js";
 import type {
   CopyStatus,
   JournalRecord,
@@ -10,15 +12,6 @@ import type {
   SpareIdentity,
   TableSnapshot,
 } from "../../metadata/metadata-store.js";
-
-/** Stand-in for the metadata module's MetadataWriteError. */
-export class FakeMetadataWriteError extends Error {
-  readonly code = "EMETADATA";
-  constructor(message: string) {
-    super(message);
-    this.name = "MetadataWriteError";
-  }
-}
 
 /** Durable state shared by every store opened on the same "disks". */
 export interface MemoryDurable {
@@ -71,7 +64,18 @@ export class MemoryMetadataStore implements MetadataStore {
   closed = false;
   private failed = false;
 
-  constructor(readonly durable: MemoryDurable) {}
+  private readonly limits: TableLimits;
+
+  constructor(readonly durable: MemoryDurable) {
+    const { blockSize, mainSizeBytes, spares } = durable.identity;
+    this.limits = {
+      blockCount: Math.ceil(mainSizeBytes / blockSize),
+      slotCount: spares.reduce((n, s) => n + s.slotCount, 0),
+      maxEntries: Infinity,
+      pendingCapacity: Infinity,
+      maskBytes: maskBytesFor(blockSize),
+    };
+  }
 
   get identity(): SetIdentity {
     return this.durable.identity;
@@ -86,13 +90,18 @@ export class MemoryMetadataStore implements MetadataStore {
   }
 
   async append(records: readonly JournalRecord[]): Promise<void> {
-    if (this.closed) throw new Error("store is closed");
+    if (this.closed) throw new MetadataClosedError(this.durable.identity.name);
+    for (const r of records) {
+      const problem = recordProblem(r, this.limits);
+      if (problem) throw new InvalidRecordError(problem);
+    }
+    if (records.length === 0) return;
     this.appendCalls++;
     await this.onAppend?.(records);
     await Promise.resolve();
     if (this.failAppends || this.failed) {
       this.failed = true;
-      throw new FakeMetadataWriteError("injected append failure");
+      throw new MetadataWriteError("injected append failure");
     }
     this.durable.journal.push(...records.map(cloneRecord));
     this.durable.generation++;
@@ -100,14 +109,18 @@ export class MemoryMetadataStore implements MetadataStore {
   }
 
   async checkpoint(snapshot: TableSnapshot): Promise<void> {
-    if (this.closed) throw new Error("store is closed");
+    if (this.closed) throw new MetadataClosedError(this.durable.identity.name);
     this.checkpointCalls++;
     await Promise.resolve();
     if (this.failCheckpoints || this.failed) {
       this.failed = true;
-      throw new FakeMetadataWriteError("injected checkpoint failure");
+      throw new MetadataWriteError("injected checkpoint failure");
     }
-    this.durable.base = replay(snapshot, []);
+    // As the real store: the table written is the store's own, only the counters come from the caller.
+    this.durable.base = {
+      ...replay(this.durable.base, this.durable.journal),
+      counters: { ...snapshot.counters },
+    };
     this.durable.journal = [];
     this.durable.generation++;
     this.flushes++;

@@ -13,6 +13,7 @@ import {
   type MemoryDurable,
   type MemoryMetadataStore,
 } from "./memory-store.js";
+import { VirtualClock } from "./virtual-clock.js";
 import { VolatileDevice } from "./volatile-device.js";
 
 /** Options of makeRig. */
@@ -22,6 +23,10 @@ export interface RigOptions {
   readonly spareSlots?: readonly number[];
   readonly policy?: Partial<RemapPolicy>;
   readonly events?: RemapEvents;
+  /** Time source (default: a fresh VirtualClock, so retry budgets cost no real time). */
+  readonly clock?: VirtualClock;
+  /** A layer put between the FaultyDevice on main and the remap layer (e.g. time-domain faults). */
+  readonly wrapMain?: (main: BlockDevice, clock: VirtualClock) => BlockDevice;
 }
 
 /** A device under test plus handles on every layer below it. */
@@ -33,6 +38,8 @@ export interface Rig {
   spareCaches: VolatileDevice[];
   readonly durable: MemoryDurable;
   readonly blockSize: number;
+  /** The virtual time of the remap layer. */
+  readonly clock: VirtualClock;
   /** Open a new device on the same durable state and media (after close or crash); fault rules reset. */
   reopen(options?: { policy?: Partial<RemapPolicy>; events?: RemapEvents }): RemappedDevice;
   /** Lose every unflushed write of main and spares. */
@@ -66,28 +73,32 @@ export function makeRig(options: RigOptions = {}): Rig {
     return { mainCache, spareCaches, main: new FaultyDevice(mainCache, "main") };
   };
   const first = layers();
+  const clock = options.clock ?? new VirtualClock();
   const rig: Rig = {
     ...first,
     dev: openRemappedDevice({
-      main: first.main,
+      main: options.wrapMain ? options.wrapMain(first.main, clock) : first.main,
       spares: first.spareCaches,
       opened,
       policy: options.policy,
       events: options.events,
+      clock,
     }),
     store: opened.store as MemoryMetadataStore,
     durable,
     blockSize,
+    clock,
     reopen(again = {}) {
       const next = reopenMemorySet(durable);
       Object.assign(rig, layers());
       rig.store = next.store;
       rig.dev = openRemappedDevice({
-        main: rig.main,
+        main: options.wrapMain ? options.wrapMain(rig.main, clock) : rig.main,
         spares: rig.spareCaches,
         opened: next,
         policy: again.policy ?? options.policy,
         events: again.events,
+        clock,
       });
       return rig.dev;
     },

@@ -1,20 +1,22 @@
 // NBD client device: a BlockDevice backed by a remote NBD export (nbd:// or nbd+unix:// URI).
-// A lost connection is re-established with backoff and in-flight requests are re-issued, so a
-// transient disconnect never surfaces as a MediumError; if it lasts too long: DisconnectedError.
-import type { DeviceCapabilities, WriteOptions, WriteZeroesOptions } from "./block-device.js";
-import { BaseDevice } from "./base-device.js";
+// A lost connection (closed socket, ESHUTDOWN, no reply in time) is re-established at once with
+// backoff and in-flight requests are re-sent, fenced: later overlapping requests wait for the
+// re-sent writes. A remote that stays away fails requests with DisconnectedError, never MediumError.
+import type { DeviceCapabilities, WriteOptions, WriteZeroesOptions } from "../block/block-device.js";
+import { BaseDevice } from "../block/base-device.js";
 import {
-  BlockError,
   DisconnectedError,
   MediumError,
   NoSpaceError,
   OpenError,
   ReadOnlyError,
+  RemoteError,
   UnsupportedError,
-} from "./errors.js";
-import { NbdClientTransport, type ClientOp } from "../nbd/client-transport.js";
-import { formatNbdUri, parseNbdUri, type NbdTarget } from "../nbd/nbd-uri.js";
-import { Cmd, CmdFlag, Errno, errnoName, MAX_PAYLOAD_BYTES, TFlag } from "../nbd/protocol.js";
+} from "../block/errors.js";
+import { registerDeviceOpener } from "../block/open-device.js";
+import { NbdClientTransport, type ClientOp } from "./client-transport.js";
+import { formatNbdUri, parseNbdUri, type NbdTarget } from "./nbd-uri.js";
+import { Cmd, CmdFlag, Errno, errnoName, MAX_PAYLOAD_BYTES, TFlag } from "./protocol.js";
 
 /** Options of an NBD client device. */
 export interface NbdDeviceOptions {
@@ -22,11 +24,21 @@ export interface NbdDeviceOptions {
   readonly readOnly?: boolean;
   /** Time allowed for one connect + handshake (default 10 s). */
   readonly connectTimeoutMs?: number;
-  /** How long to keep reconnecting after a connection loss before failing requests (default 15 s). */
+  /** How long to keep reconnecting after a connection loss before failing requests (default 8 s). */
   readonly reconnectTimeoutMs?: number;
-  /** A request unanswered this long is treated as a dead connection (default 30 s). */
+  /**
+   * A request unanswered this long is treated as a dead connection (default 8 s). Both timers stay
+   * well below the NBD server's request deadline (25 s), so a restarted remote costs one reconnect.
+   */
   readonly requestTimeoutMs?: number;
 }
+
+/** Defaults of the client's own timers (below the 25 s request deadline of the server in front). */
+export const NBD_CLIENT_DEFAULTS = {
+  connectTimeoutMs: 5_000,
+  reconnectTimeoutMs: 8_000,
+  requestTimeoutMs: 8_000,
+};
 
 type OpKind = "read" | "write" | "flush" | "trim" | "zero";
 
@@ -34,6 +46,11 @@ interface PendingOp extends ClientOp {
   readonly kind: OpKind;
   cookie: number;
   sentMs: number;
+  /** Sent on a connection that was lost: its outcome is unknown until the re-send is answered. */
+  resent?: boolean;
+  /** Resolves when the op is settled (for requests fenced behind a re-sent write). */
+  settled?: Promise<void>;
+  markSettled?: () => void;
 }
 
 const ZERO_SPLIT_BYTES = 1 << 30;
@@ -46,7 +63,7 @@ export async function openNbdDevice(uri: string, options: NbdDeviceOptions = {})
   } catch (err) {
     throw new OpenError(uri, (err as Error).message, { cause: err });
   }
-  const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
+  const connectTimeoutMs = options.connectTimeoutMs ?? NBD_CLIENT_DEFAULTS.connectTimeoutMs;
   let transport: NbdClientTransport;
   try {
     transport = await NbdClientTransport.connect(target, connectTimeoutMs);
@@ -55,6 +72,8 @@ export async function openNbdDevice(uri: string, options: NbdDeviceOptions = {})
   }
   return new NbdDevice(target, transport, options);
 }
+
+registerDeviceOpener("nbd", openNbdDevice);
 
 /** A remote NBD export; see openNbdDevice. */
 export class NbdDevice extends BaseDevice {
@@ -67,6 +86,9 @@ export class NbdDevice extends BaseDevice {
   private reconnecting: Promise<void> | undefined;
   private nextCookie = 1;
   private reconnects = 0;
+  private resends = 0;
+  private fencedRequests = 0;
+  private shutdowns = 0;
   private readonly watchdog: NodeJS.Timeout;
   private readonly flags: number;
 
@@ -89,7 +111,7 @@ export class NbdDevice extends BaseDevice {
       readOnly: options.readOnly === true || (this.flags & TFlag.READ_ONLY) !== 0,
     };
     this.attach(transport);
-    const timeoutMs = options.requestTimeoutMs ?? 30_000;
+    const timeoutMs = options.requestTimeoutMs ?? NBD_CLIENT_DEFAULTS.requestTimeoutMs;
     this.watchdog = setInterval(() => this.checkStalled(timeoutMs), Math.min(1000, timeoutMs / 4));
     this.watchdog.unref();
   }
@@ -102,33 +124,61 @@ export class NbdDevice extends BaseDevice {
     });
   }
 
-  /** Keep trying to reconnect until the window closes; then fail every pending request. */
+  /** Drop the current connection (if any) and reconnect at once: the one reaction to every loss. */
+  private hangUp(reason: string): void {
+    const t = this.transport;
+    this.transport = undefined;
+    t?.close();
+    if (!this.closed) void this.reconnect(reason);
+  }
+
+  /** Keep trying to reconnect (backoff with jitter) until the window closes; then fail every pending request. */
   private reconnect(reason: string): Promise<void> {
     this.reconnecting ??= (async () => {
-      const deadline = Date.now() + (this.options.reconnectTimeoutMs ?? 15_000);
-      let delayMs = 50;
+      const windowMs = this.options.reconnectTimeoutMs ?? NBD_CLIENT_DEFAULTS.reconnectTimeoutMs;
+      const connectMs = this.options.connectTimeoutMs ?? NBD_CLIENT_DEFAULTS.connectTimeoutMs;
+      const deadline = Date.now() + windowMs;
+      let delayMs = 20;
       let lastError = reason;
       while (!this.closed) {
         try {
           const remaining = Math.max(100, deadline - Date.now());
-          const t = await NbdClientTransport.connect(
-            this.target,
-            Math.min(remaining, this.options.connectTimeoutMs ?? 10_000),
-          );
+          const t = await NbdClientTransport.connect(this.target, Math.min(remaining, connectMs));
           if (t.details.sizeBytes !== this.sizeBytes) {
             t.close();
             throw new Error(`export size changed from ${this.sizeBytes} to ${t.details.sizeBytes}`);
           }
           this.reconnects++;
           this.attach(t);
-          for (const op of this.pending) this.sendOp(op);
+          // Re-send in the original order; each write's outcome stays unknown (fenced) until answered.
+          const never: PendingOp[] = [];
+          for (const op of this.pending) {
+            if (op.cookie === 0) {
+              never.push(op);
+              continue;
+            }
+            op.resent = true;
+            this.resends++;
+            this.sendOp(op);
+          }
+          // Requests made while disconnected go after the re-sent writes they overlap.
+          for (const op of never) {
+            const waits = this.fencedBy(op.kind, op.offsetBytes, op.lengthBytes);
+            if (waits.length === 0) this.sendOp(op);
+            else {
+              this.fencedRequests++;
+              void Promise.all(waits).then(() => {
+                if (this.pending.has(op) && this.transport) this.sendOp(op);
+              });
+            }
+          }
           return;
         } catch (err) {
           lastError = (err as Error).message;
         }
         if (Date.now() + delayMs > deadline) break;
-        await new Promise((r) => setTimeout(r, delayMs));
-        delayMs = Math.min(delayMs * 2, 1000);
+        await new Promise((r) => setTimeout(r, delayMs * (0.75 + Math.random() * 0.5)));
+        delayMs = Math.min(delayMs * 2, 500);
       }
       const error = new DisconnectedError(this.name, `connection lost and not re-established: ${lastError}`);
       for (const op of [...this.pending]) this.settle(op, error);
@@ -139,12 +189,9 @@ export class NbdDevice extends BaseDevice {
   private checkStalled(timeoutMs: number): void {
     const now = Date.now();
     for (const op of this.pending) {
-      if (this.transport && now - op.sentMs > timeoutMs) {
-        // Treat a silent server as a dead connection: reconnect and re-issue.
-        const t = this.transport;
-        this.transport = undefined;
-        t.close();
-        void this.reconnect(`no reply within ${timeoutMs} ms`);
+      if (this.transport && op.sentMs > 0 && now - op.sentMs > timeoutMs) {
+        // A silent server is a dead connection: hang up, reconnect and re-send.
+        this.hangUp(`no reply within ${timeoutMs} ms`);
         return;
       }
     }
@@ -159,7 +206,23 @@ export class NbdDevice extends BaseDevice {
 
   private settle(op: PendingOp, err: Error | undefined): void {
     if (!this.pending.delete(op)) return;
+    op.markSettled?.();
     (op as unknown as { resolveOp: (e?: Error) => void }).resolveOp(err);
+  }
+
+  /** Re-sent writes (and trims, zeroes) whose answer is still unknown and that overlap the range (all, for a flush). */
+  private fencedBy(kind: OpKind, offsetBytes: number, lengthBytes: number): Promise<void>[] {
+    const waits: Promise<void>[] = [];
+    for (const op of this.pending) {
+      if (!op.resent || op.kind === "read" || op.kind === "flush") continue;
+      const overlaps =
+        op.offsetBytes < offsetBytes + lengthBytes && offsetBytes < op.offsetBytes + op.lengthBytes;
+      if (kind === "flush" || overlaps) {
+        op.settled ??= new Promise<void>((resolve) => (op.markSettled = resolve));
+        waits.push(op.settled);
+      }
+    }
+    return waits;
   }
 
   /** Issue one wire request (length within the server's limits). */
@@ -172,6 +235,14 @@ export class NbdDevice extends BaseDevice {
     data?: Uint8Array,
   ): Promise<void> {
     if (this.closed) return Promise.reject(new DisconnectedError(this.name, "device is closed"));
+    if (this.resends > 0 && this.pending.size > 0) {
+      // No request is ordered before a re-sent write it overlaps (nor a flush before any).
+      const waits = this.fencedBy(kind, offsetBytes, lengthBytes);
+      if (waits.length > 0) {
+        this.fencedRequests++;
+        return Promise.all(waits).then(() => this.request(kind, type, flags, offsetBytes, lengthBytes, data));
+      }
+    }
     return new Promise<void>((resolve, reject) => {
       const op: PendingOp & { resolveOp: (e?: Error) => void } = {
         kind,
@@ -192,7 +263,14 @@ export class NbdDevice extends BaseDevice {
   }
 
   private onReply(op: PendingOp, errno: number): void {
-    if (errno === Errno.ESHUTDOWN) return; // server going away: it will close; we re-issue after reconnect
+    if (errno === Errno.ESHUTDOWN) {
+      // The server is going away and refuses new work: hang up now, reconnect, re-send (the op
+      // stays pending). Waiting for it to close could take longer than any deadline.
+      this.shutdowns++;
+      op.cookie = -1;
+      if (this.transport) this.hangUp("server answered ESHUTDOWN");
+      return;
+    }
     this.settle(op, errno === 0 ? undefined : this.errorFor(op, errno));
   }
 
@@ -208,8 +286,9 @@ export class NbdDevice extends BaseDevice {
       case Errno.ENOTSUP:
         return new UnsupportedError(this.name, op.kind);
       default:
-        return new BlockError(
-          "EREMOTE",
+        return new RemoteError(
+          this.name,
+          errnoName(errno),
           `${this.name}: server answered ${errnoName(errno)} to ${op.kind} at ${op.offsetBytes} length ${op.lengthBytes}`,
         );
     }
@@ -280,7 +359,12 @@ export class NbdDevice extends BaseDevice {
     return {
       uri: this.name,
       connected: this.transport !== undefined,
+      structuredReplies: this.transport?.details.structuredReplies ?? false,
+      tls: this.transport?.details.tls ?? false,
       reconnects: this.reconnects,
+      resentRequests: this.resends,
+      fencedRequests: this.fencedRequests,
+      shutdownReplies: this.shutdowns,
       inFlight: this.pending.size,
     };
   }

@@ -1,0 +1,246 @@
+// `dmremap spare add|list`: change and show a set's spare pool, through the running daemon
+// (TARGET) or offline on a set that is not served (--spare names its members).
+import type { BlockDevice } from "../block/block-device.js";
+import { openDevice } from "../block/open-device.js";
+import { assertNoOverlap } from "../block/overlap.js";
+import { readSetIdentity, targetRegions } from "../daemon/stack.js";
+import { lockSet } from "../daemon/set-lock.js";
+import type { TargetStatus } from "../daemon/target.js";
+import type { SpareUsage } from "../remap/spare-pool.js";
+import { addSpareOffline } from "../spares/add-spare.js";
+import { boolOpt, stringsOpt, type Command, type CommandContext } from "./command.js";
+import { JSON_OPTION, SET_OPTIONS, withSetReadOnly } from "./offline.js";
+import { apiClient, isOffline, ONLINE_OPTIONS, onlineTarget } from "./online.js";
+import type { SpareIdentity } from "../metadata/metadata-store.js";
+import { UsageError } from "./errors.js";
+
+const VERBS = ["add", "drain", "remove", "list"] as const;
+
+export const spareCommand: Command = {
+  name: "spare",
+  summary: "add a spare to a set, drain one (move its blocks to the others), remove one, or list them",
+  args: "add|drain|remove|list [TARGET] [DEV|INDEX]",
+  options: {
+    ...SET_OPTIONS,
+    ...ONLINE_OPTIONS,
+    ...JSON_OPTION,
+    "no-wait": {
+      type: "boolean",
+      help: "drain: start the drain and return at once (progress: spare drain again)",
+    },
+    force: {
+      type: "boolean",
+      help: "add: overwrite a filesystem, partition table or another set's metadata on DEV",
+    },
+  },
+  details: `add [TARGET] DEV: format a metadata area on DEV (both ends, a copy of the current table) and make
+its slots part of the set's pool. Online (default): the running daemon adds it while serving, user
+I/O goes on, the slots are usable when the command returns; then add DEV to the target's spares in
+the config so the next start has it (without it the set opens degraded and names DEV). Offline: name
+every current spare with --spare (the set must not be served). The add is crash-safe: after a crash
+the set has its old spares (run the add again, with --force) or the new one (DEV is a member).
+drain [TARGET] DEV|INDEX (online): move every block whose slot is on that spare to slots on the
+others (read, write, flush, commit each, under the block's lock) while serving; new remaps avoid it.
+Prints progress until done (--no-wait: start it and return). Resumable: run it again after a crash
+or restart and it moves what is left. The other spares need as many free slots as it holds.
+remove [TARGET] DEV|INDEX (online): the last spare of the set leaves it once it holds no block
+(refused with the count otherwise: drain it first); its metadata is wiped so it is never taken for a
+member again. Then remove it from the target's spares in the config.
+list [TARGET]: every spare of the set with its slots (total, used, free) and its metadata copy.
+TARGET is the target's name, needed when the daemon serves several.
+examples:
+  dmremap spare add disk0 /dev/sdd1
+  dmremap spare add --spare /dev/sdc1 /dev/sdd1
+  dmremap spare list --spare /dev/sdc1 --spare /dev/sdd1
+  dmremap spare list disk0 --json`,
+  async run(ctx) {
+    const verb = ctx.positionals[0];
+    if (!verb || !(VERBS as readonly string[]).includes(verb))
+      throw new UsageError(`dmremap spare: give one of ${VERBS.join(", ")}${verb ? `, not "${verb}"` : ""}`);
+    if (verb === "add") return addVerb(ctx);
+    if (verb === "drain") return drainVerb(ctx);
+    if (verb === "remove") return removeVerb(ctx);
+    return listVerb(ctx);
+  },
+};
+
+async function addVerb(ctx: CommandContext): Promise<number> {
+  const specs = stringsOpt(ctx, "spare");
+  const args = ctx.positionals.slice(1);
+  if (!isOffline(ctx)) return addOnline(ctx, args);
+  const newSpec = args[0];
+  if (!newSpec || args.length > 1)
+    throw new UsageError(
+      "dmremap spare add: give exactly one device to add, e.g. spare add --spare OLD NEWDEV",
+    );
+  const identity = await readSetIdentity(specs);
+  assertNoOverlap(
+    await targetRegions({
+      name: identity.name,
+      spares: [...specs, newSpec],
+      ...(identity.mainSpec ? { main: identity.mainSpec } : {}),
+    }),
+  );
+  const opened: BlockDevice[] = [];
+  try {
+    for (const spec of [...specs, newSpec]) opened.push(await openDevice(spec, { exclusive: true }));
+    const result = await addSpareOffline({
+      members: opened.slice(0, specs.length),
+      device: opened[specs.length]!,
+      force: boolOpt(ctx, "force"),
+      lock: lockSet,
+    });
+    const { added } = result;
+    if (boolOpt(ctx, "json")) {
+      ctx.out.write(
+        JSON.stringify(
+          { set: result.identity.name, uuid: result.identity.uuid, added: { ...added, device: newSpec } },
+          null,
+          2,
+        ) + "\n",
+      );
+    } else {
+      ctx.out.write(
+        `added ${newSpec} as spare ${added.index} of set "${result.identity.name}": ${added.slotCount} slots (${added.firstSlot}..${added.firstSlot + added.slotCount - 1})\n` +
+          `serve the set with every spare from now on: ${[...specs, newSpec].map((s) => `--spare ${s}`).join(" ")}\n`,
+      );
+    }
+  } finally {
+    await Promise.allSettled(opened.map((d) => d.close()));
+  }
+  return 0;
+}
+
+interface SpareRow extends SpareUsage {
+  readonly device: string;
+  readonly metadata: string;
+}
+
+/** `spare add [TARGET] DEV` through the daemon. */
+async function addOnline(ctx: CommandContext, args: readonly string[]): Promise<number> {
+  if (args.length < 1 || args.length > 2)
+    throw new UsageError("dmremap spare add: give [TARGET] DEV (online) or --spare OLD... DEV (offline)");
+  const client = apiClient(ctx);
+  const target = await onlineTarget(client, args.length === 2 ? args[0] : undefined);
+  const spec = args[args.length - 1]!;
+  const body = { device: spec, ...(boolOpt(ctx, "force") ? { force: true } : {}) };
+  const answer = await client.call<{ added: SpareIdentity & { device: string }; usableAfterMs: number }>(
+    "POST",
+    `/v1/targets/${encodeURIComponent(target)}/spares`,
+    body,
+  );
+  if (boolOpt(ctx, "json")) ctx.out.write(JSON.stringify(answer, null, 2) + "\n");
+  else {
+    const a = answer.added;
+    ctx.out.write(
+      `added ${spec} as spare ${a.index} of target ${target}: ${a.slotCount} slots (${a.firstSlot}..${a.firstSlot + a.slotCount - 1}), usable after ${Math.round(answer.usableAfterMs)} ms\n` +
+        `add it to the target's spares in the config (or --spare ${spec} to serve) so the next start has it\n`,
+    );
+  }
+  return 0;
+}
+
+async function listRows(ctx: CommandContext): Promise<readonly SpareRow[]> {
+  if (!isOffline(ctx)) {
+    const client = apiClient(ctx);
+    const target = await onlineTarget(client, ctx.positionals[1]);
+    return client.call<SpareRow[]>("GET", `/v1/targets/${encodeURIComponent(target)}/spares`);
+  }
+  const status: TargetStatus = await withSetReadOnly(ctx, (_t, s) => s);
+  const perSpare = (status.spare as { perSpare?: readonly SpareUsage[] }).perSpare ?? [];
+  const copies = new Map(
+    status.metadata.copies.map((c, i) => [(c as { spareIndex?: number }).spareIndex ?? i, c] as const),
+  );
+  return perSpare.map((s) => ({
+    ...s,
+    device: copies.get(s.index)?.device ?? "",
+    metadata: copies.get(s.index)?.state ?? "unknown",
+  }));
+}
+
+async function listVerb(ctx: CommandContext): Promise<number> {
+  const rows = await listRows(ctx);
+  if (boolOpt(ctx, "json")) {
+    ctx.out.write(JSON.stringify(rows, null, 2) + "\n");
+    return 0;
+  }
+  const lines = ["index  total  used  free  metadata  device"];
+  for (const r of rows)
+    lines.push(
+      `${String(r.index).padStart(5)}  ${String(r.totalBlocks).padStart(5)}  ${String(r.usedBlocks).padStart(4)}  ${String(r.freeBlocks).padStart(4)}  ${r.metadata.padEnd(8)}  ${r.device}`,
+    );
+  ctx.out.write(lines.join("\n") + "\n");
+  return 0;
+}
+
+interface DrainView {
+  readonly spare: number;
+  readonly state: string;
+  readonly done: number;
+  readonly total: number;
+  readonly rateBlocksPerSecond: number;
+  readonly etaSeconds?: number;
+  readonly lostBlocks: number;
+  readonly error?: string;
+}
+
+const drainLine = (p: DrainView) =>
+  `drain of spare ${p.spare}: ${p.state}, ${p.done}/${p.total} blocks, ${p.rateBlocksPerSecond.toFixed(0)} blocks/s` +
+  `${p.etaSeconds !== undefined ? `, ${Math.ceil(p.etaSeconds)} s left` : ""}${p.lostBlocks ? `, ${p.lostBlocks} with lost sectors` : ""}` +
+  `${p.error ? `: ${p.error}` : ""}`;
+
+/** The target and spare row named by `[TARGET] DEV|INDEX` on the command line (online). */
+async function onlineSpare(ctx: CommandContext, verb: string) {
+  if (isOffline(ctx))
+    throw new UsageError(`dmremap spare ${verb} works on a served set: give [TARGET] DEV|INDEX, not --spare`);
+  const args = ctx.positionals.slice(1);
+  if (args.length < 1 || args.length > 2)
+    throw new UsageError(`dmremap spare ${verb}: give [TARGET] DEV|INDEX`);
+  const client = apiClient(ctx);
+  const target = await onlineTarget(client, args.length === 2 ? args[0] : undefined);
+  const which = args[args.length - 1]!;
+  const base = `/v1/targets/${encodeURIComponent(target)}/spares`;
+  const rows = await client.call<SpareRow[]>("GET", base);
+  const row =
+    rows.find((r) => r.device === which) ??
+    (/^\d+$/.test(which) ? rows.find((r) => r.index === Number(which)) : undefined);
+  if (!row)
+    throw new UsageError(
+      `target ${target} has no spare "${which}" (spares: ${rows.map((r) => `${r.index} ${r.device}`).join(", ")})`,
+    );
+  return { client, target, base, row };
+}
+
+/** `spare remove [TARGET] DEV|INDEX` through the daemon. */
+async function removeVerb(ctx: CommandContext): Promise<number> {
+  const { client, target, base, row } = await onlineSpare(ctx, "remove");
+  const answer = await client.call<{ removed: { index: number; device: string } }>(
+    "DELETE",
+    `${base}/${row.index}`,
+  );
+  if (boolOpt(ctx, "json")) ctx.out.write(JSON.stringify(answer, null, 2) + "\n");
+  else
+    ctx.out.write(
+      `removed spare ${answer.removed.index} (${answer.removed.device}) from target ${target}; its metadata is wiped\n` +
+        `remove it from the target's spares in the config too\n`,
+    );
+  return 0;
+}
+
+/** `spare drain [TARGET] DEV|INDEX` through the daemon: start, then show progress until done. */
+async function drainVerb(ctx: CommandContext): Promise<number> {
+  const { client, base, row } = await onlineSpare(ctx, "drain");
+  let progress = await client.call<DrainView>("POST", `${base}/${row.index}/drain`);
+  const json = boolOpt(ctx, "json");
+  if (!boolOpt(ctx, "no-wait")) {
+    let stopped = false;
+    void ctx.stopSignal.then(() => (stopped = true));
+    while (!stopped && (progress.state === "running" || progress.state === "paused")) {
+      if (!json) ctx.err.write(drainLine(progress) + "\n");
+      await Promise.race([ctx.stopSignal, new Promise((r) => setTimeout(r, 500))]);
+      progress = await client.call<DrainView>("GET", `${base}/${row.index}/drain`);
+    }
+  }
+  ctx.out.write(json ? JSON.stringify(progress, null, 2) + "\n" : drainLine(progress) + "\n");
+  return progress.state === "failed" ? 1 : 0;
+}

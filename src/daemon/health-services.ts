@@ -1,0 +1,121 @@
+// The health services of a target (forecast, scanner) as per-target service factories, where their
+// side records live, and the lookup the API routes and metrics use to reach them.
+import { dirname, join } from "node:path";
+import { systemClock, type Clock as HealthClock } from "../health/clock.js";
+import { Forecast } from "../health/forecast.js";
+import { Scanner } from "../health/scanner.js";
+import { remapScanSource } from "../health/scan-source.js";
+import { runSmartctl } from "../health/smart.js";
+import { forecastSettings, scanSettings } from "./config-health.js";
+import type { TargetServiceContext, TargetServiceFactory } from "./services.js";
+import type { ControlTarget } from "./target.js";
+
+/** The health services of one target, once started. */
+export interface HealthHandles {
+  forecast?: Forecast;
+  scanner?: Scanner;
+}
+
+const handles = new WeakMap<ControlTarget, HealthHandles>();
+
+/** The health services of `target` (empty when none run). */
+export function healthOf(target: ControlTarget): HealthHandles {
+  return handles.get(target) ?? {};
+}
+
+function entry(target: ControlTarget): HealthHandles {
+  let h = handles.get(target);
+  if (!h) handles.set(target, (h = {}));
+  return h;
+}
+
+/** A client request on `target` finished after `seconds` (feeds the scanner's latency controller). */
+export function observeForeground(target: ControlTarget, seconds: number): void {
+  handles.get(target)?.scanner?.observeForeground(seconds * 1000);
+}
+
+/**
+ * Where a target's health records live: [daemon] data_dir; else next to the first spare when it is
+ * a plain file; else /var/lib/dmremap (the systemd unit's StateDirectory).
+ */
+export function healthStateDir(ctx: Pick<TargetServiceContext, "dataDir" | "config">): string {
+  if (ctx.dataDir) return ctx.dataDir;
+  const spare = ctx.config.spares[0] ?? "";
+  if (/^[./]/.test(spare) && !spare.startsWith("/dev/")) return dirname(spare);
+  return "/var/lib/dmremap";
+}
+
+/** The clock of the health services: the daemon's now(), real sleeps. */
+function clockOf(ctx: TargetServiceContext): HealthClock {
+  return { now: () => ctx.clock.now(), sleep: systemClock.sleep };
+}
+
+/** Factory of the forecast service ([target.forecast] enabled = true). */
+export const forecastService: TargetServiceFactory = (ctx) => {
+  const config = ctx.config.forecast;
+  if (!config?.enabled) return undefined;
+  const settings = forecastSettings(config);
+  // SMART is polled when main is a local disk.
+  const main = ctx.config.main;
+  const smartDevice = settings.smart === "auto" && main.startsWith("/dev/") ? main : undefined;
+  const forecast = new Forecast({
+    target: ctx.config.name,
+    source: {
+      status: () => ctx.stack.device.status(),
+      subscribe: (listener) => ctx.stack.device.subscribe(listener),
+    },
+    settings,
+    historyPath: join(healthStateDir(ctx), `${ctx.config.name}.events.jsonl`),
+    clock: clockOf(ctx),
+    log: ctx.logger,
+    ...(smartDevice ? { smartDevice, smartRunner: runSmartctl } : {}),
+  });
+  entry(ctx.target).forecast = forecast;
+  return forecast;
+};
+
+/** Factory of the scanner service ([target.scan] enabled = true). */
+export const scannerService: TargetServiceFactory = (ctx) => {
+  const config = ctx.config.scan;
+  if (!config?.enabled) return undefined;
+  const h = entry(ctx.target);
+  const scanner = new Scanner({
+    target: ctx.config.name,
+    uuid: ctx.stack.device.status().uuid,
+    source: remapScanSource(ctx.stack.device),
+    settings: scanSettings(config),
+    statePath: join(healthStateDir(ctx), `${ctx.config.name}.scan.json`),
+    clock: clockOf(ctx),
+    log: ctx.logger,
+    onFinding: (finding) => h.forecast?.recordFinding(finding),
+  });
+  h.scanner = scanner;
+  return scanner;
+};
+
+/** The health part of a target's status (`health`), absent when no health service runs. */
+export function healthSummary(target: ControlTarget): { health?: Record<string, unknown> } {
+  const { scanner, forecast } = healthOf(target);
+  if (!scanner && !forecast) return {};
+  const f = forecast?.forecastStatus();
+  const s = scanner?.scanStatus();
+  return {
+    health: {
+      ...(f
+        ? { tier: f.tier, reason: f.reason, spareExhaustionEtaSeconds: f.spareExhaustionEtaSeconds }
+        : {}),
+      ...(s
+        ? {
+            scan: {
+              state: s.state,
+              pass: s.pass,
+              scannedBlocks: s.scannedBlocks,
+              totalBlocks: s.totalBlocks,
+              errorsFound: s.errorsFound,
+              suspectBlocks: s.suspectBlocks,
+            },
+          }
+        : {}),
+    },
+  };
+}

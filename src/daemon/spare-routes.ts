@@ -1,0 +1,186 @@
+// Control API routes of the spare pool: GET /v1/targets/:name/spares (every spare with its slots)
+// and POST /v1/targets/:name/spares {"device": SPEC, "force": false} (add a spare while serving).
+// Served stacks are registered here by the targets service (registerSpareTarget).
+import type { BlockDevice } from "../block/block-device.js";
+import { openDevice } from "../block/open-device.js";
+import { assertNoOverlap, resolveRegions } from "../block/overlap.js";
+import { addSpareToServed } from "../spares/add-spare-online.js";
+import { DrainJob } from "../spares/drain.js";
+import { removeSpareFromServed } from "../spares/remove-spare.js";
+import { SpareOperationError } from "../spares/errors.js";
+import { BadRequestError, NotFoundError } from "./errors.js";
+import { checkQueryNames, readJsonBody } from "./http-request.js";
+import type { Route, RouteContext } from "./http-routes.js";
+import type { AssembledTarget } from "./stack.js";
+import type { ControlTarget } from "./target.js";
+
+const stacks = new WeakMap<ControlTarget, AssembledTarget>();
+/** Device specs of the spares added while serving, by target (the stack only knows describe()). */
+const addedSpecs = new WeakMap<ControlTarget, string[]>();
+
+/** Drain jobs by target and spare index (the newest one of each spare). */
+const drains = new WeakMap<ControlTarget, Map<number, DrainJob>>();
+
+/** Make `stack` reachable from the spare routes of `control`. */
+export function registerSpareTarget(control: ControlTarget, stack: AssembledTarget): void {
+  stacks.set(control, stack);
+}
+
+function stackOf(ctx: RouteContext): { control: ControlTarget; stack: AssembledTarget } {
+  const name = ctx.params.name!;
+  const control = ctx.targets().find((t) => t.name === name);
+  if (!control) throw new NotFoundError(`no target named "${name}"`);
+  const stack = stacks.get(control);
+  if (!stack) throw new NotFoundError(`target ${name} has no spare pool that can change while served`);
+  return { control, stack };
+}
+
+/** Every spare of a target: slots (total, used, free) and its metadata copy. */
+export function spareRows(stack: AssembledTarget) {
+  const copies = stack.device.metadataCopies();
+  return stack.device.spareUsage().map((s) => {
+    const copy = copies.find((c) => c.spareIndex === s.index);
+    return {
+      ...s,
+      device: copy?.device ?? stack.device.spareDevices[s.index]?.describe() ?? "",
+      metadata: copy?.state ?? "unknown",
+    };
+  });
+}
+
+/** Byte regions of every served target (for the overlap check of a new spare). */
+async function servedRegions(ctx: RouteContext) {
+  const regions = [];
+  for (const control of ctx.targets()) {
+    const stack = stacks.get(control);
+    if (!stack) continue;
+    const specs = [
+      { role: `main of set "${control.name}"`, spec: stack.main.describe() },
+      ...stack.device.spareDevices.map((s, i) => ({
+        role: `spare ${i} of set "${control.name}"`,
+        spec: s.describe(),
+      })),
+      ...(addedSpecs.get(control) ?? []).map((spec) => ({ role: `a spare of set "${control.name}"`, spec })),
+    ];
+    for (const one of specs) {
+      // Layered devices describe themselves with their layers; those are not paths to compare.
+      regions.push(...(await resolveRegions([one]).catch(() => [])));
+    }
+  }
+  return regions;
+}
+
+function spareIndexParam(ctx: RouteContext, stack: AssembledTarget): number {
+  const text = ctx.params.index!;
+  const count = stack.device.spareUsage().length;
+  if (!/^\d+$/.test(text) || Number(text) >= count)
+    throw new NotFoundError(`no spare ${text} in target ${ctx.params.name!} (0..${count - 1})`);
+  return Number(text);
+}
+
+function drainOf(ctx: RouteContext): DrainJob {
+  const { control, stack } = stackOf(ctx);
+  const job = drains.get(control)?.get(spareIndexParam(ctx, stack));
+  if (!job) throw new NotFoundError(`no drain of spare ${ctx.params.index!} in target ${control.name}`);
+  return job;
+}
+
+/** The spare routes (registered in http-routes.ts). */
+export const SPARE_ROUTES: readonly Route[] = [
+  {
+    method: "GET",
+    pattern: "/v1/targets/:name/spares",
+    mutating: false,
+    handle: async (ctx) => {
+      checkQueryNames(ctx.query, []);
+      const { stack } = stackOf(ctx);
+      return { json: spareRows(stack) };
+    },
+  },
+  {
+    method: "POST",
+    pattern: "/v1/targets/:name/spares",
+    mutating: true,
+    handle: async (ctx) => {
+      checkQueryNames(ctx.query, []);
+      const { control, stack } = stackOf(ctx);
+      const body = await readJsonBody(ctx.req);
+      const { device: spec, force } = (body ?? {}) as Record<string, unknown>;
+      if (typeof spec !== "string" || spec === "" || (force !== undefined && typeof force !== "boolean"))
+        throw new BadRequestError('request body must be a JSON object {"device": "SPEC", "force": false}');
+      assertNoOverlap([
+        ...(await servedRegions(ctx)),
+        ...(await resolveRegions([{ role: `new spare of set "${control.name}"`, spec }])),
+      ]);
+      let device: BlockDevice | undefined = await openDevice(spec, { exclusive: true });
+      try {
+        const result = await addSpareToServed(stack.device, device, { force: force === true });
+        device = undefined;
+        addedSpecs.set(control, [...(addedSpecs.get(control) ?? []), spec]);
+        return {
+          status: 201,
+          json: { added: { ...result.added, device: spec }, usableAfterMs: result.usableAfterMs },
+        };
+      } finally {
+        await device?.close();
+      }
+    },
+  },
+  {
+    method: "POST",
+    pattern: "/v1/targets/:name/spares/:index/drain",
+    mutating: true,
+    handle: async (ctx) => {
+      checkQueryNames(ctx.query, []);
+      const { control, stack } = stackOf(ctx);
+      const index = spareIndexParam(ctx, stack);
+      const jobs = drains.get(control) ?? new Map<number, DrainJob>();
+      drains.set(control, jobs);
+      const running = jobs.get(index);
+      if (running && ["running", "paused"].includes(running.progress().state))
+        return { status: 200, json: running.progress() };
+      const job = new DrainJob(stack.device, index);
+      jobs.set(index, job);
+      // The job reports its failure in its progress; the request only starts it.
+      job.start().catch(() => undefined);
+      const started = job.progress();
+      if (started.state === "failed")
+        throw new SpareOperationError(control.name, started.error ?? "drain refused");
+      return { status: 202, json: started };
+    },
+  },
+  {
+    method: "GET",
+    pattern: "/v1/targets/:name/spares/:index/drain",
+    mutating: false,
+    handle: async (ctx) => {
+      checkQueryNames(ctx.query, []);
+      return { json: drainOf(ctx).progress() };
+    },
+  },
+  {
+    method: "POST",
+    pattern: "/v1/targets/:name/spares/:index/drain/:action",
+    mutating: true,
+    handle: async (ctx) => {
+      checkQueryNames(ctx.query, []);
+      const job = drainOf(ctx);
+      if (ctx.params.action === "pause") return { json: job.pause() };
+      if (ctx.params.action === "resume") return { json: job.resume() };
+      throw new NotFoundError(`no drain action "${ctx.params.action!}" (pause, resume)`);
+    },
+  },
+  {
+    method: "DELETE",
+    pattern: "/v1/targets/:name/spares/:index",
+    mutating: true,
+    handle: async (ctx) => {
+      checkQueryNames(ctx.query, []);
+      const { control, stack } = stackOf(ctx);
+      const index = spareIndexParam(ctx, stack);
+      const removed = await removeSpareFromServed(stack.device, index);
+      drains.get(control)?.delete(index);
+      return { json: { removed: { index, device: removed.describe() }, spares: spareRows(stack) } };
+    },
+  },
+];
