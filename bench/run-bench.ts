@@ -59,6 +59,21 @@ function tableBench(): Record<string, number> {
   return out;
 }
 
+/**
+ * Run a part whose failure must not lose the rest of the run: the failure is logged, listed in the
+ * output and makes the exit code 1.
+ */
+async function guarded(name: string, lines: string[], run: () => Promise<void>): Promise<void> {
+  try {
+    await run();
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    log(`${name} benchmark FAILED: ${why}`);
+    lines.push(`${name} benchmark FAILED: ${why}`);
+    process.exitCode = 1;
+  }
+}
+
 async function main(): Promise<void> {
   const runtimeS = Number(option("runtime", "7"));
   const rounds = Number(option("rounds", "2"));
@@ -143,6 +158,9 @@ async function main(): Promise<void> {
       micro.push(
         `remap table, 1M entries: lookup hit ${get("lookup hit (ns/op)")} ns, miss ${get("lookup miss (ns/op)")} ns, ` +
           `insert ${get("insert (random order) (ns/op)")} ns/op, ${get("typed arrays (bytes/entry)")} bytes/entry (target < 1000 ns, <= 32 B)`,
+        `remap check per request (firstInRange, 1 block), 0 / 10,000 / 1,000,000 entries: ` +
+          `${get("firstInRange (1 block), 0 entries (ns/op)")} / ${get("firstInRange (1 block), 10000 entries (ns/op)")} / ` +
+          `${get("firstInRange (1 block), 1000000 entries (ns/op)")} ns`,
         `open of a set with ${open.entries} remaps: ${Math.min(...open.openMs).toFixed(0)} ms best, ` +
           `${Math.max(...open.openMs).toFixed(0)} ms worst of ${open.openMs.length} (target < 2000 ms)`,
         `automatic remap, write error to ack (${lat.remaps} remaps, tmpfs): p50 ${lat.remapP50Us.toFixed(0)} µs, ` +
@@ -150,12 +168,18 @@ async function main(): Promise<void> {
           `plain write p50 ${lat.plainWriteP50Us.toFixed(0)} µs)`,
       );
     }
-    if (only.has("scan")) micro.push(...(await scanBench(dir, runtimeS, log, raw)));
+    if (only.has("scan")) {
+      await guarded("scan", micro, async () => {
+        micro.push(...(await scanBench(dir, runtimeS, log, raw)));
+      });
+    }
     if (only.has("spares")) {
-      log("spare pool: drain copy speed against dd");
-      const drain = await spareDrainBench(dir);
-      micro.push(...drain.notes);
-      raw["spares"] = drain.raw;
+      await guarded("spares", micro, async () => {
+        log("spare pool: drain copy speed against dd");
+        const drain = await spareDrainBench(dir);
+        micro.push(...drain.notes);
+        raw["spares"] = drain.raw;
+      });
     }
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -58,7 +58,7 @@ for (const n of [0, 10_000, 1_000_000]) {
       sink += t.firstInRange(start, start + 1);
     }
   });
-  flat.push(`firstInRange (1 block), ${n} entries`.padEnd(31) + ` ${ns.toFixed(1)} ns/op`);
+  flat.push(`firstInRange (1 block), ${n} entries`.padEnd(40) + `  ${ns.toFixed(1)} ns/op`);
 }
 
 const arrayBytes = heapAfter.arrayBuffers - heapBefore.arrayBuffers;

@@ -6,6 +6,7 @@ import { createHealthMetrics } from "./health-metrics.js";
 import type { Logger } from "./logger.js";
 import type { MetricsAdapter } from "./metrics-adapter.js";
 import { RequestHistogram } from "./request-histogram.js";
+import { drainProgress } from "./spare-routes.js";
 import type { ControlTarget, TargetStatus } from "./target.js";
 
 /** Options of createMetrics. */
@@ -91,6 +92,11 @@ export function createMetrics(options: MetricsOptions = {}): PrometheusMetrics {
     "Slots of each spare device of the pool, total and used.",
     ["target", "spare", "kind"],
   );
+  const drainBlocks = g(
+    "dmremap_spare_drain_blocks",
+    "Blocks of a spare drain, moved (done) and to move (total).",
+    ["target", "spare", "kind"],
+  );
   const sparesMissing = g("dmremap_spares_missing", "Spares the set runs without (degraded when above 0).");
   const unavailable = g(
     "dmremap_unavailable_blocks",
@@ -135,6 +141,7 @@ export function createMetrics(options: MetricsOptions = {}): PrometheusMetrics {
     sparesMissing,
     unavailable,
     spareSlots,
+    drainBlocks,
   ];
   const datapath = c(
     "dmremap_datapath_events_total",
@@ -160,6 +167,10 @@ export function createMetrics(options: MetricsOptions = {}): PrometheusMetrics {
     sparesMissing.set({ target }, s.missingSpares?.length ?? 0);
     const perSpare = (s.spare as { perSpare?: { index: number; totalBlocks: number; usedBlocks: number }[] })
       .perSpare;
+    for (const p of drainProgress(t)) {
+      drainBlocks.set({ target, spare: String(p.spare), kind: "done" }, p.done);
+      drainBlocks.set({ target, spare: String(p.spare), kind: "total" }, p.total);
+    }
     for (const one of perSpare ?? []) {
       spareSlots.set({ target, spare: String(one.index), kind: "total" }, one.totalBlocks);
       spareSlots.set({ target, spare: String(one.index), kind: "used" }, one.usedBlocks);

@@ -23,6 +23,8 @@ interface ExportValue {
 export class RequestHistogram {
   readonly type = "histogram";
   readonly aggregator = "sum";
+  /** The labels of every series (read by tooling that lists the registry, as with prom-client's own). */
+  readonly labelNames = ["target", "op"] as const;
   private readonly bounds: Float64Array;
   private readonly byTarget = new Map<string, Map<string, Series>>();
 

@@ -5,7 +5,7 @@ import type { BlockDevice } from "../block/block-device.js";
 import { openDevice } from "../block/open-device.js";
 import { assertNoOverlap, resolveRegions } from "../block/overlap.js";
 import { addSpareToServed } from "../spares/add-spare-online.js";
-import { DrainJob } from "../spares/drain.js";
+import { DrainJob, type DrainProgress } from "../spares/drain.js";
 import { removeSpareFromServed } from "../spares/remove-spare.js";
 import { SpareOperationError } from "../spares/errors.js";
 import { BadRequestError, NotFoundError } from "./errors.js";
@@ -20,6 +20,11 @@ const addedSpecs = new WeakMap<ControlTarget, string[]>();
 
 /** Drain jobs by target and spare index (the newest one of each spare). */
 const drains = new WeakMap<ControlTarget, Map<number, DrainJob>>();
+
+/** Progress of the drains of `control`'s spares (for the metrics). */
+export function drainProgress(control: ControlTarget): DrainProgress[] {
+  return [...(drains.get(control)?.values() ?? [])].map((job) => job.progress());
+}
 
 /** Make `stack` reachable from the spare routes of `control`. */
 export function registerSpareTarget(control: ControlTarget, stack: AssembledTarget): void {

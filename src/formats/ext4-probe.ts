@@ -107,6 +107,8 @@ function runTool(
       } else if (err) reject(new ProbeError(file, `exited ${String(err.code)}: ${String(stderr).trim()}`));
       else resolve({ stdout: String(stdout), stderr: String(stderr) });
     });
+    // A tool that exits before reading its input closes the pipe: its exit status tells, not EPIPE.
+    child.stdin?.on("error", () => undefined);
     child.stdin?.end(input ?? "");
   });
 }

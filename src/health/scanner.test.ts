@@ -298,3 +298,34 @@ test("a read far slower than the device's own distribution is suspect, re-read l
     await scanner.stop();
   });
 });
+
+test("stop abandons the running pass: no new reads, kept in history as stopped, next start is a new pass", async () => {
+  await withDir(async (dir) => {
+    const rig = await rigWithBadBlocks([]);
+    const inner = remapScanSource(rig.dev);
+    let reads = 0;
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const source: ScanSource = {
+      ...inner,
+      read: async (offsetBytes, target) => {
+        reads++;
+        if (reads > 4) await gate;
+        return inner.read(offsetBytes, target);
+      },
+    };
+    const scanner = scannerOf(source, dir, { clock: new ManualClock(0) });
+    await scanner.start();
+    await scanner.startPass();
+    while (reads <= 4) await new Promise((resolve) => setImmediate(resolve));
+    const stopping = scanner.stopPass();
+    const readsAtStop = reads;
+    release();
+    const status = await stopping;
+    assert.equal(reads, readsAtStop, "no read started after stop");
+    assert.equal(status.state, "idle");
+    assert.equal(status.lastPass?.result, "stopped");
+    assert.equal((await scanner.startPass()).pass, 2);
+    await scanner.stop();
+  });
+});

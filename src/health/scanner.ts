@@ -192,7 +192,11 @@ export class Scanner implements Service {
       },
     });
     if (this.rec.state === "scanning") {
-      this.log.info("scan resumes", { pass: this.rec.pass, cursorBlock: this.cursorBlock() });
+      this.log.info("scan resumes", {
+        pass: this.rec.pass,
+        cursorBlock: this.cursorBlock(),
+        scannedBlocks: this.rec.passScannedBlocks,
+      });
     }
     this.stopping = new AbortController();
     this.loop = this.run().catch((err: unknown) => {
@@ -249,6 +253,9 @@ export class Scanner implements Service {
   /** Abandon the current pass (kept in history as "stopped"). */
   async stopPass(): Promise<ScanStatus> {
     if (this.rec.state === "idle") throw new ScanStateError(this.options.target, "stop", this.rec.state);
+    // Paused first, so the loop starts no new read while the ones in flight finish.
+    this.rec.state = "paused";
+    this.wake();
     await this.settle();
     await this.finishPass("stopped");
     return this.scanStatus();

@@ -1,8 +1,8 @@
 // Drain one spare of a served set: move every block whose slot is on it to a slot on another spare
 // (read the old slot, write and flush the new one, commit the remap, free the old slot), each under
-// the block's lock, several blocks at a time, while user I/O goes on. A resumable job: the remap table is its
-// cursor (what is still on the spare is what is left), so after a crash or restart running it again
-// finishes it; progress is data (done, total, rate, ETA); pause and resume between blocks.
+// the block's lock, several at a time, while user I/O goes on. A resumable job: the remap table is
+// its cursor (what is still on the spare is what is left), so after a crash or restart running it
+// again finishes it; progress is data (done, total, rate, ETA); pause and resume between blocks.
 import type { RemappedDevice } from "../remap/remapped-device.js";
 import { SpareOperationError } from "./errors.js";
 

@@ -21,7 +21,8 @@ function registryMetrics(): Map<string, Set<string>> {
     const { name, labelNames } = metric as unknown as { name: string; labelNames: string[] };
     const labels = new Set([...labelNames, "instance", "job"]);
     const histogram =
-      (metric as unknown as { constructor: { name: string } }).constructor.name === "Histogram";
+      (metric as unknown as { constructor: { name: string } }).constructor.name === "Histogram" ||
+      (metric as unknown as { type?: string }).type === "histogram";
     for (const suffix of histogram ? ["_bucket", "_sum", "_count"] : [""]) {
       out.set(name + suffix, suffix === "_bucket" ? new Set([...labels, "le"]) : labels);
     }

@@ -204,6 +204,7 @@ test("fio nbd engine: sequential and random writes verified with crc32c over sev
         "--do_verify=1",
         "--group_reporting",
         "--output-format=json",
+        "--verify_state_save=0",
       ],
       { timeoutMs: 120_000 },
     );

@@ -123,7 +123,6 @@ test("SIGKILL mid-pass: the restarted daemon resumes the same pass near the pers
       (l) => logMessage(l) === "scan progress" && Number(logField(l, "percent")) >= 30,
     );
     const persistedBlocks = Number(logField(line, "scannedBlocks"));
-    const cursorBlock = Number(logField(line, "cursorBlock"));
     assert.equal(await program.stop("SIGKILL"), null);
     program = undefined;
     const record = JSON.parse(await readFile(join(dir.path, "scan.scan.json"), "utf8")) as { state: string };
@@ -133,7 +132,11 @@ test("SIGKILL mid-pass: the restarted daemon resumes the same pass near the pers
     await program.waitForLog((l) => logMessage(l) === "scan resumes");
     const resumed = program.logLines.find((l) => logMessage(l) === "scan resumes")!;
     assert.equal(logField(resumed, "pass"), 1, "the same pass");
-    assert.ok(Number(logField(resumed, "cursorBlock")) >= cursorBlock, "not before the logged cursor");
+    // The staggered sweep's cursor block jumps between regions; the blocks covered only grow.
+    assert.ok(
+      Number(logField(resumed, "scannedBlocks")) >= persistedBlocks,
+      "resumed at or after the durable progress",
+    );
     const status = await cliJson<ScanJson>(["scan", "status", ...api]);
     assert.ok(status.scannedBlocks >= persistedBlocks, `${status.scannedBlocks} >= ${persistedBlocks}`);
     const complete = await program.waitForLog((l) => logMessage(l) === "scan pass complete");
