@@ -3,20 +3,10 @@
 // whose writes take 3 s while a trigger file exists; dmremap runs with a 1 s NBD request deadline.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { startProgram, tempDir, type RunningProgram } from "./harness.js";
+import { datapathTarget } from "./datapath-support.js";
 import { startSlowMain } from "./slow-main.js";
-import {
-  api,
-  nbdsh,
-  nbdUnixUri,
-  parsePrometheus,
-  requireTools,
-  sampleValue,
-  sparseFile,
-  waitForFile,
-} from "./tools.js";
+import { api, nbdsh, parsePrometheus, requireTools, sampleValue, waitForFile } from "./tools.js";
 
 const BLOCK = 4096;
 
@@ -55,28 +45,13 @@ test("promise 15: a write that outlives its deadline never lands over a newer fl
   const main = await startSlowMain(dir.path, 16 << 20, 3000);
   let program: RunningProgram | undefined;
   try {
-    const spare = await sparseFile(join(dir.path, "spare.img"), 4 << 20);
-    const apiSocket = join(dir.path, "api.sock");
-    const socket = join(dir.path, "nbd.sock");
-    const config = join(dir.path, "dmremap.toml");
-    await writeFile(
-      config,
-      `[api]
-listen = "unix:${apiSocket}"
-[nbd]
-listen = ["unix:${socket}"]
-request_deadline = "1s"
-[[target]]
-name = "d"
-main = "${main.uri}"
-spares = ["${spare}"]
-create = true
-[target.policy]
-read_retry_budget = "500ms"
-main_write_timeout = "300ms"
-`,
-    );
-    const uri = nbdUnixUri(socket, "d");
+    const { config, uri, base } = await datapathTarget(dir.path, {
+      name: "d",
+      main: main.uri,
+      spareBytes: 4 << 20,
+      nbd: { request_deadline: "1s" },
+      policy: { read_retry_budget: "500ms", main_write_timeout: "300ms" },
+    });
     program = await startProgram(["serve", "--config", config]);
 
     // Write A meets a block whose writes take 3 s: its answer (ok after a remap, or EIO) comes
@@ -92,7 +67,7 @@ main_write_timeout = "300ms"
     await waitForFile(main.landedMarker, 20_000);
     assert.equal(await sh(uri, readScript(10)), "fill 187", "the late write A must not land over B");
 
-    const status = (await api(`unix:${apiSocket}`, "GET", "/v1/targets/d")).json as {
+    const status = (await api(base, "GET", "/v1/targets/d")).json as {
       fence: { abandonedWrites: number };
     };
     assert.ok(status.fence.abandonedWrites >= 1, "the slow write was abandoned and fenced");
@@ -100,7 +75,7 @@ main_write_timeout = "300ms"
       program.logLines.some((l) => l.includes("main write timed out")),
       "the fenced write is logged",
     );
-    const metrics = parsePrometheus((await api(`unix:${apiSocket}`, "GET", "/metrics")).text);
+    const metrics = parsePrometheus((await api(base, "GET", "/metrics")).text);
     const fenced = sampleValue(metrics, "dmremap_datapath_events_total", {
       target: "d",
       event: "fenced_write",

@@ -3,11 +3,10 @@
 // is answered, not pending; a block that did go pending in a long outage is cleared once it reads back.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { startProgram, tempDir, type RunningProgram } from "./harness.js";
+import { datapathTarget } from "./datapath-support.js";
 import { startSlowMain } from "./slow-main.js";
-import { api, nbdsh, nbdUnixUri, requireTools, sparseFile } from "./tools.js";
+import { api, nbdsh, requireTools } from "./tools.js";
 
 const BLOCK = 4096;
 
@@ -39,27 +38,13 @@ test("promise 16: an outage of several reads marks nothing pending; a pending bl
   const main = await startSlowMain(dir.path, 16 << 20, 1000);
   let program: RunningProgram | undefined;
   try {
-    const spare = await sparseFile(join(dir.path, "spare.img"), 4 << 20);
-    const apiSocket = join(dir.path, "api.sock");
-    const socket = join(dir.path, "nbd.sock");
-    const config = join(dir.path, "dmremap.toml");
-    await writeFile(
-      config,
-      `[api]
-listen = "unix:${apiSocket}"
-[nbd]
-listen = ["unix:${socket}"]
-[[target]]
-name = "o"
-main = "${main.uri}"
-spares = ["${spare}"]
-create = true
-[target.policy]
-read_retry_budget = "1s"
-`,
-    );
-    const uri = nbdUnixUri(socket, "o");
-    const status = async () => (await api(`unix:${apiSocket}`, "GET", "/v1/targets/o")).json as Status;
+    const { config, uri, base } = await datapathTarget(dir.path, {
+      name: "o",
+      main: main.uri,
+      spareBytes: 4 << 20,
+      policy: { read_retry_budget: "1s" },
+    });
+    const status = async () => (await api(base, "GET", "/v1/targets/o")).json as Status;
     program = await startProgram(["serve", "--config", config]);
     const fill = await nbdsh(
       uri,

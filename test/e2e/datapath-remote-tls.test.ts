@@ -3,10 +3,11 @@
 // ca-cert.pem) and negotiates structured replies; data written through dmremap reads back.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { copyFile, writeFile } from "node:fs/promises";
+import { copyFile } from "node:fs/promises";
 import { join } from "node:path";
+import { datapathTarget } from "./datapath-support.js";
 import { run, runCli, startProgram, tempDir, type RunningProgram } from "./harness.js";
-import { api, nbdsh, nbdUnixUri, requireTools, sparseFile, startNbdkit } from "./tools.js";
+import { api, nbdsh, requireTools, startNbdkit } from "./tools.js";
 
 test("a TLS-only remote main (nbdkit, certificates) serves through nbds+unix:// with structured replies", async () => {
   await requireTools("nbdkit", "nbdsh", "openssl");
@@ -38,25 +39,12 @@ test("a TLS-only remote main (nbdkit, certificates) serves through nbds+unix:// 
     const plain = await runCli(["info", `nbd+unix:///?socket=${kitSocket}`]);
     assert.notEqual(plain.code, 0, "plaintext is refused by the TLS-only server");
     const mainUri = `nbds+unix:///?socket=${kitSocket}&tls-certificates=${certs}`;
-    const spare = await sparseFile(join(dir.path, "spare.img"), 4 << 20);
-    const apiSocket = join(dir.path, "api.sock");
-    const socket = join(dir.path, "nbd.sock");
-    const config = join(dir.path, "dmremap.toml");
-    await writeFile(
-      config,
-      `[api]
-listen = "unix:${apiSocket}"
-[nbd]
-listen = ["unix:${socket}"]
-[[target]]
-name = "s"
-main = "${mainUri}"
-spares = ["${spare}"]
-create = true
-`,
-    );
+    const { config, uri, base } = await datapathTarget(dir.path, {
+      name: "s",
+      main: mainUri,
+      spareBytes: 4 << 20,
+    });
     program = await startProgram(["serve", "--config", config]);
-    const uri = nbdUnixUri(socket, "s");
     const rw = await nbdsh(
       uri,
       `data = bytes((i * 7) % 251 for i in range(65536))
@@ -66,7 +54,7 @@ print("same" if h.pread(65536, 1 << 20) == data else "differs")`,
     );
     assert.equal(rw.code, 0, rw.stderr);
     assert.equal(rw.stdout.trim(), "same");
-    const status = (await api(`unix:${apiSocket}`, "GET", "/v1/targets/s")).json as {
+    const status = (await api(base, "GET", "/v1/targets/s")).json as {
       main: { tls?: boolean; structuredReplies?: boolean };
     };
     assert.equal(status.main.tls, true, JSON.stringify(status.main));

@@ -3,11 +3,10 @@
 // must take ESHUTDOWN as "reconnect now", re-send, and answer within the request deadline.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { startProgram, tempDir, type RunningProgram } from "./harness.js";
+import { datapathTarget } from "./datapath-support.js";
 import { startSlowMain } from "./slow-main.js";
-import { api, nbdsh, nbdUnixUri, requireTools, sparseFile, waitForFile } from "./tools.js";
+import { api, nbdsh, requireTools, waitForFile } from "./tools.js";
 
 const BLOCK = 4096;
 
@@ -17,28 +16,13 @@ test("a restarted remote main costs one reconnect: ESHUTDOWN means reconnect, ne
   const main = await startSlowMain(dir.path, 16 << 20, 3000);
   let program: RunningProgram | undefined;
   try {
-    const spare = await sparseFile(join(dir.path, "spare.img"), 4 << 20);
-    const apiSocket = join(dir.path, "api.sock");
-    const socket = join(dir.path, "nbd.sock");
-    const config = join(dir.path, "dmremap.toml");
-    await writeFile(
-      config,
-      `[api]
-listen = "unix:${apiSocket}"
-[nbd]
-listen = ["unix:${socket}"]
-request_deadline = "12s"
-[[target]]
-name = "r"
-main = "${main.uri}"
-spares = ["${spare}"]
-create = true
-[target.policy]
-read_retry_budget = "1s"
-main_write_timeout = "300ms"
-`,
-    );
-    const uri = nbdUnixUri(socket, "r");
+    const { config, uri, base } = await datapathTarget(dir.path, {
+      name: "r",
+      main: main.uri,
+      spareBytes: 4 << 20,
+      nbd: { request_deadline: "12s" },
+      policy: { read_retry_budget: "1s", main_write_timeout: "300ms" },
+    });
     program = await startProgram(["serve", "--config", config]);
     const put = await nbdsh(uri, `h.pwrite(bytes([0x20]) * ${BLOCK}, ${20 * BLOCK}); h.flush()`);
     assert.equal(put.code, 0, put.stderr);
@@ -67,7 +51,7 @@ except nbd.Error as e:
     assert.equal(answer.stdout.trim(), "fill 32", "the read is answered after the reconnect, not EIO");
     assert.equal((await slowWrite).code, 0);
 
-    const status = (await api(`unix:${apiSocket}`, "GET", "/v1/targets/r")).json as {
+    const status = (await api(base, "GET", "/v1/targets/r")).json as {
       pendingBlocks: number;
       main: { reconnects?: number; shutdownReplies?: number; lower?: { reconnects?: number } };
     };

@@ -3,10 +3,10 @@
 // spare: a read that recovers on retry is one occasion, and the default policy migrates after two.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { datapathTarget } from "./datapath-support.js";
 import { startProgram, tempDir, type RunningProgram } from "./harness.js";
-import { api, fio, nbdUnixUri, requireTools, sparseFile } from "./tools.js";
+import { api, fio, requireTools, sparseFile } from "./tools.js";
 
 interface Status {
   remappedBlocks: number;
@@ -21,33 +21,15 @@ test("promise 4: 1 % transient read errors on main: a full read migrates no bloc
   let program: RunningProgram | undefined;
   try {
     const main = await sparseFile(join(dir.path, "main.img"), 64 << 20);
-    const spare = await sparseFile(join(dir.path, "spare.img"), 8 << 20);
-    const apiSocket = join(dir.path, "api.sock");
-    const socket = join(dir.path, "nbd.sock");
-    const config = join(dir.path, "dmremap.toml");
-    await writeFile(
-      config,
-      `[api]
-listen = "unix:${apiSocket}"
-[nbd]
-listen = ["unix:${socket}"]
-[[target]]
-name = "t"
-main = "random:read=0.01,seed=7:${main}"
-spares = ["${spare}"]
-create = true
-`,
-    );
+    const { config, uri, base } = await datapathTarget(dir.path, {
+      name: "t",
+      main: `random:read=0.01,seed=7:${main}`,
+      spareBytes: 8 << 20,
+    });
     program = await startProgram(["serve", "--config", config]);
-    const scan = await fio(nbdUnixUri(socket, "t"), [
-      "--name=scan",
-      "--rw=read",
-      "--bs=4k",
-      "--size=64m",
-      "--iodepth=8",
-    ]);
+    const scan = await fio(uri, ["--name=scan", "--rw=read", "--bs=4k", "--size=64m", "--iodepth=8"]);
     assert.match(scan.stdout, /err= 0/, scan.stdout);
-    const st = (await api(`unix:${apiSocket}`, "GET", "/v1/targets/t")).json as Status;
+    const st = (await api(base, "GET", "/v1/targets/t")).json as Status;
     console.log(
       `fio read of 64 MiB, 1 % transient errors: ${st.errors.read} failed main reads, ` +
         `${st.transient?.recoveredKept} recovered reads kept on main, ${st.remappedBlocks} migrated`,

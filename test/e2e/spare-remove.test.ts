@@ -3,48 +3,17 @@
 // the only spare is refused, and the set restarts without the removed spare, not degraded.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { cliJson, runCli, startProgram, tempDir, type RunningProgram } from "./harness.js";
-import { api, nbdsh, nbdUnixUri, requireTools, sparseFile } from "./tools.js";
-
-interface SpareRow {
-  index: number;
-  totalBlocks: number;
-  usedBlocks: number;
-  device: string;
-  metadata: string;
-}
-
-async function call(base: string, method: string, path: string, body?: unknown): Promise<unknown> {
-  const answer = await api(base, method, path, body === undefined ? {} : { body });
-  assert.ok(
-    answer.status >= 200 && answer.status < 300,
-    `${method} ${path}: ${answer.status} ${answer.text}`,
-  );
-  return answer.json;
-}
+import { call, liveSet, type SpareRow } from "./spare-support.js";
+import { nbdsh, requireTools } from "./tools.js";
 
 test("spare remove online: empty last spare leaves, a spare with blocks is refused until drained", async () => {
   await requireTools("nbdsh");
   const dir = await tempDir();
   let program: RunningProgram | undefined;
   try {
-    const main = await sparseFile(join(dir.path, "main.img"), 16 << 20);
-    const s0 = await sparseFile(join(dir.path, "s0.img"), 2 << 20);
-    const s1 = await sparseFile(join(dir.path, "s1.img"), 2 << 20);
-    const apiSocket = join(dir.path, "api.sock");
-    const socket = join(dir.path, "nbd.sock");
-    const config = join(dir.path, "dmremap.toml");
-    const write = (spares: string[]) =>
-      writeFile(
-        config,
-        `[api]\nlisten = "unix:${apiSocket}"\n[nbd]\nlisten = ["unix:${socket}"]\n[[target]]\nname = "live"\nmain = "${main}"\nspares = [${spares.map((s) => `"${s}"`).join(", ")}]\ncreate = true\n`,
-      );
+    const { s0, s1, config, write, base, uri, online } = await liveSet(dir.path);
     await write([s0, s1]);
-    const base = `unix:${apiSocket}`;
-    const online = ["--api", base];
-    const uri = nbdUnixUri(socket, "live");
     program = await startProgram(["serve", "--config", config]);
     const fill = await nbdsh(uri, `h.pwrite(bytes(range(256)) * 16, 3 * 4096, nbd.CMD_FLAG_FUA)`);
     assert.equal(fill.code, 0, fill.stderr);
