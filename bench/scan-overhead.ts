@@ -110,6 +110,15 @@ export async function runScanOverhead(
     sizeBytes: mainBytes,
   };
   try {
+    // Continuous mode starts its first pass on the scanner's own schedule: wait until it runs (or
+    // start it) before pausing, since pausing an idle scanner is refused.
+    for (let i = 0; ; i++) {
+      const s = await api<Scan>(apiSocket, "GET", "/v1/targets/bench/scan");
+      if (s.state === "scanning") break;
+      if (i === 25) await api(apiSocket, "POST", "/v1/targets/bench/scan/start");
+      if (i > 100) throw new Error(`scanner never started (state ${s.state})`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
     await api(apiSocket, "POST", "/v1/targets/bench/scan/pause");
     log("scan bench: fio randread 4k QD16, scanner paused");
     const without = (await runFio(uri, [job], runtimeS, join(dir, "fio-scan-off.json"), 1)).jobs[0]!;
