@@ -17,7 +17,14 @@ export function policyOptions(): Record<string, OptionSpec> {
   for (const field of POLICY_FIELDS) {
     out[flagOf(field.key)] = {
       type: "string",
-      value: field.type === "boolean" ? "true|false" : field.type === "duration" ? "DURATION" : "N",
+      value:
+        field.type === "boolean"
+          ? "true|false"
+          : field.type === "duration"
+            ? "DURATION"
+            : field.type === "enum"
+              ? field.values!.join("|")
+              : "N",
       help: `${field.help.replace(/\.$/, "")} (policy)`,
       ...(field.default !== undefined ? { default: String(field.default) } : {}),
     };

@@ -89,6 +89,7 @@ export function policyField(field: PolicyField): FieldSchema {
     default: isDuration ? formatDuration(field.default as number) : field.default,
     ...(field.min !== undefined ? { min: field.min } : {}),
     ...(field.max !== undefined ? { max: field.max } : {}),
+    ...(field.values !== undefined ? { values: field.values } : {}),
     help,
   };
 }

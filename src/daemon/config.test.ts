@@ -307,6 +307,16 @@ describe("settings defined once", () => {
     );
   });
 
+  it("spare_allocation is an enum of the remap schema; a bad value names key and values", () => {
+    const ok = parseConfig(`${base}[target.policy]\nspare_allocation = "least-used"\n`, "x");
+    assert.equal(ok.targets[0]!.policy.spareAllocation, "least-used");
+    assert.equal(parseConfig(base, "x").targets[0]!.policy.spareAllocation, "fill-first");
+    failsWith(
+      MINIMAL + `[target.policy]\nspare_allocation = "bogus"\n`,
+      'dmremap.toml: target[0].policy.spare_allocation: "bogus" is not one of fill-first, round-robin, least-used',
+    );
+  });
+
   it("shutdown_timeout is a bounded duration", () => {
     assert.equal(parseConfig(base, "x").daemon.shutdownTimeoutMs, 30_000);
     assert.equal(

@@ -148,6 +148,7 @@ async function moveToSpareUnreported(
     } catch (err) {
       core.count("errors.spare");
       core.quarantinedSlots++;
+      core.pool.noteQuarantined(slot);
       // Later slots come from the other spares while they have room (a missing or dying spare).
       core.failingSpares.add(core.pool.spareIndexOf(slot));
       if (attempt >= SPARE_WRITE_ATTEMPTS || !(err instanceof MediumError)) throw err;
@@ -343,6 +344,7 @@ async function relocateLocked(
   full.set(portion, withinBytes);
   if (lost) lost = clearCovered(lost, withinBytes, portion.length);
   core.quarantinedSlots++;
+  core.pool.noteQuarantined(oldSlot);
   await moveToSpareLocked(core, block, full, lost, "write-error", `its slot ${oldSlot} failed a write`);
 }
 

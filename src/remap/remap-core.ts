@@ -128,6 +128,7 @@ export class RemapCore {
       name: this.name,
       blockSize: identity.blockSize,
       nearlyExhaustedPercent: options.policy.spareAlertPercent,
+      allocation: options.policy.spareAllocation,
     });
     const snap = opened.snapshot;
     this.table = RemapTable.fromSorted(snap.blocks, snap.slots);

@@ -1,6 +1,7 @@
 // Error policy of the remap layer: when an error is real, how long to retry, when to warn.
 // One schema (key, default, bounds, help) that CLI flags, config files and docs reuse.
 import { SpecError } from "../block/errors.js";
+import { SPARE_ALLOCATIONS, type SpareAllocation } from "./spare-pool.js";
 
 /** Validated remap policy; every field has a default. */
 export interface RemapPolicy {
@@ -28,13 +29,17 @@ export interface RemapPolicy {
   readonly retryPendingReads: boolean;
   /** Status raises the nearly-exhausted alert when at most this percentage of spare slots is free. */
   readonly spareAlertPercent: number;
+  /** Spare a new slot comes from: fill-first, round-robin or least-used (spare-pool.ts). */
+  readonly spareAllocation: SpareAllocation;
 }
 
 /** One policy field described as data. */
 export interface PolicyField {
   readonly key: keyof RemapPolicy;
-  readonly type: "integer" | "boolean";
-  readonly default: number | boolean;
+  readonly type: "integer" | "boolean" | "enum";
+  readonly default: number | boolean | string;
+  /** Allowed values of an enum. */
+  readonly values?: readonly string[];
   readonly min?: number;
   readonly max?: number;
   readonly help: string;
@@ -134,6 +139,13 @@ export const REMAP_POLICY_SCHEMA: readonly PolicyField[] = [
     max: 100,
     help: "raise the nearly-exhausted alert when at most this percentage of spare slots is free",
   },
+  {
+    key: "spareAllocation",
+    type: "enum",
+    default: "fill-first",
+    values: SPARE_ALLOCATIONS,
+    help: "spare a new slot comes from: the lowest-numbered one with room (fill-first), the next one in turn (round-robin), or the one with fewest used slots (least-used); quarantined or missing spares are skipped",
+  },
 ];
 
 /** The policy with every default. */
@@ -145,10 +157,17 @@ export function resolveRemapPolicy(input: Partial<Record<keyof RemapPolicy, unkn
   for (const key of Object.keys(input)) {
     if (!known.has(key)) throw new SpecError(key, `unknown remap policy option "${key}"`);
   }
-  const out: Record<string, number | boolean> = {};
+  const out: Record<string, number | boolean | string> = {};
   for (const field of REMAP_POLICY_SCHEMA) {
     const value = input[field.key] ?? field.default;
-    if (field.type === "boolean") {
+    if (field.type === "enum") {
+      if (typeof value !== "string" || !field.values!.includes(value)) {
+        throw new SpecError(
+          String(value),
+          `remap policy ${field.key} = ${String(value)} is not one of ${field.values!.join(", ")}`,
+        );
+      }
+    } else if (field.type === "boolean") {
       if (typeof value !== "boolean") {
         throw new SpecError(String(value), `remap policy ${field.key} = ${String(value)} is not a boolean`);
       }

@@ -25,7 +25,8 @@ export interface RemapStatus {
     readonly quarantinedBlocks: number;
     readonly nearlyExhausted: boolean;
     readonly alertPercent: number;
-    readonly perSpare: SpareUsage[];
+    /** Per spare: used, free and quarantined slots, and whether new slots avoid it (failing or missing). */
+    readonly perSpare: (SpareUsage & { readonly quarantined: boolean })[];
   };
   /** Error counts by kind (DeviceStatus.errors stays the plain total of failed requests). */
   readonly errorCounts: {
@@ -95,7 +96,7 @@ export function remapStatus(core: RemapCore, io: IoCounters): RemapStatus {
       quarantinedBlocks: core.quarantinedSlots,
       nearlyExhausted: pool.nearlyExhausted,
       alertPercent: core.policy.spareAlertPercent,
-      perSpare: pool.perSpare(),
+      perSpare: pool.perSpare().map((u) => ({ ...u, quarantined: core.failingSpares.has(u.index) })),
     },
     errorCounts: {
       read: s["errors.read"] ?? 0,

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { NoSpaceError } from "../block/errors.js";
 import type { SpareIdentity } from "../metadata/metadata-store.js";
-import { SparePool } from "./spare-pool.js";
+import { SparePool, type SpareAllocation } from "./spare-pool.js";
 
 const spares: SpareIdentity[] = [
   { uuid: "a", index: 0, sizeBytes: 0, dataOffsetBytes: 8192, slotCount: 40, firstSlot: 0 },
@@ -50,5 +50,89 @@ test("spare identities out of sequence are refused", () => {
   assert.throws(
     () => new SparePool(bad, { name: "t", blockSize: 4096, nearlyExhaustedPercent: 10 }),
     /expected 0/,
+  );
+});
+
+// Three spares of different sizes: 4, 2 and 3 slots (global slots 0-3, 4-5, 6-8).
+const three: SpareIdentity[] = [
+  { uuid: "a", index: 0, sizeBytes: 0, dataOffsetBytes: 4096, slotCount: 4, firstSlot: 0 },
+  { uuid: "b", index: 1, sizeBytes: 0, dataOffsetBytes: 4096, slotCount: 2, firstSlot: 4 },
+  { uuid: "c", index: 2, sizeBytes: 0, dataOffsetBytes: 4096, slotCount: 3, firstSlot: 6 },
+];
+
+function poolOf(allocation?: SpareAllocation): SparePool {
+  return new SparePool(three, {
+    name: "t",
+    blockSize: 4096,
+    nearlyExhaustedPercent: 10,
+    ...(allocation ? { allocation } : {}),
+  });
+}
+
+/** Spare index of each of `n` allocations. */
+function order(pool: SparePool, n: number, avoid?: ReadonlySet<number>): number[] {
+  return Array.from({ length: n }, () => pool.spareIndexOf(pool.allocate(avoid)));
+}
+
+test("fill-first (the default) fills spares in index order", () => {
+  const pool = poolOf();
+  assert.deepEqual(order(pool, 9), [0, 0, 0, 0, 1, 1, 2, 2, 2]);
+  assert.deepEqual(
+    [...Array(9).keys()].map((s) => pool.isUsed(s)),
+    Array(9).fill(true),
+  );
+  assert.throws(() => pool.allocate(), NoSpaceError);
+  assert.deepEqual(order(poolOf("fill-first"), 5), [0, 0, 0, 0, 1]);
+});
+
+test("round-robin takes the spares in turn, skipping full ones", () => {
+  const pool = poolOf("round-robin");
+  assert.deepEqual(order(pool, 9), [0, 1, 2, 0, 1, 2, 0, 2, 0]);
+  assert.throws(() => pool.allocate(), NoSpaceError);
+  pool.release(5);
+  assert.equal(pool.allocate(), 5);
+});
+
+test("least-used picks the spare with fewest used slots, ties to the lowest index", () => {
+  const pool = poolOf("least-used");
+  pool.markUsed(0);
+  pool.markUsed(1);
+  assert.deepEqual(order(pool, 7), [1, 2, 1, 2, 0, 2, 0]);
+  assert.throws(() => pool.allocate(), NoSpaceError);
+  assert.deepEqual(
+    pool.perSpare().map((s) => [s.usedBlocks, s.freeBlocks]),
+    [
+      [4, 0],
+      [2, 0],
+      [3, 0],
+    ],
+  );
+});
+
+test("every policy skips a quarantined spare; ENOSPC once the others are full", () => {
+  for (const allocation of ["fill-first", "round-robin", "least-used"] as const) {
+    const pool = poolOf(allocation);
+    const avoid = new Set([1]);
+    const got = order(pool, 7, avoid);
+    assert.ok(!got.includes(1), `${allocation}: ${got.join(",")}`);
+    assert.deepEqual([...got].sort(), [0, 0, 0, 0, 2, 2, 2], allocation);
+    assert.throws(() => pool.allocate(avoid), NoSpaceError, allocation);
+    assert.equal(pool.spareIndexOf(pool.allocate()), 1, allocation);
+  }
+  assert.deepEqual(order(poolOf("round-robin"), 4, new Set([0])), [1, 2, 1, 2]);
+  assert.deepEqual(order(poolOf("least-used"), 3, new Set([0])), [1, 2, 1]);
+});
+
+test("per-spare usage counts quarantined slots", () => {
+  const pool = poolOf("round-robin");
+  const slot = pool.allocate();
+  pool.noteQuarantined(slot);
+  assert.deepEqual(
+    pool.perSpare().map((s) => [s.usedBlocks, s.freeBlocks, s.quarantinedBlocks]),
+    [
+      [1, 3, 1],
+      [0, 2, 0],
+      [0, 3, 0],
+    ],
   );
 });

@@ -1,5 +1,7 @@
-// Allocator over the global slot space of all spares: a bitmap with a next-fit cursor.
+// Allocator over the global slot space of all spares: a bitmap with a next-fit cursor per spare.
 // Hands every slot out at most once, keeps used + free = total, maps a slot to (spare, byte offset).
+// Which spare a new slot comes from is the allocation policy (fill-first, round-robin, least-used),
+// chosen in O(spares) from per-spare counts; spares to avoid (quarantined, missing) are skipped.
 import { NoSpaceError } from "../block/errors.js";
 import type { SpareIdentity } from "../metadata/metadata-store.js";
 
@@ -10,7 +12,15 @@ export interface SpareUsage {
   readonly totalBlocks: number;
   readonly usedBlocks: number;
   readonly freeBlocks: number;
+  /** Slots of this spare whose write failed this session (counted in usedBlocks). */
+  readonly quarantinedBlocks: number;
 }
+
+/** How the pool picks the spare a new slot comes from. */
+export type SpareAllocation = "fill-first" | "round-robin" | "least-used";
+
+/** Every allocation policy, the default first. */
+export const SPARE_ALLOCATIONS: readonly SpareAllocation[] = ["fill-first", "round-robin", "least-used"];
 
 /** Options of a spare pool. */
 export interface SparePoolOptions {
@@ -20,6 +30,12 @@ export interface SparePoolOptions {
   readonly blockSize: number;
   /** The pool is "nearly exhausted" when at most this percentage of slots is free (0..100). */
   readonly nearlyExhaustedPercent: number;
+  /**
+   * Spare a new slot comes from: the lowest index with room (fill-first, the default), the next
+   * one after the last used (round-robin), or the one with fewest used slots, ties to the lowest
+   * index (least-used).
+   */
+  readonly allocation?: SpareAllocation;
 }
 
 /** Slot allocator of a set; slots are numbered globally in spare index order. */
@@ -28,10 +44,14 @@ export class SparePool {
   totalSlots: number;
   private bitmap: Uint32Array;
   private usedPerSpare: Uint32Array;
+  private quarantinedPerSpare: Uint32Array;
+  /** Next-fit cursor (a global slot) of every spare. */
+  private cursors: Uint32Array;
   private spares: readonly SpareIdentity[];
   private used = 0;
   private free = 0;
-  private cursor = 0;
+  /** Round-robin: the spare tried first by the next allocation. */
+  private nextSpare = 0;
 
   constructor(
     spares: readonly SpareIdentity[],
@@ -52,6 +72,8 @@ export class SparePool {
     this.free = expectedFirst;
     this.bitmap = new Uint32Array(Math.ceil(expectedFirst / 32));
     this.usedPerSpare = new Uint32Array(this.spares.length);
+    this.quarantinedPerSpare = new Uint32Array(this.spares.length);
+    this.cursors = Uint32Array.from(this.spares, (spare) => spare.firstSlot);
   }
 
   get usedSlots(): number {
@@ -73,41 +95,77 @@ export class SparePool {
   }
 
   /**
-   * Hand out a free slot, not on a spare whose index is in `avoid` (spares that failed writes);
-   * throws NoSpaceError when none is left.
+   * Hand out a free slot, not on a spare whose index is in `avoid` (spares that failed writes or
+   * are missing); the spare is chosen by the allocation policy. Throws NoSpaceError when none is left.
    */
   allocate(avoid?: ReadonlySet<number>): number {
     if (this.free === 0)
       throw new NoSpaceError(this.options.name, `no spare slot left (${this.totalSlots} used)`);
-    if (avoid && avoid.size > 0) return this.allocateAvoiding(avoid);
-    const words = this.bitmap.length;
-    for (let n = 0; n <= words; n++) {
-      const w = (this.cursor + n) % words;
-      const word = this.bitmap[w]!;
-      if (word === 0xffffffff) continue;
-      for (let bit = 0; bit < 32; bit++) {
-        const slot = w * 32 + bit;
-        if (slot >= this.totalSlots) break;
-        if ((word & (1 << bit)) === 0) {
-          this.markUsed(slot);
-          this.cursor = w;
-          return slot;
-        }
-      }
+    const index = this.pickSpare(avoid);
+    if (index < 0) {
+      throw new NoSpaceError(
+        this.options.name,
+        `no spare slot left outside the failing spares ${[...(avoid ?? [])].join(", ")} (${this.free} free there)`,
+      );
     }
-    throw new Error(`spare pool: ${this.free} slots counted free but none found`);
+    const slot = this.findFree(index);
+    if (slot < 0) throw new Error(`spare pool: spare ${index} counted free slots but none found`);
+    this.markUsed(slot);
+    this.cursors[index] = slot;
+    if (this.options.allocation === "round-robin") this.nextSpare = (index + 1) % this.spares.length;
+    return slot;
   }
 
-  private allocateAvoiding(avoid: ReadonlySet<number>): number {
-    for (let slot = 0; slot < this.totalSlots; slot++) {
-      if (this.isUsed(slot) || avoid.has(this.spareIndexOf(slot))) continue;
-      this.markUsed(slot);
-      return slot;
+  /** Index of the spare the next slot comes from under the policy, or -1; O(spares). */
+  private pickSpare(avoid: ReadonlySet<number> | undefined): number {
+    const n = this.spares.length;
+    const eligible = (i: number) =>
+      this.usedPerSpare[i]! < this.spares[i]!.slotCount && !(avoid?.has(i) ?? false);
+    const policy = this.options.allocation ?? "fill-first";
+    if (policy === "round-robin") {
+      for (let k = 0; k < n; k++) {
+        const i = (this.nextSpare + k) % n;
+        if (eligible(i)) return i;
+      }
+      return -1;
     }
-    throw new NoSpaceError(
-      this.options.name,
-      `no spare slot left outside the failing spares ${[...avoid].join(", ")} (${this.free} free there)`,
-    );
+    let best = -1;
+    for (let i = 0; i < n; i++) {
+      if (!eligible(i)) continue;
+      if (policy === "fill-first") return i;
+      if (best < 0 || this.usedPerSpare[i]! < this.usedPerSpare[best]!) best = i;
+    }
+    return best;
+  }
+
+  /** A free slot of spare `index`, next-fit from its cursor (full bitmap words are skipped), or -1. */
+  private findFree(index: number): number {
+    const spare = this.spares[index]!;
+    const first = spare.firstSlot;
+    const end = first + spare.slotCount;
+    const start = Math.min(Math.max(this.cursors[index]!, first), end - 1);
+    for (const [from, to] of [
+      [start, end],
+      [first, start],
+    ] as const) {
+      let slot = from;
+      while (slot < to) {
+        const word = this.bitmap[slot >>> 5]!;
+        if (word === 0xffffffff) {
+          slot = (slot | 31) + 1;
+          continue;
+        }
+        if ((word & (1 << (slot & 31))) === 0) return slot;
+        slot++;
+      }
+    }
+    return -1;
+  }
+
+  /** Count `slot` (in use) as quarantined: its spare write failed; it is never handed out again. */
+  noteQuarantined(slot: number): void {
+    this.assertSlot(slot);
+    this.quarantinedPerSpare[this.spareIndexOf(slot)]!++;
   }
 
   /** Record `slot` as used (rebuilding from a table); throws when it already is. */
@@ -156,8 +214,15 @@ export class SparePool {
     bitmap.set(this.bitmap);
     const usedPerSpare = new Uint32Array(this.spares.length + 1);
     usedPerSpare.set(this.usedPerSpare);
+    const quarantined = new Uint32Array(this.spares.length + 1);
+    quarantined.set(this.quarantinedPerSpare);
+    const cursors = new Uint32Array(this.spares.length + 1);
+    cursors.set(this.cursors);
+    cursors[this.spares.length] = spare.firstSlot;
     this.bitmap = bitmap;
     this.usedPerSpare = usedPerSpare;
+    this.quarantinedPerSpare = quarantined;
+    this.cursors = cursors;
     this.spares = [...this.spares, spare];
     this.totalSlots = total;
     this.free += spare.slotCount;
@@ -174,14 +239,16 @@ export class SparePool {
       );
     this.spares = this.spares.slice(0, -1);
     this.usedPerSpare = this.usedPerSpare.slice(0, -1);
+    this.quarantinedPerSpare = this.quarantinedPerSpare.slice(0, -1);
+    this.cursors = this.cursors.slice(0, -1);
     this.totalSlots -= last.slotCount;
     this.free -= last.slotCount;
-    this.cursor = 0;
+    this.nextSpare = 0;
     this.assertBalanced();
     return last;
   }
 
-  /** Used and total slots of every spare. */
+  /** Used, free, quarantined and total slots of every spare. */
   perSpare(): SpareUsage[] {
     return this.spares.map((spare, i) => ({
       index: spare.index,
@@ -189,6 +256,7 @@ export class SparePool {
       totalBlocks: spare.slotCount,
       usedBlocks: this.usedPerSpare[i]!,
       freeBlocks: spare.slotCount - this.usedPerSpare[i]!,
+      quarantinedBlocks: this.quarantinedPerSpare[i]!,
     }));
   }
 
