@@ -60,3 +60,76 @@ test("foreground p99 over budget halves the limit and the depth; a probe window 
     /scan queue depth 5 is not in 1..4/,
   );
 });
+
+test("sustained foreground latency over budget throttles the scanner hard; it recovers when the foreground stops", async () => {
+  const clock = new ManualClock(0);
+  const pacer = new Pacer({ rateBytesPerSecond: 0, latencyBudget: 0.1, maxQueueDepth: 4, clock });
+  // Idle device: no limit at all, full depth, admit returns at once.
+  await pacer.admit(512 * 1024);
+  assert.equal(pacer.status().allowedBytesPerSecond, null);
+  assert.equal(pacer.queueDepth, 4);
+
+  // Foreground requests appear: the very next admission is already limited, at depth 1.
+  pacer.observeForeground(0.4);
+  await pacer.admit(512 * 1024);
+  const first = pacer.status();
+  assert.equal(first.throttled, true);
+  assert.ok(first.allowedBytesPerSecond! <= 4 * MIB, `limit ${first.allowedBytesPerSecond}`);
+  assert.equal(pacer.queueDepth, 1);
+
+  // Windows of 100 ms: foreground p99 0.4 ms while probing (baseline), 0.8 ms otherwise.
+  const windowOf = (ms: number) => {
+    for (let i = 0; i < 100; i++) {
+      clock.advance(1);
+      pacer.observeForeground(ms);
+    }
+    clock.advance(900);
+    pacer.observeForeground(ms);
+    pacer.tick();
+  };
+  for (let w = 0; w < 40; w++) windowOf(pacer.status().probing ? 0.4 : 0.8);
+  const hot = pacer.status();
+  assert.ok(Math.abs(hot.baselineP99Ms! - 0.4) < 0.05, `baseline ${hot.baselineP99Ms}`);
+  assert.equal(hot.throttled, true);
+  assert.equal(hot.queueDepth, 1);
+  // At most one 512 KiB read per second: under 0.1 % of an idle scanner's 1 GB/s.
+  assert.ok(hot.allowedBytesPerSecond! <= MIB, `limit ${hot.allowedBytesPerSecond}`);
+
+  // What the scanner really gets through admit over 10 s of sustained load: a few reads.
+  let admitted = 0;
+  let busy = true;
+  const run = (async () => {
+    while (busy) {
+      await pacer.admit(512 * 1024);
+      admitted++;
+      // Unlimited admissions resolve at once: yield to the test so it can move the clock.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  })();
+  const settle = async () => {
+    for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+  };
+  for (let ms = 0; ms < 10_000; ms += 10) {
+    pacer.observeForeground(pacer.status().probing ? 0.4 : 0.8);
+    clock.advance(10);
+    await settle();
+  }
+  assert.ok(admitted * 512 * 1024 <= 20 * MIB, `admitted ${admitted} reads in 10 s`);
+
+  // The foreground stops: within a window or two the scanner runs unlimited at full depth.
+  const before = admitted;
+  clock.advance(1000);
+  await settle();
+  pacer.tick();
+  clock.advance(1000);
+  await settle();
+  pacer.tick();
+  await settle();
+  const idle = pacer.status();
+  assert.equal(idle.throttled, false);
+  assert.equal(idle.allowedBytesPerSecond, null);
+  assert.equal(pacer.queueDepth, 4);
+  assert.ok(admitted - before >= 10, `admitted ${admitted - before} reads once idle`);
+  busy = false;
+  await run;
+});

@@ -1,6 +1,12 @@
 // Pacing of the scanner: a bandwidth cap (token bucket, like md's sync_speed_max) and an adaptive
 // controller that keeps the foreground p99 latency within a budget over its own baseline. The
 // baseline is measured in short probe windows during which the scanner holds off.
+//
+// The controller is AIMD and starts cautious: the moment foreground requests show up (a completion
+// within the last `busyMs`), an unlimited scanner drops to a small rate at queue depth 1 without
+// waiting for a window to close; a window whose p99 is over budget halves the rate (down to one read
+// per second or so) and the depth; a window within budget adds a fixed step. Only a window without
+// any foreground request lets the scanner run at full speed again.
 import type { Clock } from "./clock.js";
 import { LatencyHistogram } from "./latency-histogram.js";
 
@@ -18,6 +24,12 @@ export interface PacerOptions {
   readonly probeEvery?: number;
   /** Foreground requests a window needs before its p99 means anything. */
   readonly minSamples?: number;
+  /** A foreground completion this recent means the foreground is busy (default 50 ms). */
+  readonly busyMs?: number;
+  /** Rate an unlimited scanner drops to when foreground requests appear (default 4 MiB/s). */
+  readonly busyStartBytesPerSecond?: number;
+  /** Additive increase per window within budget (default 2 MiB/s). */
+  readonly growStepBytesPerSecond?: number;
   readonly clock: Clock;
 }
 
@@ -31,13 +43,20 @@ export interface PacerStatus {
   readonly probing: boolean;
 }
 
-const MIN_RATE = 1 << 20;
+/** Floor of the adaptive limit: one 512 KiB read per second. */
+const MIN_RATE = 512 << 10;
+/** Above this the adaptive limit no longer binds anything a device delivers. */
+const UNBOUNDED_RATE = 64 * 2 ** 30;
 
 /** Decides how fast and how deep the scanner may read. */
 export class Pacer {
   private readonly windowMs: number;
   private readonly probeEvery: number;
   private readonly minSamples: number;
+  private readonly busyMs: number;
+  private readonly busyStart: number;
+  private readonly growStep: number;
+  private lastForegroundAt = -Infinity;
   private readonly window = new LatencyHistogram();
   private windowStart: number;
   private windowScanBytes = 0;
@@ -59,6 +78,9 @@ export class Pacer {
     this.windowMs = options.windowMs ?? 1000;
     this.probeEvery = options.probeEvery ?? 10;
     this.minSamples = options.minSamples ?? 20;
+    this.busyMs = options.busyMs ?? 50;
+    this.busyStart = options.busyStartBytesPerSecond ?? 4 << 20;
+    this.growStep = options.growStepBytesPerSecond ?? 2 << 20;
     this.depth = maxQueueDepth;
     this.windowStart = options.clock.now();
   }
@@ -66,6 +88,12 @@ export class Pacer {
   /** One completed foreground request took `ms`. */
   observeForeground(ms: number): void {
     this.window.observe(ms);
+    this.lastForegroundAt = this.options.clock.now();
+  }
+
+  /** Whether a foreground request completed within the last `busyMs`. */
+  private foregroundBusy(now: number): boolean {
+    return now - this.lastForegroundAt < this.busyMs;
   }
 
   /** Concurrent scanner reads allowed now. */
@@ -83,8 +111,14 @@ export class Pacer {
         await clock.sleep(this.windowStart + this.windowMs - clock.now(), signal);
         continue;
       }
-      const rate = Math.min(this.options.rateBytesPerSecond || Infinity, this.allowed);
       const now = clock.now();
+      if (this.allowed === Infinity && this.foregroundBusy(now)) {
+        // Foreground traffic appeared: back off at once instead of after a whole window.
+        this.allowed = this.busyStart;
+        this.depth = 1;
+        this.nextFreeAt = now;
+      }
+      const rate = Math.min(this.options.rateBytesPerSecond || Infinity, this.allowed);
       if (rate === Infinity) {
         this.windowScanBytes += bytes;
         return;
@@ -111,8 +145,12 @@ export class Pacer {
       this.probing = false;
       if (p99 !== undefined)
         this.baselineMs = this.baselineMs === undefined ? p99 : 0.7 * this.baselineMs + 0.3 * p99;
+    } else if (samples === 0 && !this.foregroundBusy(now)) {
+      // No foreground traffic to protect: run as fast as the device and the cap allow.
+      this.allowed = Infinity;
+      this.depth = this.options.maxQueueDepth;
     } else if (p99 === undefined) {
-      // No foreground traffic to protect: run as fast as the cap allows.
+      // A trickle of foreground requests: too few for a p99, so only grow slowly.
       this.grow();
     } else {
       this.lastP99Ms = p99;
@@ -122,6 +160,7 @@ export class Pacer {
         this.probing = true;
       } else if (p99 > this.baselineMs * (1 + this.options.latencyBudget)) {
         const base = this.allowed === Infinity ? Math.max(scanRate, MIN_RATE) : this.allowed;
+        // Multiplicative decrease (the additive increase is in grow).
         this.allowed = Math.max(MIN_RATE, base / 2);
         this.depth = Math.max(1, this.depth - 1);
       } else {
@@ -137,9 +176,9 @@ export class Pacer {
   private grow(): void {
     this.depth = Math.min(this.options.maxQueueDepth, this.depth + 1);
     if (this.allowed === Infinity) return;
-    this.allowed *= 1.25;
+    this.allowed += this.growStep;
     // Far above anything a device delivers: the limit no longer binds.
-    if (this.allowed > 64 * 1024 * MIN_RATE) this.allowed = Infinity;
+    if (this.allowed > UNBOUNDED_RATE) this.allowed = Infinity;
   }
 
   status(): PacerStatus {
