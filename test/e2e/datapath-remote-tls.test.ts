@@ -3,36 +3,17 @@
 // ca-cert.pem) and negotiates structured replies; data written through dmremap reads back.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { copyFile } from "node:fs/promises";
 import { join } from "node:path";
 import { datapathTarget } from "./datapath-support.js";
-import { run, runCli, startProgram, tempDir, type RunningProgram } from "./harness.js";
-import { api, nbdsh, requireTools, startNbdkit } from "./tools.js";
+import { runCli, startProgram, tempDir, type RunningProgram } from "./harness.js";
+import { api, nbdsh, requireTools, selfSignedCertificate, startNbdkit } from "./tools.js";
 
 test("a TLS-only remote main (nbdkit, certificates) serves through nbds+unix:// with structured replies", async () => {
   await requireTools("nbdkit", "nbdsh", "openssl");
   const dir = await tempDir();
   let program: RunningProgram | undefined;
   const certs = dir.path;
-  const key = join(certs, "server-key.pem");
-  const cert = join(certs, "server-cert.pem");
-  const made = await run("openssl", [
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    key,
-    "-out",
-    cert,
-    "-days",
-    "2",
-    "-subj",
-    "/CN=localhost",
-  ]);
-  assert.equal(made.code, 0, made.stderr);
-  await copyFile(cert, join(certs, "ca-cert.pem"));
+  await selfSignedCertificate(certs);
   const kitSocket = join(dir.path, "kit.sock");
   const kit = await startNbdkit(kitSocket, ["--tls=require", `--tls-certificates=${certs}`, "memory", "16M"]);
   try {

@@ -3,13 +3,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MemoryDevice } from "../../src/block/memory-device.js";
 import { NbdServer } from "../../src/nbd/server.js";
 import type { NbdTlsOptions } from "../../src/nbd/tls.js";
 import { run } from "./nbd-support.js";
+import { selfSignedCertificate } from "./tools.js";
 
 async function withServer(
   tls: NbdTlsOptions | undefined,
@@ -37,24 +38,7 @@ async function withServer(
 test("STARTTLS with a certificate; plaintext GO is refused", async () => {
   const dir = mkdtempSync(join(tmpdir(), "nbd-tls-"));
   try {
-    const key = join(dir, "server-key.pem");
-    const cert = join(dir, "server-cert.pem");
-    await run("openssl", [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      key,
-      "-out",
-      cert,
-      "-days",
-      "2",
-      "-subj",
-      "/CN=localhost",
-    ]);
-    copyFileSync(cert, join(dir, "ca-cert.pem"));
+    const { key, cert } = await selfSignedCertificate(dir);
     await withServer({ certFile: cert, keyFile: key }, "unix", async ({ path }) => {
       const info = await run(
         "nbdinfo",

@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, rmSync, watch } from "node:fs";
-import { truncate, writeFile } from "node:fs/promises";
+import { readFile, truncate, writeFile } from "node:fs/promises";
 import { request } from "node:http";
 import { basename, dirname, join } from "node:path";
 import { mustRun, run, TOOL_ENV, type RunResult } from "./harness.js";
@@ -322,4 +322,30 @@ export function startLines(file: string, args: readonly string[], timeoutMs = 12
       });
     },
   };
+}
+
+/**
+ * A self-signed X.509 certificate for CN=localhost in `dir` (server-key.pem, server-cert.pem, and
+ * the same certificate as ca-cert.pem, the layout nbdkit's and libnbd's tls-certificates expect).
+ */
+export async function selfSignedCertificate(dir: string): Promise<{ key: string; cert: string }> {
+  const key = join(dir, "server-key.pem");
+  const cert = join(dir, "server-cert.pem");
+  await mustRun("openssl", [
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    key,
+    "-out",
+    cert,
+    "-days",
+    "2",
+    "-subj",
+    "/CN=localhost",
+  ]);
+  await writeFile(join(dir, "ca-cert.pem"), await readFile(cert));
+  return { key, cert };
 }
