@@ -1,11 +1,13 @@
-// The scanner's part of `npm run bench` (--only=scan): overhead on foreground I/O and bandwidth on
-// the real daemon (scan-overhead.ts), detection of clustered latent errors (scan-detect.ts).
+// The scanner's part of `npm run bench` (--only=scan): overhead on foreground I/O and the scanner
+// alone against raw reads, on tmpfs and on an O_DIRECT file on disk (scan-overhead.ts); detection on
+// a degrading disk (scan-detect.ts); per-block cost and memory of a 16 TiB main (scan-scale.ts).
 import { DETECT_WORKLOADS, runDetectBench } from "./scan-detect.js";
-import { overheadLines, runScanOverhead } from "./scan-overhead.js";
+import { overheadLines, runScanAloneDirect, runScanOverhead, soloLine } from "./scan-overhead.js";
+import { runScanScale, scaleLine } from "./scan-scale.js";
 
 const MAIN_BYTES = 1 << 30;
 
-/** Run both scanner benchmarks; returns report lines and stores raw results in `raw.scan`. */
+/** Run the scanner benchmarks; returns report lines and stores raw results in `raw.scan`. */
 export async function scanBench(
   dir: string,
   runtimeS: number,
@@ -14,6 +16,9 @@ export async function scanBench(
 ): Promise<string[]> {
   const overhead = await runScanOverhead(dir, MAIN_BYTES, runtimeS, log);
   const lines = overheadLines(overhead);
+  const diskDir = process.env.BENCH_DISK_DIR ?? "/var/tmp";
+  const aloneDirect = await runScanAloneDirect(diskDir, MAIN_BYTES, runtimeS, log);
+  lines.push(soloLine(`O_DIRECT file on disk (${diskDir})`, aloneDirect));
   const detection = [];
   for (const w of DETECT_WORKLOADS) {
     log(`scan bench: detection, ${w.name}`);
@@ -21,10 +26,13 @@ export async function scanBench(
     detection.push(d);
     const [ours, plain] = d.results;
     lines.push(
-      `scanner detection, ${w.name}, 16 GiB: mean ${ours!.meanMiBToDetect.toFixed(0)} MiB read to find an error vs ` +
-        `${plain!.meanMiBToDetect.toFixed(0)} MiB for a plain sequential sweep (${d.ratio.toFixed(1)}x sooner, target >= 5x)`,
+      `scanner detection, ${w.name}, 16 GiB degrading disk: mean ${ours!.meanMiBToDetect.toFixed(0)} MiB read from an error ` +
+        `appearing to its detection vs ${plain!.meanMiBToDetect.toFixed(0)} MiB for a plain sequential sweep ` +
+        `(${d.ratio.toFixed(1)}x sooner, target >= 5x)`,
     );
   }
-  raw["scan"] = { overhead, detection };
+  const scale = await runScanScale(dir, Math.max(3, Math.round(runtimeS / 2)), log);
+  lines.push(scaleLine(scale));
+  raw["scan"] = { overhead, aloneDirect, detection, scale };
   return lines;
 }

@@ -3,7 +3,8 @@
 import { dirname, join } from "node:path";
 import { systemClock, type Clock as HealthClock } from "../health/clock.js";
 import { Forecast } from "../health/forecast.js";
-import { Scanner } from "../health/scanner.js";
+import { Scanner, type ImportedSuspects } from "../health/scanner.js";
+import { readSuspects, stateDir, suspectsPath, writeSuspects } from "../formats/suspects.js";
 import { remapScanSource } from "../health/scan-source.js";
 import { runSmartctl } from "../health/smart.js";
 import { forecastSettings, scanSettings } from "./config-health.js";
@@ -74,20 +75,39 @@ export const forecastService: TargetServiceFactory = (ctx) => {
   return forecast;
 };
 
+/**
+ * The set's imported suspects (`dmremap import` of ddrescue `*` / `/` areas, the file the formats
+ * routes write): the scanner reads them first and drops the blocks it has read.
+ */
+export function importedSuspectsOf(uuid: string, blockSize: number, dir = stateDir()): ImportedSuspects {
+  // The path is computed per call: a bad UUID fails the read (logged by the scanner), not the service.
+  const path = () => suspectsPath(dir, uuid);
+  return {
+    read: async () => readSuspects(path()),
+    async done(blocks) {
+      const read = new Set(blocks);
+      const left = (await readSuspects(path())).filter((b) => !read.has(b));
+      await writeSuspects(path(), uuid, blockSize, left);
+    },
+  };
+}
+
 /** Factory of the scanner service ([target.scan] enabled = true). */
 export const scannerService: TargetServiceFactory = (ctx) => {
   const config = ctx.config.scan;
   if (!config?.enabled) return undefined;
   const h = entry(ctx.target);
+  const { uuid, blockSize } = ctx.stack.device.status();
   const scanner = new Scanner({
     target: ctx.config.name,
-    uuid: ctx.stack.device.status().uuid,
+    uuid,
     source: remapScanSource(ctx.stack.device),
     settings: scanSettings(config),
     statePath: join(healthStateDir(ctx), `${ctx.config.name}.scan.json`),
     clock: clockOf(ctx),
     log: ctx.logger,
     onFinding: (finding) => h.forecast?.recordFinding(finding),
+    importedSuspects: importedSuspectsOf(uuid, blockSize),
   });
   h.scanner = scanner;
   return scanner;

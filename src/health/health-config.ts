@@ -23,6 +23,10 @@ export interface ScanSettings {
   readonly regionBytes: number;
   /** Radius scanned around every new error before the sweep continues. */
   readonly neighbourhoodBytes: number;
+  /** Share of the scanner's bytes spent re-reading the surroundings of known errors (0 = never). */
+  readonly revisitShare: number;
+  /** Smallest distance re-read on each side of a known error (it widens with the errors' spread). */
+  readonly revisitMinBytes: number;
   /** A read slower than this many times the scanner's own p99 is suspect ... */
   readonly suspectFactor: number;
   /** ... and slower than this (ms). */
@@ -44,11 +48,13 @@ export const DEFAULT_SCAN_SETTINGS: ScanSettings = {
   intervalMs: 30 * DAY_MS,
   rateBytesPerSecond: 0,
   latencyBudget: 0.1,
-  queueDepth: 2,
-  readBytes: 512 << 10,
+  queueDepth: 4,
+  readBytes: 1 << 20,
   segmentReads: 1,
-  regionBytes: 4 << 20,
+  regionBytes: 8 << 20,
   neighbourhoodBytes: 64 << 20,
+  revisitShare: 0.125,
+  revisitMinBytes: 1 << 20,
   suspectFactor: 8,
   suspectMinMs: 50,
   suspectRecheckMs: 10 * 60_000,

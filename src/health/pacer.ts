@@ -5,7 +5,7 @@
 // The controller is AIMD and starts cautious: the moment foreground requests show up (a completion
 // within the last `busyMs`), an unlimited scanner drops to a small rate at queue depth 1 without
 // waiting for a window to close; a window whose p99 is over budget halves the rate (down to one read
-// per second or so) and the depth; a window within budget adds a fixed step. Only a window without
+// every two seconds) and the depth; a window within budget adds a fixed step. Only a window without
 // any foreground request lets the scanner run at full speed again.
 import type { Clock } from "./clock.js";
 import { LatencyHistogram } from "./latency-histogram.js";
@@ -43,7 +43,7 @@ export interface PacerStatus {
   readonly probing: boolean;
 }
 
-/** Floor of the adaptive limit: one 512 KiB read per second. */
+/** Floor of the adaptive limit: one 1 MiB scanner read every two seconds. */
 const MIN_RATE = 512 << 10;
 /** Above this the adaptive limit no longer binds anything a device delivers. */
 const UNBOUNDED_RATE = 64 * 2 ** 30;

@@ -3,6 +3,7 @@
 import { mkdir, open, readFile, rename } from "node:fs/promises";
 import { dirname } from "node:path";
 import { HealthStateFileError } from "./errors.js";
+import type { HotZoneRecord } from "./hot-zones.js";
 import type { SweepGeometry } from "./sweep-order.js";
 
 /** One finished (or stopped) pass. */
@@ -48,6 +49,8 @@ export interface ScanRecord {
   readonly lastPassEndedAt: number;
   readonly suspects: readonly SuspectRecord[];
   readonly history: readonly PassRecord[];
+  /** Known errors whose surroundings are re-read (absent in records of older versions). */
+  readonly hotZones?: HotZoneRecord;
 }
 
 /** Read the record; undefined when the file does not exist. */

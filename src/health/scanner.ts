@@ -1,116 +1,57 @@
 // The background scanner of one target (a Service): reads every main block that is not remapped
 // through the user read path, so a latent error becomes pending exactly as a client read would make
-// it; neighbourhood first after any new error, then a staggered sweep; paced by foreground latency
-// and a bandwidth cap; resumable from a side record. See docs/HEALTH.md.
+// it; imported suspects and the neighbourhood of every new error first, re-reads of known-error
+// zones, then a staggered sweep (scan-jobs.ts); paced by foreground latency and a bandwidth cap;
+// resumable from a side record (scan-record-keeper.ts). See docs/HEALTH.md.
 import { performance } from "node:perf_hooks";
 import type { Service, ServiceStatus } from "../core/service.js";
-import type { Clock } from "./clock.js";
 import { ScanStateError } from "./errors.js";
-import { silentLogger, type HealthFinding, type HealthLogger } from "./health-logger.js";
+import { silentLogger, type HealthLogger } from "./health-logger.js";
+import { HotZones } from "./hot-zones.js";
+import { ImportedSuspectQueue, type ImportedSuspects } from "./imported-suspects.js";
+import type { ScannerOptions } from "./scanner-options.js";
 import { Neighbourhoods } from "./neighbourhoods.js";
 import { RangeReader } from "./range-reader.js";
 import { Pacer } from "./pacer.js";
 import { RateMeter } from "./rate-meter.js";
-import type { ScanSource } from "./scan-source.js";
-import {
-  loadScanRecord,
-  saveScanRecord,
-  type PassRecord,
-  type ScanRecord,
-  type ScanState,
-} from "./scan-state.js";
+import { ScanJobs, type Job } from "./scan-jobs.js";
+import { ScanRecordKeeper } from "./scan-record-keeper.js";
+import type { PassRecord, ScanState } from "./scan-state.js";
+import type { ScanStatus } from "./scan-status.js";
 import { SuspectList } from "./suspect-list.js";
 import { sweepGeometry, SweepOrder } from "./sweep-order.js";
-import type { ScanSettings } from "./health-config.js";
 
-/** Everything the scanner is built from. */
-export interface ScannerOptions {
-  readonly target: string;
-  /** Set UUID: a record of another set is ignored. */
-  readonly uuid: string;
-  readonly source: ScanSource;
-  readonly settings: ScanSettings;
-  /** Side record path (docs/HEALTH.md says where the daemon puts it). */
-  readonly statePath: string;
-  readonly clock: Clock;
-  readonly log?: HealthLogger;
-  /** Every finding (scan or client I/O), e.g. for the forecast's event history. */
-  readonly onFinding?: (finding: HealthFinding) => void;
-  /** Monotonic milliseconds for read latencies (default performance.now; tests inject one). */
-  readonly latencyNow?: () => number;
-}
-
-/** Live scan progress (API, CLI, metrics). */
-export interface ScanStatus {
-  readonly state: ScanState;
-  readonly mode: ScanSettings["mode"];
-  readonly pass: number;
-  readonly cursorBlock: number;
-  readonly scannedBlocks: number;
-  readonly totalBlocks: number;
-  readonly bytesRead: number;
-  readonly errorsFound: number;
-  readonly suspectBlocks: number;
-  readonly weakBlocks: number;
-  readonly bytesPerSecond: number;
-  readonly etaSeconds: number | null;
-  readonly neighbourhoodQueue: number;
-  readonly passStartedAt: number | null;
-  readonly nextPassAt: number | null;
-  readonly totals: { readonly bytesRead: number; readonly errorsFound: number; readonly passes: number };
-  readonly pacing: ReturnType<Pacer["status"]>;
-  readonly lastPass: ScanRecord["history"][number] | null;
-  readonly history: ScanRecord["history"];
-  readonly suspects: ReturnType<SuspectList["list"]>;
-}
-
-interface Job {
-  readonly kind: "sweep" | "neighbourhood" | "recheck";
-  readonly firstBlock: number;
-  readonly countBlocks: number;
-  readonly position?: number;
-}
-
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
-
-/** Keep at most this many finished passes in the record. */
-const HISTORY_LIMIT = 16;
+export type { ImportedSuspects, ScannerOptions, ScanStatus };
 
 /** Background scanner of one target. */
 export class Scanner implements Service {
   readonly name: string;
-  private rec!: Mutable<ScanRecord>;
-  private order: SweepOrder;
+  private readonly order: SweepOrder;
   private readonly pacer: Pacer;
   private readonly meter: RateMeter;
   private readonly reader: RangeReader;
   private readonly suspects: SuspectList;
+  private readonly neighbourhoods: Neighbourhoods;
+  private readonly zones: HotZones;
+  private readonly jobs: ScanJobs;
+  private readonly keeper: ScanRecordKeeper;
   private readonly log: HealthLogger;
   private serviceState: ServiceStatus["state"] = "stopped";
   private loop: Promise<void> | undefined;
   private stopping = new AbortController();
   private wakeup = new AbortController();
   private unsubscribe: (() => void) | undefined;
-  /** Next sweep position not yet handed out (the persisted cursor may lag behind in-flight reads). */
-  private nextPosition = 0;
-  private readonly inflight = new Map<Promise<void>, Job>();
-  private readonly neighbourhoods: Neighbourhoods;
   private readonly buffers: Uint8Array[] = [];
-  private bytesSincePersist = 0;
-  private lastPersistAt = 0;
-  private persistChain: Promise<void> = Promise.resolve();
   private totals = { bytesRead: 0, errorsFound: 0 };
   private quietWaiters: (() => void)[] = [];
   private waiting = false;
-  private loggedProgress = 0;
   private passWaiters: ((pass: PassRecord) => void)[] = [];
-  private readonly latencyNow: () => number;
+  private readonly imported: ImportedSuspectQueue;
 
   constructor(private readonly options: ScannerOptions) {
     const { source, settings, clock } = options;
     this.name = `scanner:${options.target}`;
     this.log = options.log ?? silentLogger;
-    this.latencyNow = options.latencyNow ?? (() => performance.now());
     this.order = new SweepOrder(
       sweepGeometry(
         source.blockCount,
@@ -135,7 +76,7 @@ export class Scanner implements Service {
       clock,
       log: this.log,
       ...(options.onFinding ? { onFinding: options.onFinding } : {}),
-      latencyNow: this.latencyNow,
+      latencyNow: options.latencyNow ?? (() => performance.now()),
       account: (bytes) => this.account(bytes),
     });
     this.neighbourhoods = new Neighbourhoods(
@@ -143,6 +84,36 @@ export class Scanner implements Service {
       source.blockSize,
       settings.neighbourhoodBytes,
     );
+    const minPadBlocks = Math.max(1, Math.floor(settings.revisitMinBytes / source.blockSize));
+    this.zones = new HotZones({
+      blockCount: source.blockCount,
+      minPadBlocks,
+      maxPadBlocks: Math.max(minPadBlocks, Math.floor(settings.neighbourhoodBytes / source.blockSize)),
+      share: settings.revisitShare,
+    });
+    this.jobs = new ScanJobs(this.order, this.neighbourhoods, this.suspects, this.zones, (blocks) => {
+      this.keeper.rec.passScannedBlocks += blocks;
+    });
+    this.imported = new ImportedSuspectQueue(
+      options.importedSuspects,
+      this.jobs,
+      source.blockCount,
+      this.log,
+    );
+    this.keeper = new ScanRecordKeeper({
+      path: options.statePath,
+      uuid: options.uuid,
+      geometry: this.order.geometry,
+      blockCount: source.blockCount,
+      persistEveryMs: settings.persistEveryMs,
+      persistEveryBytes: settings.persistEveryBytes,
+      clock,
+      log: this.log,
+    });
+  }
+
+  private get rec() {
+    return this.keeper.rec;
   }
 
   /** One foreground (client) request completed in `ms` (feeds the latency controller). */
@@ -152,46 +123,25 @@ export class Scanner implements Service {
 
   async start(): Promise<void> {
     this.serviceState = "starting";
-    const { clock, source } = this.options;
-    const loaded = await loadScanRecord(this.options.statePath);
-    const geometry = this.order.geometry;
-    const fresh: ScanRecord = {
-      version: 1,
-      uuid: this.options.uuid,
-      state: "idle",
-      pass: 0,
-      cursor: 0,
-      geometry,
-      passStartedAt: null,
-      passScannedBlocks: 0,
-      passBytesRead: 0,
-      passErrors: 0,
-      lastPassEndedAt: clock.now(),
-      suspects: [],
-      history: [],
-    };
-    if (loaded && loaded.uuid === this.options.uuid) {
-      const same = JSON.stringify(loaded.geometry) === JSON.stringify(geometry);
-      this.rec = { ...loaded, ...(same ? {} : { cursor: 0, passScannedBlocks: 0, geometry }) };
-      if (!same) this.log.warn("scan geometry changed: the pass restarts at its beginning", { geometry });
+    const { loaded } = await this.keeper.load({
+      cursor: () => this.jobs.persistedCursor(),
+      suspects: () => this.suspects.list(),
+      zones: () => this.zones.record(),
+      blockAt: (position) => this.jobs.blockAt(position),
+    });
+    if (loaded) {
       this.suspects.load(loaded.suspects);
-    } else {
-      if (loaded)
-        this.log.warn("scan record belongs to another set: starting afresh", {
-          path: this.options.statePath,
-        });
-      this.rec = { ...fresh };
-      await this.persist();
+      this.zones.load(loaded.hotZones);
     }
-    this.nextPosition = this.rec.cursor;
-    this.lastPersistAt = clock.now();
-    this.unsubscribe = source.subscribe({
+    this.jobs.restart(this.rec.cursor);
+    this.unsubscribe = this.options.source.subscribe({
       onPending: (e) => this.onError(e.block, "pending"),
       onRemap: (e) => {
         if (e.reason === "read-error" || e.reason === "write-error") this.onError(e.block, "remapped");
       },
     });
     if (this.rec.state === "scanning") {
+      this.imported.due = true;
       this.log.info("scan resumes", {
         pass: this.rec.pass,
         cursorBlock: this.cursorBlock(),
@@ -214,7 +164,7 @@ export class Scanner implements Service {
     this.unsubscribe?.();
     const giveUp = new Promise<void>((resolve) => signal?.addEventListener("abort", () => resolve()));
     await Promise.race([this.loop, giveUp]);
-    await Promise.race([this.persist(), giveUp]);
+    await Promise.race([this.keeper.persist(), giveUp]);
     this.serviceState = "stopped";
   }
 
@@ -226,7 +176,7 @@ export class Scanner implements Service {
   async startPass(): Promise<ScanStatus> {
     if (this.rec.state !== "idle") throw new ScanStateError(this.options.target, "start", this.rec.state);
     this.beginPass("on demand");
-    await this.persist();
+    await this.keeper.persist();
     return this.scanStatus();
   }
 
@@ -235,7 +185,7 @@ export class Scanner implements Service {
     if (this.rec.state !== "scanning") throw new ScanStateError(this.options.target, "pause", this.rec.state);
     this.rec.state = "paused";
     this.wake();
-    await this.persist();
+    await this.keeper.persist();
     this.log.info("scan paused", { pass: this.rec.pass, cursorBlock: this.cursorBlock() });
     return this.scanStatus();
   }
@@ -245,7 +195,7 @@ export class Scanner implements Service {
     if (this.rec.state !== "paused") throw new ScanStateError(this.options.target, "resume", this.rec.state);
     this.rec.state = "scanning";
     this.wake();
-    await this.persist();
+    await this.keeper.persist();
     this.log.info("scan resumed", { pass: this.rec.pass, cursorBlock: this.cursorBlock() });
     return this.scanStatus();
   }
@@ -282,6 +232,11 @@ export class Scanner implements Service {
       bytesPerSecond: Math.round(rate),
       etaSeconds: r.state === "scanning" && rate > 0 ? Math.ceil(remainingBytes / rate) : null,
       neighbourhoodQueue: this.neighbourhoods.queued,
+      hotZones: {
+        knownErrors: this.zones.size,
+        roundBlocks: this.zones.roundBlocks(),
+        padBlocks: this.zones.padBlocks,
+      },
       passStartedAt: r.passStartedAt,
       nextPassAt: this.nextPassAt(),
       totals: { ...this.totals, passes: r.history.length },
@@ -293,21 +248,7 @@ export class Scanner implements Service {
   }
 
   private cursorBlock(): number {
-    const order = this.order;
-    for (let p = this.persistedCursor(); p < order.positions; p++) {
-      const read = order.readAt(p);
-      if (read) return read.firstBlock;
-    }
-    return this.options.source.blockCount;
-  }
-
-  /** Lowest sweep position not yet finished. */
-  private persistedCursor(): number {
-    let cursor = this.nextPosition;
-    for (const job of this.inflight.values()) {
-      if (job.position !== undefined && job.position < cursor) cursor = job.position;
-    }
-    return cursor;
+    return this.jobs.blockAt(this.jobs.persistedCursor());
   }
 
   private nextPassAt(): number | null {
@@ -317,38 +258,18 @@ export class Scanner implements Service {
   }
 
   private beginPass(why: string): void {
-    const r = this.rec;
-    r.state = "scanning";
-    r.pass += 1;
-    r.cursor = 0;
-    r.passStartedAt = this.options.clock.now();
-    r.passScannedBlocks = 0;
-    r.passBytesRead = 0;
-    r.passErrors = 0;
-    this.nextPosition = 0;
+    const r = this.keeper.beginPass();
+    this.jobs.restart();
+    this.imported.due = true;
     this.log.info("scan pass started", { pass: r.pass, why, totalBlocks: this.options.source.blockCount });
     this.wake();
   }
 
   private async finishPass(result: "complete" | "stopped"): Promise<void> {
-    const r = this.rec;
-    const now = this.options.clock.now();
-    const entry = {
-      pass: r.pass,
-      startedAt: r.passStartedAt ?? now,
-      endedAt: now,
-      bytesRead: r.passBytesRead,
-      errorsFound: r.passErrors,
-      result,
-    };
-    r.history = [...r.history, entry].slice(-HISTORY_LIMIT);
-    r.state = "idle";
-    r.cursor = 0;
-    r.passStartedAt = null;
-    r.lastPassEndedAt = now;
-    this.nextPosition = 0;
+    const entry = this.keeper.finishPass(result);
+    this.jobs.restart();
     this.neighbourhoods.newPass();
-    await this.persist();
+    await this.keeper.persist();
     this.log.info(`scan pass ${result}`, { ...entry });
     for (const w of this.passWaiters.splice(0)) w(entry);
   }
@@ -372,72 +293,58 @@ export class Scanner implements Service {
 
   private async run(): Promise<void> {
     const stop = this.stopping.signal;
-    const { clock } = this.options;
+    const inflight = this.jobs.inflight;
     while (!stop.aborted) {
       const state = this.rec.state;
       if (state !== "scanning") {
-        await this.settle();
-        await this.persist();
-        const due = this.nextPassAt();
-        if (this.rec.state !== state) continue;
-        this.waiting = true;
-        for (const w of this.quietWaiters.splice(0)) w();
-        if (state === "idle" && due !== null && clock.now() >= due) {
-          this.beginPass(`${this.options.settings.mode} schedule`);
-          continue;
-        }
-        const wake = this.wakeup.signal;
-        const both = AbortSignal.any([wake, stop]);
-        if (due === null && !both.aborted)
-          await new Promise<void>((resolve) => both.addEventListener("abort", () => resolve()));
-        else if (due !== null) await clock.sleep(due - clock.now(), both);
-        this.waiting = false;
+        await this.waitForWork(state, stop);
         continue;
       }
-      if (this.inflight.size >= this.pacer.queueDepth) {
-        await Promise.race(this.inflight.keys());
+      if (this.imported.due) await this.imported.load(this.rec.pass);
+      if (inflight.size >= this.pacer.queueDepth) {
+        await Promise.race(inflight.keys());
         continue;
       }
-      const job = this.nextJob();
+      const job = this.jobs.next();
       if (!job) {
-        if (this.inflight.size > 0) await Promise.race(this.inflight.keys());
-        else if (state === "scanning") await this.finishPass("complete");
+        if (inflight.size > 0) await Promise.race(inflight.keys());
+        else await this.finishPass("complete");
         continue;
       }
       await this.pacer.admit(job.countBlocks * this.options.source.blockSize, stop);
       if (stop.aborted) {
-        if (job.position !== undefined && job.position < this.nextPosition) this.nextPosition = job.position;
+        this.jobs.giveBack(job);
         break;
       }
-      const run = this.runJob(job).finally(() => this.inflight.delete(run));
-      this.inflight.set(run, job);
-      await this.maybePersist();
+      const run = this.runJob(job).finally(() => inflight.delete(run));
+      inflight.set(run, job);
+      await this.keeper.maybePersist();
     }
     await this.settle();
   }
 
-  private async settle(): Promise<void> {
-    while (this.inflight.size > 0) await Promise.allSettled(this.inflight.keys());
+  /** Idle or paused: persist, start a scheduled pass when due, else sleep until woken or due. */
+  private async waitForWork(state: ScanState, stop: AbortSignal): Promise<void> {
+    const { clock } = this.options;
+    await this.settle();
+    await this.keeper.persist();
+    const due = this.nextPassAt();
+    if (this.rec.state !== state) return;
+    this.waiting = true;
+    for (const w of this.quietWaiters.splice(0)) w();
+    if (state === "idle" && due !== null && clock.now() >= due) {
+      this.beginPass(`${this.options.settings.mode} schedule`);
+      return;
+    }
+    const both = AbortSignal.any([this.wakeup.signal, stop]);
+    if (due === null && !both.aborted)
+      await new Promise<void>((resolve) => both.addEventListener("abort", () => resolve()));
+    else if (due !== null) await clock.sleep(due - clock.now(), both);
+    this.waiting = false;
   }
 
-  /** Neighbourhoods first, then due rechecks of slow ranges, then the sweep. */
-  private nextJob(): Job | undefined {
-    const readBlocks = this.order.geometry.readBlocks;
-    const near = this.neighbourhoods.next(readBlocks);
-    if (near) return { kind: "neighbourhood", ...near };
-    const due = this.suspects.takeDue();
-    if (due) return { kind: "recheck", firstBlock: due.firstBlock, countBlocks: due.countBlocks };
-    while (this.nextPosition < this.order.positions) {
-      const position = this.nextPosition++;
-      const read = this.order.readAt(position);
-      if (!read) continue;
-      if (this.neighbourhoods.covers(read)) {
-        this.rec.passScannedBlocks += read.countBlocks;
-        continue;
-      }
-      return { kind: "sweep", position, ...read };
-    }
-    return undefined;
+  private async settle(): Promise<void> {
+    while (this.jobs.inflight.size > 0) await Promise.allSettled(this.jobs.inflight.keys());
   }
 
   private async runJob(job: Job): Promise<void> {
@@ -446,8 +353,11 @@ export class Scanner implements Service {
     try {
       const slowestMs = await this.reader.read(job, buffer, job.kind !== "recheck");
       if (job.kind === "sweep") this.rec.passScannedBlocks += job.countBlocks;
+      // Re-reads of known-error zones are paid for by the other reads: at most `revisitShare` of all.
+      if (job.kind !== "revisit") this.zones.earn(job.countBlocks);
       if (job.kind === "neighbourhood") this.neighbourhoods.done(job);
       if (job.kind === "recheck") this.reader.rechecked(job, slowestMs);
+      if (job.kind === "imported") await this.imported.done(job);
     } finally {
       this.buffers.push(buffer);
     }
@@ -456,15 +366,13 @@ export class Scanner implements Service {
   private account(bytes: number): void {
     this.rec.passBytesRead += bytes;
     this.totals.bytesRead += bytes;
-    this.bytesSincePersist += bytes;
+    this.keeper.read(bytes);
     this.meter.add(bytes);
   }
 
   /** A block became pending or was remapped after a read/write error (scanner's or a client's). */
   private onError(block: number, kind: "pending" | "remapped"): void {
-    const bySelf = [...this.inflight.values()].some(
-      (j) => block >= j.firstBlock && block < j.firstBlock + j.countBlocks,
-    );
+    const bySelf = this.jobs.reading(block);
     const at = this.options.clock.now();
     if (bySelf) {
       this.rec.passErrors += 1;
@@ -472,55 +380,7 @@ export class Scanner implements Service {
       this.log.warn("scan found a bad block", { block, became: kind, pass: this.rec.pass });
     }
     this.options.onFinding?.({ at, block, kind, source: bySelf ? "scan" : "io" });
-    this.queueNeighbourhood(block);
-  }
-
-  private queueNeighbourhood(block: number): void {
+    this.zones.add(block);
     if (this.neighbourhoods.add(block)) this.wake();
-  }
-
-  /** Log each tenth of a pass once it is durable (what a restart would resume from). */
-  private logProgress(r: ScanRecord): void {
-    if (r.state !== "scanning") return;
-    const total = this.options.source.blockCount;
-    const tenth = total > 0 ? Math.floor((10 * Math.min(total, r.passScannedBlocks)) / total) : 10;
-    const key = r.pass * 100 + tenth;
-    if (tenth === 0 || key <= this.loggedProgress) return;
-    this.loggedProgress = key;
-    const cursorBlock = this.order.readAt(r.cursor)?.firstBlock ?? total;
-    this.log.info("scan progress", {
-      pass: r.pass,
-      percent: tenth * 10,
-      scannedBlocks: r.passScannedBlocks,
-      cursorBlock,
-      errorsFound: r.passErrors,
-    });
-  }
-
-  private async maybePersist(): Promise<void> {
-    const { persistEveryMs, persistEveryBytes } = this.options.settings;
-    const now = this.options.clock.now();
-    if (now - this.lastPersistAt < persistEveryMs && this.bytesSincePersist < persistEveryBytes) return;
-    await this.persist();
-  }
-
-  /** Write the record (serialized; the cursor is the lowest unfinished sweep position). */
-  private persist(): Promise<void> {
-    this.rec.cursor = this.persistedCursor();
-    this.rec.suspects = this.suspects.list();
-    this.lastPersistAt = this.options.clock.now();
-    this.bytesSincePersist = 0;
-    const snapshot: ScanRecord = { ...this.rec };
-    const run = this.persistChain.then(async () => {
-      await saveScanRecord(this.options.statePath, snapshot);
-      this.logProgress(snapshot);
-    });
-    this.persistChain = run.catch((err: unknown) =>
-      this.log.error("scan record could not be written", {
-        path: this.options.statePath,
-        error: String(err),
-      }),
-    );
-    return this.persistChain;
   }
 }
