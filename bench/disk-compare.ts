@@ -23,6 +23,8 @@ export interface DiskCompareOptions {
   readonly rounds: number;
   readonly workloads: readonly Workload[];
   readonly log: (line: string) => void;
+  /** More dmremap servers on the same image, each with its own spare and environment (disk-ab.ts). */
+  readonly variants?: readonly { readonly label: string; readonly env: Record<string, string> }[];
 }
 
 /** Drop clean page-cache pages (root only); false when not permitted. */
@@ -69,6 +71,21 @@ export async function runDiskComparison(
         apiSocket: join(dir, "dm.api"),
       }),
     );
+    for (const v of o.variants ?? []) {
+      const vSpare = join(dir, `spare-${servers.length}.img`);
+      await createSparse(vSpare, 64 << 20);
+      createSet(main, vSpare);
+      servers.push(
+        await startDmremap({
+          label: v.label,
+          main,
+          spare: vSpare,
+          socket: join(dir, `dm${servers.length}.sock`),
+          apiSocket: join(dir, `dm${servers.length}.api`),
+          env: v.env,
+        }),
+      );
+    }
     for (let round = 0; round < o.rounds; round++) {
       for (const w of o.workloads) {
         const order = round % 2 === 1 ? [...servers].reverse() : servers;
@@ -94,6 +111,10 @@ export async function runDiskComparison(
     const kit = meanRow(label, "nbdkit", raw[w.key]!["nbdkit"]!);
     const dm = meanRow(label, "dmremap", raw[w.key]!["dmremap"]!);
     rows.push(kit, { ...dm, ratio: ratioText(dm.mbPerS, kit.mbPerS, "nbdkit") });
+    for (const v of o.variants ?? []) {
+      const r = meanRow(label, v.label, raw[w.key]![v.label]!);
+      rows.push({ ...r, ratio: ratioText(r.mbPerS, kit.mbPerS, "nbdkit") });
+    }
   }
   const note = dropped
     ? `on-disk image in ${o.diskDir}: page cache dropped before every run (both servers)`

@@ -8,6 +8,8 @@ import { decodeDeviceNumber, readBlockDeviceSize, readLogicalBlockSize } from ".
 import { DirectIo } from "./direct-io.js";
 import { DeviceInUseError, OpenError, SpecError } from "./errors.js";
 import { endOfFile, ioFailure, readFully, writeFully } from "./file-io.js";
+import { ioEngineFromEnv, ioWorkerFor, type IoEngine } from "./io-engine.js";
+import { WorkerFilePath } from "./file-device-worker.js";
 
 /** Largest single read()/write() call; longer requests loop (the kernel may also transfer less). */
 const MAX_IO_BYTES = 1 << 30;
@@ -37,6 +39,12 @@ export interface FileDeviceOptions {
    * or claimed (md, LVM, another exclusive opener), which fails with DeviceInUseError.
    */
   readonly exclusive?: boolean;
+  /**
+   * Who does the buffered positional I/O (io-engine.ts): "worker" threads from shared memory,
+   * "loop" (the event loop for tmpfs, libuv's threadpool otherwise) or "auto". Default: the
+   * DMREMAP_IO_ENGINE environment variable, else "auto".
+   */
+  readonly ioEngine?: IoEngine;
 }
 
 function fdatasync(fd: number): Promise<void> {
@@ -139,6 +147,8 @@ export class FileDevice extends BaseDevice {
     readonly memoryBacked: boolean,
     /** Set when opened O_DIRECT: the aligned data path. */
     private readonly directIo: DirectIo | undefined,
+    /** Set when an I/O worker thread does this device's buffered I/O (FIFO). */
+    private readonly worker: WorkerFilePath | undefined,
   ) {
     super();
     this.name = path;
@@ -201,6 +211,9 @@ export class FileDevice extends BaseDevice {
       }
       // The synchronous memory path copies from plain buffers, which O_DIRECT cannot take.
       const memoryBacked = !direct && st.isFile() && (await onMemoryFs(path));
+      const engine = options.ioEngine ?? ioEngineFromEnv();
+      // "auto" is the event loop / threadpool: the worker measured slower on both (docs/PERFORMANCE.md).
+      const useWorker = !direct && engine === "worker";
       const device = new FileDevice(
         path,
         fd,
@@ -209,6 +222,7 @@ export class FileDevice extends BaseDevice {
         readOnly,
         memoryBacked,
         directIo,
+        useWorker ? new WorkerFilePath(ioWorkerFor(path), fd, path) : undefined,
       );
       device.exclusiveKey = exclusiveKey;
       return device;
@@ -223,7 +237,7 @@ export class FileDevice extends BaseDevice {
   static async create(
     path: string,
     sizeBytes: number,
-    options: Pick<FileDeviceOptions, "direct"> = {},
+    options: Pick<FileDeviceOptions, "direct" | "ioEngine"> = {},
   ): Promise<FileDevice> {
     if (!Number.isSafeInteger(sizeBytes) || sizeBytes <= 0 || sizeBytes % 512 !== 0) {
       throw new SpecError(path, `"${path}": size ${sizeBytes} is not a positive multiple of 512 bytes`);
@@ -279,6 +293,7 @@ export class FileDevice extends BaseDevice {
 
   protected _read(offsetBytes: number, target: Uint8Array): Promise<void> {
     if (this.directIo) return this.directRead(this.directIo, offsetBytes, target);
+    if (this.worker?.fits(target.length)) return this.counted(this.worker.read(offsetBytes, target));
     if (this.memoryBacked && target.length <= SYNC_IO_MAX_BYTES) return this.readNow(offsetBytes, target);
     return this.counted(readFully(this.fd, this.name, target, offsetBytes));
   }
@@ -316,6 +331,7 @@ export class FileDevice extends BaseDevice {
 
   protected _write(offsetBytes: number, data: Uint8Array, options: WriteOptions): Promise<void> {
     if (this.directIo) return this.directWrite(this.directIo, offsetBytes, data, options);
+    if (this.worker) return this.counted(this.worker.write(offsetBytes, data, options.fua === true));
     if (this.memoryBacked && !options.fua && data.length <= SYNC_IO_MAX_BYTES) {
       return this.writeNow(offsetBytes, data);
     }
@@ -342,6 +358,7 @@ export class FileDevice extends BaseDevice {
   }
 
   private async sync(): Promise<void> {
+    if (this.worker) return this.worker.sync();
     try {
       await fdatasync(this.fd);
     } catch (err) {
@@ -372,6 +389,7 @@ export class FileDevice extends BaseDevice {
       blockDevice: this.isBlockDevice,
       memoryBacked: this.memoryBacked,
       direct: this.direct,
+      ioEngine: this.worker ? "worker" : "loop",
       ...(this.directIo ? { directAlignmentBytes: this.directIo.alignBytes } : {}),
       inflight: this.inflight,
     };

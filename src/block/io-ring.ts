@@ -1,0 +1,73 @@
+// Layout of the shared memory between the event loop and one I/O worker thread (io-worker.ts,
+// io-worker-thread.ts): control words, a submission ring, a completion ring, slot headers and data.
+
+/** Operations a worker performs. */
+export const OP_READ = 1;
+export const OP_WRITE = 2;
+/** fdatasync(2). */
+export const OP_SYNC = 3;
+/** pwrite(2) then fdatasync(2) (FUA). */
+export const OP_WRITE_SYNC = 4;
+
+/** Control words (Int32 indexes). */
+export const CTRL_SUB_HEAD = 0;
+/** 1 while the worker sleeps in Atomics.wait on CTRL_SUB_HEAD: the event loop must notify it. */
+export const CTRL_WORKER_SLEEPING = 1;
+export const CTRL_COMP_HEAD = 2;
+/** 1 while the event loop waits (Atomics.waitAsync) on CTRL_COMP_HEAD: the worker must notify it. */
+export const CTRL_MAIN_WAITING = 3;
+/** Set to 1 to make the worker exit. */
+export const CTRL_STOP = 4;
+const CTRL_WORDS = 8;
+
+/** Per-slot header words (Int32): op, fd, length, result (bytes, or a negative errno). */
+export const SLOT_OP = 0;
+export const SLOT_FD = 1;
+export const SLOT_LENGTH = 2;
+export const SLOT_RESULT = 3;
+const SLOT_WORDS = 4;
+
+/** Views over one worker's shared memory. */
+export interface IoRing {
+  readonly sab: SharedArrayBuffer;
+  readonly slots: number;
+  readonly slotBytes: number;
+  readonly ctrl: Int32Array;
+  readonly subRing: Int32Array;
+  readonly compRing: Int32Array;
+  readonly header: Int32Array;
+  /** File position of each slot (float64: positions beyond 2^31). */
+  readonly position: Float64Array;
+  /** Data of slot i: data.subarray(i * slotBytes, (i + 1) * slotBytes). */
+  readonly data: Uint8Array;
+}
+
+/** Views over `sab` (new memory when omitted) for `slots` slots of `slotBytes` each. */
+export function ioRing(slots: number, slotBytes: number, sab?: SharedArrayBuffer): IoRing {
+  const intBytes = (CTRL_WORDS + 2 * slots + SLOT_WORDS * slots) * 4;
+  const positionOffset = Math.ceil(intBytes / 8) * 8;
+  const dataOffset = Math.ceil((positionOffset + 8 * slots) / 4096) * 4096;
+  const memory = sab ?? new SharedArrayBuffer(dataOffset + slots * slotBytes);
+  let at = 0;
+  const ints = (n: number): Int32Array => {
+    const view = new Int32Array(memory, at, n);
+    at += n * 4;
+    return view;
+  };
+  return {
+    sab: memory,
+    slots,
+    slotBytes,
+    ctrl: ints(CTRL_WORDS),
+    subRing: ints(slots),
+    compRing: ints(slots),
+    header: ints(SLOT_WORDS * slots),
+    position: new Float64Array(memory, positionOffset, slots),
+    data: new Uint8Array(memory, dataOffset, slots * slotBytes),
+  };
+}
+
+/** Index of slot `slot`'s word `word` in IoRing.header. */
+export function slotWord(slot: number, word: number): number {
+  return slot * SLOT_WORDS + word;
+}

@@ -1,0 +1,272 @@
+// The event-loop side of an I/O worker thread: requests go into shared-memory slots and a
+// submission ring (the worker is woken only when it sleeps); completions are drained in batches,
+// one Atomics.waitAsync wake per batch. Requests of one IoWorker run in submission order (FIFO).
+import os from "node:os";
+import { Worker } from "node:worker_threads";
+import {
+  CTRL_COMP_HEAD,
+  CTRL_MAIN_WAITING,
+  CTRL_STOP,
+  CTRL_SUB_HEAD,
+  CTRL_WORKER_SLEEPING,
+  ioRing,
+  OP_READ,
+  OP_SYNC,
+  OP_WRITE,
+  OP_WRITE_SYNC,
+  SLOT_FD,
+  SLOT_LENGTH,
+  SLOT_OP,
+  SLOT_RESULT,
+  slotWord,
+  type IoRing,
+} from "./io-ring.js";
+
+type WaitAsync = (
+  view: Int32Array,
+  index: number,
+  value: number,
+) => { async: false; value: string } | { async: true; value: Promise<string> };
+/** ES2024's Atomics.waitAsync (Node 20 has it; the ES2022 lib does not declare it). */
+const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
+
+const ERRNO_NAMES = new Map<number, string>(
+  Object.entries(os.constants.errno).map(([name, n]) => [-n, name] as const),
+);
+
+/** A failed worker operation: an errno error like the one fs would have thrown. */
+function errnoError(errno: number, op: string): NodeJS.ErrnoException {
+  const code = ERRNO_NAMES.get(errno) ?? "EIO";
+  const err: NodeJS.ErrnoException = new Error(`${code}: ${op} failed in the I/O worker`);
+  err.code = code;
+  err.errno = errno;
+  return err;
+}
+
+/** Options of one I/O worker. */
+export interface IoWorkerOptions {
+  /** Requests in flight at once (a power of two); later ones wait in order. Default 64. */
+  readonly slots?: number;
+  /** Largest request in bytes; larger ones are the caller's to split or route elsewhere. */
+  readonly slotBytes?: number;
+  /** Microseconds the worker polls for more requests before it sleeps. Default 0. */
+  readonly spinUs?: number;
+  /**
+   * Event-loop turns (setImmediate) that look for completions before the event loop waits for a
+   * wake-up from the worker; 0 waits at once. Default 0.
+   */
+  readonly pollTurns?: number;
+}
+
+type Settle = (result: number) => void;
+
+/** One worker thread doing positional I/O on any fd of this process, in submission order. */
+export class IoWorker {
+  readonly slotBytes: number;
+  private readonly ring: IoRing;
+  private readonly worker: Worker;
+  private readonly mask: number;
+  private readonly free: number[] = [];
+  /** Completion callback and read target of each busy slot. */
+  private readonly settle: (Settle | undefined)[];
+  private readonly targets: (Uint8Array | undefined)[];
+  /** Submissions waiting for a free slot, in order. */
+  private readonly backlog: (() => void)[] = [];
+  private subHead = 0;
+  private compTail = 0;
+  private inflight = 0;
+  private armed = false;
+  private readonly pollTurns: number;
+  /** Turns polled since the last completion. */
+  private idleTurns = 0;
+  private polling = false;
+  private readonly onPoll = (): void => {
+    this.polling = false;
+    const before = this.compTail;
+    this.drain();
+    if (this.compTail !== before) this.idleTurns = 0;
+  };
+  private draining = false;
+  private closed = false;
+  private kickQueued = false;
+  private readonly kick = (): void => {
+    this.kickQueued = false;
+    const { ctrl } = this.ring;
+    if (Atomics.load(ctrl, CTRL_WORKER_SLEEPING) === 1) Atomics.notify(ctrl, CTRL_SUB_HEAD, 1);
+  };
+  private readonly onWake = (): void => {
+    this.armed = false;
+    this.drain();
+  };
+
+  constructor(options: IoWorkerOptions = {}) {
+    const slots = options.slots ?? 64;
+    if (!Number.isInteger(slots) || slots < 1 || (slots & (slots - 1)) !== 0) {
+      throw new RangeError(`I/O worker slots ${slots} is not a power of two`);
+    }
+    this.slotBytes = options.slotBytes ?? 128 * 1024;
+    this.mask = slots - 1;
+    this.pollTurns = options.pollTurns ?? 0;
+    this.ring = ioRing(slots, this.slotBytes);
+    this.settle = new Array<Settle | undefined>(slots).fill(undefined);
+    this.targets = new Array<Uint8Array | undefined>(slots).fill(undefined);
+    for (let i = slots - 1; i >= 0; i--) this.free.push(i);
+    this.worker = new Worker(new URL("./io-worker-thread.js", import.meta.url), {
+      workerData: { sab: this.ring.sab, slots, slotBytes: this.slotBytes, spinUs: options.spinUs ?? 0 },
+    });
+    this.worker.unref();
+    // A worker that dies (it should not) must not leave requests waiting forever: they fail with EIO.
+    this.worker.on("error", () => undefined);
+    this.worker.on("exit", () => this.failAll());
+  }
+
+  private failAll(): void {
+    this.closed = true;
+    for (let slot = 0; slot < this.settle.length; slot++) {
+      const done = this.settle[slot];
+      this.settle[slot] = undefined;
+      this.targets[slot] = undefined;
+      if (done) done(-5);
+    }
+    for (const next of this.backlog.splice(0)) next();
+    this.inflight = 0;
+  }
+
+  /** Requests submitted and not yet completed (including those waiting for a slot). */
+  get pending(): number {
+    return this.inflight + this.backlog.length;
+  }
+
+  /** pread(2) of target.length (<= slotBytes) bytes at `position`; resolves with the bytes read. */
+  read(fd: number, position: number, target: Uint8Array): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.submit(OP_READ, fd, position, target.length, undefined, target, (n) =>
+        n < 0 ? reject(errnoError(n, "read")) : resolve(n),
+      );
+    });
+  }
+
+  /** pwrite(2) of all of `data` (<= slotBytes) at `position`, then fdatasync(2) when `sync`. */
+  write(fd: number, position: number, data: Uint8Array, sync: boolean): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.submit(sync ? OP_WRITE_SYNC : OP_WRITE, fd, position, data.length, data, undefined, (n) =>
+        n < 0 ? reject(errnoError(n, "write")) : resolve(),
+      );
+    });
+  }
+
+  /** fdatasync(2) after every request submitted before it. */
+  sync(fd: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.submit(OP_SYNC, fd, 0, 0, undefined, undefined, (n) =>
+        n < 0 ? reject(errnoError(n, "flush")) : resolve(),
+      );
+    });
+  }
+
+  /** Stop the thread once it is idle; requests submitted afterwards fail. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    Atomics.store(this.ring.ctrl, CTRL_STOP, 1);
+    Atomics.notify(this.ring.ctrl, CTRL_SUB_HEAD);
+    await this.worker.terminate();
+  }
+
+  private submit(
+    op: number,
+    fd: number,
+    position: number,
+    length: number,
+    data: Uint8Array | undefined,
+    target: Uint8Array | undefined,
+    done: Settle,
+  ): void {
+    if (this.closed) return done(-5);
+    if (length > this.slotBytes) throw new RangeError(`I/O request of ${length} bytes exceeds a slot`);
+    // Later requests queue behind waiting ones, so the worker still sees them in submission order.
+    const slot = this.backlog.length === 0 ? this.free.pop() : undefined;
+    if (slot === undefined) {
+      this.backlog.push(() => this.place(this.free.pop()!, op, fd, position, length, data, target, done));
+      return;
+    }
+    this.place(slot, op, fd, position, length, data, target, done);
+  }
+
+  private place(
+    slot: number,
+    op: number,
+    fd: number,
+    position: number,
+    length: number,
+    data: Uint8Array | undefined,
+    target: Uint8Array | undefined,
+    done: Settle,
+  ): void {
+    if (this.closed) return done(-5);
+    const { header, ctrl } = this.ring;
+    header[slotWord(slot, SLOT_OP)] = op;
+    header[slotWord(slot, SLOT_FD)] = fd;
+    header[slotWord(slot, SLOT_LENGTH)] = length;
+    this.ring.position[slot] = position;
+    if (data) this.ring.data.set(data, slot * this.slotBytes);
+    this.settle[slot] = done;
+    this.targets[slot] = target;
+    this.ring.subRing[this.subHead & this.mask] = slot;
+    this.subHead = (this.subHead + 1) | 0;
+    Atomics.store(ctrl, CTRL_SUB_HEAD, this.subHead);
+    // One wake for the requests of this burst: the check runs once the current microtasks are done.
+    if (!this.kickQueued) {
+      this.kickQueued = true;
+      queueMicrotask(this.kick);
+    }
+    if (this.inflight++ === 0) this.worker.ref();
+    this.arm();
+  }
+
+  /** Look for the next completion on a later turn, or wait (without blocking) for a wake-up. */
+  private arm(): void {
+    if (this.armed || this.polling || this.draining || this.inflight === 0) return;
+    if (this.idleTurns++ < this.pollTurns) {
+      this.polling = true;
+      setImmediate(this.onPoll);
+      return;
+    }
+    this.idleTurns = 0;
+    const { ctrl } = this.ring;
+    Atomics.store(ctrl, CTRL_MAIN_WAITING, 1);
+    const wait = waitAsync(ctrl, CTRL_COMP_HEAD, this.compTail);
+    this.armed = true;
+    if (wait.async) void wait.value.then(this.onWake);
+    else queueMicrotask(this.onWake);
+  }
+
+  private drain(): void {
+    const { ctrl, compRing, header, data } = this.ring;
+    let head = Atomics.load(ctrl, CTRL_COMP_HEAD);
+    this.draining = true;
+    while (this.compTail !== head) {
+      while (this.compTail !== head) {
+        const slot = compRing[this.compTail & this.mask]!;
+        this.compTail = (this.compTail + 1) | 0;
+        const result = header[slotWord(slot, SLOT_RESULT)]!;
+        const target = this.targets[slot];
+        if (target && result > 0) {
+          const base = slot * this.slotBytes;
+          target.set(data.subarray(base, base + result));
+        }
+        const done = this.settle[slot]!;
+        this.settle[slot] = undefined;
+        this.targets[slot] = undefined;
+        this.free.push(slot);
+        if (--this.inflight === 0) this.worker.unref();
+        done(result);
+        const next = this.backlog.shift();
+        if (next) next();
+      }
+      head = Atomics.load(ctrl, CTRL_COMP_HEAD);
+    }
+    this.draining = false;
+    this.arm();
+  }
+}
