@@ -1,0 +1,114 @@
+// The replacement tee: writes, zeroing and trims reach both devices while armed, a user write that
+// overlaps a copy in progress waits for it and wins on the new device, swap() serves the new device.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { LayerDevice, readBytes } from "./base-device.js";
+import type { BlockDevice, WriteOptions } from "./block-device.js";
+import { MemoryDevice } from "./memory-device.js";
+import { ReplaceTee } from "./replace-tee.js";
+import { runBlockDeviceContract } from "./contract.js";
+
+const MiB = 1 << 20;
+const fill = (n: number, v: number) => new Uint8Array(n).fill(v);
+
+/** Holds every write until release() (the test decides when a copy's write lands). */
+class HeldWrites extends LayerDevice {
+  readonly name = "held";
+  private waiting: (() => void)[] = [];
+  hold = true;
+  held = 0;
+  constructor(lower: BlockDevice) {
+    super(lower);
+  }
+  protected override async _write(offsetBytes: number, data: Uint8Array, options: WriteOptions) {
+    if (this.hold) {
+      this.held++;
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    }
+    return this.lower.write(offsetBytes, data, options);
+  }
+  release(): void {
+    this.hold = false;
+    for (const go of this.waiting.splice(0)) go();
+  }
+  describe(): string {
+    return "held:" + this.lower.describe();
+  }
+}
+
+test("armed, writes and zeroes land on both devices and are recorded as wholly written", async () => {
+  const old = new MemoryDevice({ sizeBytes: MiB });
+  const next = new MemoryDevice({ sizeBytes: 2 * MiB });
+  const tee = new ReplaceTee(old);
+  await tee.write(0, fill(4096, 1));
+  assert.deepEqual(await readBytes(next, 0, 4096), Buffer.from(fill(4096, 0)), "not armed yet");
+  await tee.arm(next, 4096);
+  await tee.write(8192, fill(6144, 2));
+  await tee.writeZeroes(0, 4096);
+  for (const dev of [old, next]) {
+    assert.deepEqual(await readBytes(dev, 8192, 6144), Buffer.from(fill(6144, 2)));
+    assert.deepEqual(await readBytes(dev, 0, 4096), Buffer.from(fill(4096, 0)));
+  }
+  assert.equal(tee.wasWhollyWritten(0), true);
+  assert.equal(tee.wasWhollyWritten(2), true);
+  assert.equal(tee.wasWhollyWritten(3), false, "block 3 was written only in part");
+  assert.equal(tee.mirroredBytes, 6144 + 4096);
+  await assert.rejects(tee.arm(next, 4096), /already armed/);
+  await tee.close();
+});
+
+test("a user write overlapping a copy in progress waits for it and wins on the new device", async () => {
+  const old = new MemoryDevice({ sizeBytes: MiB });
+  await old.write(0, fill(65536, 7));
+  const next = new HeldWrites(new MemoryDevice({ sizeBytes: MiB }));
+  const tee = new ReplaceTee(old);
+  await tee.arm(next, 4096);
+  // The copier read the old bytes (7) and its write to the new device is held.
+  const copy = tee.copyRange(0, new Uint8Array(65536));
+  while (next.held === 0) await new Promise((r) => setImmediate(r));
+  let userDone = false;
+  const user = tee.write(4096, fill(4096, 9)).then(() => (userDone = true));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(userDone, false, "the user write waits for the copy of its range");
+  next.release();
+  await Promise.all([copy, user]);
+  assert.deepEqual(await readBytes(next, 4096, 4096), Buffer.from(fill(4096, 9)), "the user's data wins");
+  assert.deepEqual(await readBytes(next, 0, 4096), Buffer.from(fill(4096, 7)), "copied bytes");
+  assert.deepEqual(await readBytes(old, 4096, 4096), Buffer.from(fill(4096, 9)));
+  await tee.close();
+});
+
+test("swap() serves the replacement and hands back the old device; a failing replacement never fails user I/O", async () => {
+  const old = new MemoryDevice({ sizeBytes: MiB, name: "old" });
+  const next = new MemoryDevice({ sizeBytes: MiB, name: "new" });
+  const tee = new ReplaceTee(old);
+  await assert.rejects(tee.arm(new MemoryDevice({ sizeBytes: 512 << 10 }), 4096), /fewer than/);
+  await tee.arm(next, 4096);
+  await tee.write(0, fill(512, 3));
+  const back = await tee.swap();
+  assert.equal(back, old);
+  assert.equal(tee.describe(), next.describe());
+  await tee.write(512, fill(512, 4));
+  assert.deepEqual(await readBytes(old, 512, 512), Buffer.from(fill(512, 0)), "old device no longer written");
+  assert.deepEqual(await readBytes(tee, 0, 1024), Buffer.concat([fill(512, 3), fill(512, 4)]));
+
+  const broken = new MemoryDevice({ sizeBytes: MiB, name: "broken" });
+  await broken.close();
+  await tee.arm(broken, 4096);
+  await tee.write(0, fill(512, 5));
+  await tee.flush();
+  assert.match(String(tee.replacementError), /closed/i);
+  assert.equal(await tee.disarm(), broken);
+  await back.close();
+  await tee.close();
+});
+
+runBlockDeviceContract("ReplaceTee (pass-through)", async () => ({
+  device: new ReplaceTee(new MemoryDevice({ sizeBytes: MiB })),
+}));
+
+runBlockDeviceContract("ReplaceTee (armed: mirroring to a replacement)", async () => {
+  const tee = new ReplaceTee(new MemoryDevice({ sizeBytes: MiB }));
+  await tee.arm(new MemoryDevice({ sizeBytes: MiB }), 4096);
+  return { device: tee };
+});

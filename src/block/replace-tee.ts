@@ -1,0 +1,260 @@
+// The main-replacement tee: a layer over the main device that, while a replacement is armed, mirrors
+// every write, zeroing and trim to the new device too, lets a copier move ranges under a range lock,
+// and at the end swaps the new device in as the one it serves (the old one is handed back to close).
+import type {
+  BlockDevice,
+  DeviceCapabilities,
+  DeviceStatus,
+  WriteOptions,
+  WriteZeroesOptions,
+} from "./block-device.js";
+import { BaseDevice, zeroes } from "./base-device.js";
+import { RangeLock } from "./range-lock.js";
+
+/**
+ * Why no user write can be lost on the new device: user writes and the copier's read-then-write of a
+ * range take the same range lock. A copier that read the old bytes holds the lock until it has
+ * written them to the new device, so an overlapping user write waits and then lands on both devices
+ * after the copy (it wins); a user write already holding the lock finishes on both before the
+ * copier reads (the copier then copies the new bytes). Writes that started before arming are waited
+ * for by arm(), so no write reaches only the old device after arm() resolves.
+ */
+export class ReplaceTee extends BaseDevice {
+  readonly name = "replace-tee";
+  private current: BlockDevice;
+  private target: BlockDevice | undefined;
+  private readonly lock = new RangeLock();
+  private readonly inflight = new Set<Promise<unknown>>();
+  /** Blocks wholly written (or zeroed) while armed, one bit each (undefined when not armed). */
+  private rewritten: Uint8Array | undefined;
+  private rewrittenBlockSize = 1;
+  private targetError: unknown;
+  /** Bytes written to the new device by user writes while armed. */
+  mirroredBytes = 0;
+
+  constructor(lower: BlockDevice) {
+    super();
+    this.current = lower;
+  }
+
+  /** The device served now (the old main until swap()). */
+  get lower(): BlockDevice {
+    return this.current;
+  }
+
+  /** The device being filled, while armed. */
+  get replacement(): BlockDevice | undefined {
+    return this.target;
+  }
+
+  /** The first error of the new device (its writes or flushes), if any: the replacement has failed. */
+  get replacementError(): unknown {
+    return this.targetError;
+  }
+
+  get sizeBytes(): number {
+    return this.current.sizeBytes;
+  }
+
+  override get logicalBlockSize(): number {
+    return this.current.logicalBlockSize;
+  }
+
+  get capabilities(): DeviceCapabilities {
+    return this.current.capabilities;
+  }
+
+  describe(): string {
+    return this.current.describe();
+  }
+
+  /**
+   * Start mirroring to `target` (at least as large as the served device). Resolves once every write
+   * that started before is finished. `blockSize` is the unit of wasWhollyWritten().
+   */
+  async arm(target: BlockDevice, blockSize: number): Promise<void> {
+    if (this.target) throw new RangeError(`a replacement is already armed (${this.target.describe()})`);
+    if (target.sizeBytes < this.current.sizeBytes)
+      throw new RangeError(
+        `replacement ${target.describe()} has ${target.sizeBytes} bytes, fewer than ${this.current.sizeBytes}`,
+      );
+    this.target = target;
+    this.targetError = undefined;
+    this.rewrittenBlockSize = blockSize;
+    this.rewritten = new Uint8Array(Math.ceil(Math.ceil(this.current.sizeBytes / blockSize) / 8));
+    await Promise.allSettled([...this.inflight]);
+  }
+
+  /** Stop mirroring; returns the replacement device (not closed) or undefined when none was armed. */
+  async disarm(): Promise<BlockDevice | undefined> {
+    const target = this.target;
+    this.target = undefined;
+    this.rewritten = undefined;
+    await Promise.allSettled([...this.inflight]);
+    return target;
+  }
+
+  /**
+   * Serve from the replacement from now on (`onSwapped` runs at that very moment, before any other
+   * I/O); resolves with the old device once every I/O that started before has finished (the caller
+   * closes it).
+   */
+  async swap(onSwapped?: () => void): Promise<BlockDevice> {
+    const target = this.target;
+    if (!target) throw new RangeError("no replacement is armed");
+    const old = this.current;
+    this.current = target;
+    onSwapped?.();
+    this.target = undefined;
+    this.rewritten = undefined;
+    await Promise.allSettled([...this.inflight]);
+    return old;
+  }
+
+  /** Was block `block` wholly written or zeroed by a user while armed? */
+  wasWhollyWritten(block: number): boolean {
+    const map = this.rewritten;
+    return map !== undefined && ((map[block >> 3] ?? 0) & (1 << (block & 7))) !== 0;
+  }
+
+  /**
+   * Copy [offsetBytes, +buf.length) from the served device to the replacement, holding the range
+   * lock from the read to the end of the write (see the class comment). Read errors propagate.
+   */
+  async copyRange(offsetBytes: number, buf: Uint8Array): Promise<void> {
+    const release = await this.lock.acquire(offsetBytes, offsetBytes + buf.length);
+    try {
+      const target = this.target;
+      if (!target) throw new RangeError("no replacement is armed");
+      await this.current.read(offsetBytes, buf);
+      await target.write(offsetBytes, buf);
+    } finally {
+      release();
+    }
+  }
+
+  /** Flush the replacement (before the switch commits). */
+  async flushReplacement(): Promise<void> {
+    if (!this.target) throw new RangeError("no replacement is armed");
+    await this.target.flush();
+  }
+
+  protected _read(offsetBytes: number, target: Uint8Array): Promise<void> {
+    return this.track(this.current.read(offsetBytes, target));
+  }
+
+  protected _write(offsetBytes: number, data: Uint8Array, options: WriteOptions): Promise<void> {
+    if (!this.target) return this.track(this.current.write(offsetBytes, data, options));
+    return this.track(
+      this.both(offsetBytes, data.length, true, (d) => d.write(offsetBytes, data, options), options.fua),
+    );
+  }
+
+  protected override _writeZeroes(
+    offsetBytes: number,
+    lengthBytes: number,
+    options: WriteZeroesOptions,
+  ): Promise<void> {
+    if (!this.target) return this.track(this.current.writeZeroes(offsetBytes, lengthBytes, options));
+    return this.track(
+      this.both(
+        offsetBytes,
+        lengthBytes,
+        true,
+        (d) =>
+          d === this.current || d.capabilities.writeZeroes
+            ? d.writeZeroes(offsetBytes, lengthBytes, options)
+            : d.write(offsetBytes, zeroes(lengthBytes), options),
+        options.fua,
+      ),
+    );
+  }
+
+  protected override _trim(offsetBytes: number, lengthBytes: number): Promise<void> {
+    if (!this.target) return this.track(this.current.trim(offsetBytes, lengthBytes));
+    // TRIM is advisory: a replacement that cannot trim keeps the copied bytes, which is allowed.
+    return this.track(
+      this.both(offsetBytes, lengthBytes, false, (d) =>
+        d === this.current || d.capabilities.trim ? d.trim(offsetBytes, lengthBytes) : Promise.resolve(),
+      ),
+    );
+  }
+
+  protected async _flush(): Promise<void> {
+    const target = this.target;
+    const flushes = [this.current.flush(), ...(target ? [target.flush()] : [])];
+    const [main, replacement] = await this.track(Promise.allSettled(flushes));
+    if (replacement?.status === "rejected") this.noteTargetError(replacement.reason);
+    if (main!.status === "rejected") throw main!.reason;
+  }
+
+  /**
+   * Run `op` on the served device and on the replacement under the range lock. The served device's
+   * outcome is the request's; a replacement failure fails the replacement, never the user's I/O.
+   */
+  private async both(
+    offsetBytes: number,
+    lengthBytes: number,
+    writes: boolean,
+    op: (device: BlockDevice) => Promise<void>,
+    fua?: boolean,
+  ): Promise<void> {
+    const release = await this.lock.acquire(offsetBytes, offsetBytes + lengthBytes);
+    try {
+      const target = this.target;
+      const onTarget = async () => {
+        if (!target) return;
+        await op(target);
+        if (fua && !target.capabilities.fua) await target.flush();
+      };
+      const [main, replacement] = await Promise.allSettled([op(this.current), onTarget()]);
+      if (replacement.status === "rejected") this.noteTargetError(replacement.reason);
+      else if (target && writes) {
+        this.mirroredBytes += lengthBytes;
+        this.markRewritten(offsetBytes, lengthBytes);
+      }
+      if (main.status === "rejected") throw main.reason;
+    } finally {
+      release();
+    }
+  }
+
+  private markRewritten(offsetBytes: number, lengthBytes: number): void {
+    const map = this.rewritten;
+    if (!map) return;
+    const bs = this.rewrittenBlockSize;
+    const end = Math.min(offsetBytes + lengthBytes, this.current.sizeBytes);
+    // The last block may be partial: wholly written means up to the end of the device.
+    for (
+      let b = Math.ceil(offsetBytes / bs);
+      b * bs < end && Math.min((b + 1) * bs, this.current.sizeBytes) <= end;
+      b++
+    )
+      map[b >> 3]! |= 1 << (b & 7);
+  }
+
+  private noteTargetError(err: unknown): void {
+    this.targetError ??= err;
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inflight.add(p);
+    const done = () => this.inflight.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  protected override async _close(): Promise<void> {
+    const target = this.target;
+    this.target = undefined;
+    await Promise.allSettled([this.current.close(), ...(target ? [target.close()] : [])]);
+  }
+
+  /** The served main's own status (the tee is transparent, like the fence), plus the replacement. */
+  override status(): DeviceStatus {
+    return {
+      ...this.current.status(),
+      replace: { replacing: this.target?.describe() ?? null, mirroredBytes: this.mirroredBytes },
+    };
+  }
+}

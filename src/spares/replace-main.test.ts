@@ -1,0 +1,262 @@
+// Replacing the main of a served set: copy order (sequential, remapped and pending skipped, failed
+// areas retried block by block at the end), user writes during the copy land on the new device, the
+// switch commits the new identity and serves from it, resume after a crash continues at the saved
+// cursor, and a crash at every write and flush of a replacement leaves old or new main, never a mix.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { LayerDevice, readBytes } from "../block/base-device.js";
+import type { BlockDevice } from "../block/block-device.js";
+import type { DeviceIdentity } from "../block/device-identity.js";
+import { MemoryDevice } from "../block/memory-device.js";
+import { Prng } from "../block/prng.js";
+import { ReplaceTee } from "../block/replace-tee.js";
+import { createSet } from "../metadata/create-set.js";
+import { openSet } from "../metadata/open-set.js";
+import { SpareStore } from "../metadata/spare-store.js";
+import { openRemappedDevice, type RemappedDevice } from "../remap/remapped-device.js";
+import { FaultyDevice } from "../remap/testing/faulty-device.js";
+import { KeepOpenDevice, pattern } from "../remap/testing/rig.js";
+import { CrashDevice, CrashRecorder, type CrashPoint, crashImage } from "../testing/crash-device.js";
+import { ReplaceMainJob, type ReplaceCheckpoint } from "./replace-main.js";
+import { planReplace } from "./replace-plan.js";
+
+const BS = 4096;
+const MAIN = 1 << 20;
+const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(b);
+const OLD_ID: DeviceIdentity = { kind: "nbd", uri: "nbd://old", sizeBytes: MAIN };
+const NEW_ID: DeviceIdentity = { kind: "nbd", uri: "nbd://new", sizeBytes: MAIN };
+
+/** Records the offset and length of every read that reaches the old main's medium. */
+class ReadLog extends LayerDevice {
+  readonly name = "read-log";
+  readonly reads: [number, number][] = [];
+  protected override _read(offsetBytes: number, target: Uint8Array) {
+    this.reads.push([offsetBytes, target.length]);
+    return this.lower.read(offsetBytes, target);
+  }
+  describe(): string {
+    return this.lower.describe();
+  }
+}
+
+async function served(spares: BlockDevice[] = [new MemoryDevice({ sizeBytes: 1 << 20 })]) {
+  const mainMedia = new MemoryDevice({ sizeBytes: MAIN, name: "old-media" });
+  const log = new ReadLog(new KeepOpenDevice(mainMedia));
+  const faulty = new FaultyDevice(log, "old");
+  const tee = new ReplaceTee(faulty);
+  const kept = spares.map((s) => new KeepOpenDevice(s));
+  const opened = await createSet({
+    main: tee,
+    spares: kept,
+    blockSize: BS,
+    name: "r",
+    journalBytes: 8192,
+    mainIdentity: OLD_ID,
+  });
+  const dev = openRemappedDevice({ main: tee, spares: kept, opened });
+  for (let b = 0; b < dev.blockCount; b++) await dev.write(b * BS, pattern(BS, b));
+  await dev.flush();
+  log.reads.length = 0;
+  const commitSwitch = () => (opened.store as SpareStore).commitMainIdentity(NEW_ID);
+  return { mainMedia, log, faulty, tee, dev, opened, commitSwitch };
+}
+
+async function assertAll(dev: RemappedDevice, expected: (b: number) => number, skip: number[] = []) {
+  for (let b = 0; b < dev.blockCount; b++) {
+    if (skip.includes(b)) continue;
+    assert.ok(same(await readBytes(dev, b * BS, BS), pattern(BS, expected(b))), `block ${b}`);
+  }
+}
+
+test("the copy is sequential, skips remapped and pending blocks, retries failed areas last, then switches", async () => {
+  const { log, faulty, tee, dev, opened, commitSwitch } = await served();
+  await dev.remapBlock(10);
+  await dev.remapBlock(11);
+  await dev.markPending(20);
+  faulty.breakBlock(100, BS, { reads: true });
+  faulty.transientReads.set((200 * BS) / 512, 1); // fails the bulk read once, reads on retry
+  const plan = planReplace(dev, 2 * MAIN);
+  assert.deepEqual(
+    { remapped: plan.remapped, pending: plan.pending, toCopy: plan.toCopy },
+    { remapped: 2, pending: 1, toCopy: 256 - 3 },
+  );
+  const newMedia = new MemoryDevice({ sizeBytes: MAIN, name: "new-media" });
+  await tee.arm(newMedia, BS);
+  const job = new ReplaceMainJob(dev, tee, { commitSwitch, chunkBytes: 64 << 10, concurrency: 1 });
+  const done = await job.start();
+  assert.equal(done.state, "done");
+  assert.equal(done.remappedSkipped, 2);
+  assert.deepEqual(done.unreadableBlocks, [20, 100]);
+  assert.equal(done.unremapped, 2);
+  // Bulk reads: ascending, never over a remapped or pending block.
+  const bulk = log.reads.filter(([, n]) => n > BS);
+  for (let i = 1; i < bulk.length; i++) assert.ok(bulk[i]![0] > bulk[i - 1]![0], "ascending");
+  for (const [off, n] of bulk)
+    for (const b of [10, 11, 20]) assert.ok(b * BS >= off + n || b * BS < off, `bulk read over ${b}`);
+  assert.deepEqual(bulk[0], [0, 10 * BS], "first extent stops at remapped block 10");
+  // Single-block retries of the failed areas come after the last bulk read.
+  const lastBulk = log.reads.lastIndexOf(bulk[bulk.length - 1]!);
+  const firstRetry = log.reads.findIndex(([off, n]) => n === BS && off === 96 * BS);
+  assert.ok(firstRetry > lastBulk, "retries after the bulk pass");
+  // Switched: the new identity is committed, the device serves from the new medium, slots are free.
+  assert.equal(tee.lower, newMedia);
+  assert.deepEqual((opened.store as SpareStore).mainIdentity, NEW_ID);
+  assert.equal(dev.remappedCount, 0);
+  assert.equal(dev.spareUsage()[0]!.usedBlocks, 0);
+  await assertAll(dev, (b) => b, [20, 100]);
+  await assert.rejects(readBytes(dev, 100 * BS, BS), /pending/);
+  assert.ok(same(await readBytes(newMedia, 10 * BS, BS), pattern(BS, 10)), "remapped block moved back");
+  assert.ok(same(await readBytes(newMedia, 200 * BS, BS), pattern(BS, 200)), "retried block copied");
+  await dev.close();
+});
+
+test("user writes during the copy land on the new device; a block rewritten whole is not left pending", async () => {
+  const { faulty, tee, dev, commitSwitch } = await served();
+  faulty.breakBlock(100, BS, { reads: true });
+  await dev.remapBlock(50);
+  const newMedia = new MemoryDevice({ sizeBytes: MAIN, name: "new-media" });
+  await tee.arm(newMedia, BS);
+  const job = new ReplaceMainJob(dev, tee, { commitSwitch, chunkBytes: 16 << 10, concurrency: 2 });
+  const rng = new Prng(7);
+  const expected = new Map<number, number>();
+  let finished = false;
+  let ops = 0;
+  const workload = (async () => {
+    await dev.write(100 * BS, pattern(BS, 9100));
+    expected.set(100, 9100);
+    while (!finished || ops < 200) {
+      const b = rng.nextInt(dev.blockCount);
+      if (b === 100) continue;
+      if (rng.nextInt(2) === 0) {
+        await dev.write(b * BS, pattern(BS, 10000 + ops));
+        expected.set(b, 10000 + ops);
+      } else
+        assert.ok(same(await readBytes(dev, b * BS, BS), pattern(BS, expected.get(b) ?? b)), `block ${b}`);
+      ops++;
+    }
+  })();
+  const [done] = await Promise.all([job.start().finally(() => (finished = true)), workload]);
+  assert.equal(done.state, "done");
+  assert.deepEqual(done.unreadableBlocks, []);
+  await assertAll(dev, (b) => expected.get(b) ?? b);
+  for (let b = 0; b < dev.blockCount; b++)
+    assert.ok(same(await readBytes(newMedia, b * BS, BS), pattern(BS, expected.get(b) ?? b)), `new ${b}`);
+  await dev.close();
+});
+
+test("pause holds the copy; after a crash the replacement resumes at the saved cursor", async () => {
+  const spareMedia = new MemoryDevice({ sizeBytes: 1 << 20 });
+  const first = await served([spareMedia]);
+  const newMedia = new MemoryDevice({ sizeBytes: MAIN, name: "new-media" });
+  await first.tee.arm(new KeepOpenDevice(newMedia), BS);
+  let saved: ReplaceCheckpoint | undefined;
+  let saves = 0;
+  const job = new ReplaceMainJob(first.dev, first.tee, {
+    commitSwitch: first.commitSwitch,
+    chunkBytes: 64 << 10,
+    concurrency: 1,
+    saveEveryBytes: 128 << 10,
+    save: async (c) => {
+      if (++saves === 3) throw new Error("power cut");
+      saved = c;
+    },
+  });
+  assert.equal(job.pause().state, "paused");
+  const running = job.start();
+  await first.dev.idle();
+  assert.equal(job.progress().copiedBytes, 0, "nothing copied while paused");
+  job.resume();
+  await assert.rejects(running, /power cut/);
+  assert.equal(job.progress().state, "failed");
+  assert.equal(saved?.phase, "copying");
+  assert.equal(saved?.cursorBlock, 64);
+  await first.dev.close();
+
+  // Restart: the set still runs on the old main; the tee is armed again before any I/O, then resumed.
+  const spares = [new KeepOpenDevice(spareMedia)];
+  const log = new ReadLog(new KeepOpenDevice(first.mainMedia));
+  const tee = new ReplaceTee(log);
+  const opened = await openSet({ spares, main: tee });
+  assert.deepEqual((opened.store as SpareStore).mainIdentity, OLD_ID);
+  const dev = openRemappedDevice({ main: tee, spares, opened });
+  await tee.arm(new KeepOpenDevice(newMedia), BS);
+  await dev.write(5 * BS, pattern(BS, 555)); // below the cursor: reaches the new device through the tee
+  const resumed = new ReplaceMainJob(dev, tee, {
+    commitSwitch: () => (opened.store as SpareStore).commitMainIdentity(NEW_ID),
+    resumeFrom: saved!,
+    chunkBytes: 64 << 10,
+  });
+  assert.equal((await resumed.start()).state, "done");
+  assert.equal(log.reads[0]![0], 64 * BS, "the copy starts again at the saved cursor");
+  await assertAll(dev, (b) => (b === 5 ? 555 : b));
+  await dev.close();
+});
+
+test("a crash at every write and flush of a replacement leaves the old or the new main, data exact", async () => {
+  const recorder = new CrashRecorder();
+  const SPARE = 512 << 10;
+  const spares = [new CrashDevice({ sizeBytes: SPARE, name: "spare0", recorder })];
+  const newDev = new CrashDevice({ sizeBytes: MAIN, name: "new", recorder });
+  const oldMedia = new MemoryDevice({ sizeBytes: MAIN });
+  const tee = new ReplaceTee(new KeepOpenDevice(oldMedia));
+  const kept = spares.map((s) => new KeepOpenDevice(s));
+  const opened = await createSet({
+    main: tee,
+    spares: kept,
+    blockSize: BS,
+    name: "c",
+    journalBytes: 8192,
+    mainIdentity: OLD_ID,
+  });
+  const dev = openRemappedDevice({ main: tee, spares: kept, opened });
+  for (let b = 0; b < dev.blockCount; b++) await dev.write(b * BS, pattern(BS, b));
+  for (const b of [3, 4, 130]) await dev.remapBlock(b);
+  await dev.flush();
+  // Only the slots hold the remapped blocks' data now.
+  for (const b of [3, 4, 130]) await oldMedia.write(b * BS, new Uint8Array(BS));
+  await tee.arm(new KeepOpenDevice(newDev), BS);
+  const points: CrashPoint[][] = [];
+  recorder.hook = () => {
+    points.push([...spares, newDev].map((d) => d.capture()));
+  };
+  const job = new ReplaceMainJob(dev, tee, {
+    commitSwitch: () => (opened.store as SpareStore).commitMainIdentity(NEW_ID),
+    chunkBytes: 128 << 10,
+  });
+  await job.start();
+  recorder.hook = undefined;
+  points.push([...spares, newDev].map((d) => d.capture()));
+  const rng = new Prng(13);
+  const seen = { old: 0, new: 0 };
+  let states = 0;
+  for (const point of points) {
+    for (let v = 0; v < 3; v++) {
+      states++;
+      const images = point.map((p) =>
+        v === 0 ? p.durable.slice() : crashImage(p, rng, { tornProbability: 0.4 }),
+      );
+      const spare = new CrashDevice({ sizeBytes: SPARE, image: images[0]!, name: "spare0" });
+      const probe = await openSet({ spares: [spare], repair: false, inspect: true });
+      const id = probe.mainIdentity;
+      const onNew = id?.kind === "nbd" && id.uri === "nbd://new";
+      await probe.store.close();
+      seen[onNew ? "new" : "old"]++;
+      const main = onNew
+        ? new CrashDevice({ sizeBytes: MAIN, image: images[1]!, name: "new" })
+        : new KeepOpenDevice(oldMedia);
+      const reopened = await openSet({ spares: [spare], main });
+      const back = openRemappedDevice({ main, spares: [spare], opened: reopened });
+      for (let b = 0; b < back.blockCount; b++)
+        assert.ok(
+          same(await readBytes(back, b * BS, BS), pattern(BS, b)),
+          `block ${b} (state ${states}, ${onNew ? "new" : "old"} main)`,
+        );
+      await reopened.store.close();
+    }
+  }
+  console.log(
+    `# replace-main: ${points.length} crash points, ${states} crash states (${seen.old} on the old main, ${seen.new} on the new)`,
+  );
+  assert.ok(seen.old > 0 && seen.new > 0);
+  await dev.close();
+});

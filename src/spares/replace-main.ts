@@ -1,0 +1,403 @@
+// Replace the main device of a served set (like `mdadm --replace`): copy every healthy block of the
+// old main to the new device in large sequential pieces under the tee's range lock (user writes go to
+// both meanwhile), skip remapped and pending blocks, retry what failed block by block at the end
+// (ddrescue's trim/scrape), then flush the new device, commit its identity (the switch), swap it in,
+// and copy each remapped block back from its spare slot onto it (unremap, freeing the slot).
+// A resumable job: the cursor is saved (after a flush of the new device) every `saveEveryBytes`.
+import { MediumError } from "../block/errors.js";
+import type { ReplaceTee } from "../block/replace-tee.js";
+import type { RemappedDevice } from "../remap/remapped-device.js";
+import { SpareOperationError } from "./errors.js";
+
+/** Phases of a replacement, in order. */
+export const REPLACE_PHASES = ["copying", "retrying", "switching", "unremapping", "done"] as const;
+/** Where the job is. */
+export type ReplacePhase = (typeof REPLACE_PHASES)[number];
+
+/** What is saved to resume a replacement (the side record, docs/OPERATIONS.md). */
+export interface ReplaceCheckpoint {
+  readonly phase: ReplacePhase;
+  /** Blocks below it were copied (or skipped and listed below). */
+  readonly cursorBlock: number;
+  /** Blocks whose bulk read failed, to retry at the end. */
+  readonly retryBlocks: readonly number[];
+  /** Pending blocks skipped by the bulk pass. */
+  readonly skippedPending: readonly number[];
+}
+
+/** Where a replacement stands (progress as data). */
+export interface ReplaceProgress {
+  readonly state: "running" | "paused" | "done" | "failed";
+  readonly phase: ReplacePhase;
+  readonly totalBytes: number;
+  /** Bytes of main dealt with (copied, or skipped because remapped or pending). */
+  readonly doneBytes: number;
+  readonly copiedBytes: number;
+  readonly rateBytesPerSecond: number;
+  readonly etaSeconds?: number;
+  readonly remappedSkipped: number;
+  readonly retryBlocks: number;
+  /** Blocks left pending on the new main: unreadable on the old one and not rewritten. */
+  readonly unreadableBlocks: readonly number[];
+  /** Remapped blocks moved back onto the new main after the switch. */
+  readonly unremapped: number;
+  /** Remapped blocks that stay on spares (lost sectors, or the write back failed). */
+  readonly stillRemapped: number;
+  readonly error?: string;
+}
+
+/** The copy's state by block: below the cursor copied except the lists; from it on not tried. */
+export interface ReplaceMapState {
+  readonly phase: ReplacePhase;
+  readonly cursorBlock: number;
+  readonly retryBlocks: readonly number[];
+  readonly unreadableBlocks: readonly number[];
+  readonly skippedPending: readonly number[];
+}
+
+/** Options of a replacement. */
+export interface ReplaceMainOptions {
+  /** The one metadata commit of the switch: record the new main's identity. */
+  readonly commitSwitch: () => Promise<void>;
+  /** Persist the resume point (called after the new device was flushed). */
+  readonly save?: (checkpoint: ReplaceCheckpoint) => Promise<void>;
+  /** Continue from here (a saved checkpoint). */
+  readonly resumeFrom?: ReplaceCheckpoint;
+  /** Bytes per sequential copy request (default 4 MiB). */
+  readonly chunkBytes?: number;
+  /** Copy requests in flight (default 2: one reads while the other writes). */
+  readonly concurrency?: number;
+  /** Save the cursor after this many bytes (default 256 MiB). */
+  readonly saveEveryBytes?: number;
+  /** Block-by-block read attempts of the retry pass (default 3). */
+  readonly readAttempts?: number;
+  readonly now?: () => number;
+}
+
+/** One replacement of the main of `device`, whose main is behind `tee` (already armed). */
+export class ReplaceMainJob {
+  private phase: ReplacePhase = "copying";
+  private state: ReplaceProgress["state"] = "running";
+  private error: string | undefined;
+  private cursor = 0;
+  private doneBytes = 0;
+  private copiedBytes = 0;
+  private remappedSkipped = 0;
+  private unremapped = 0;
+  private stillRemapped = 0;
+  private readonly retry = new Set<number>();
+  private readonly skippedPending = new Set<number>();
+  private readonly unreadable: number[] = [];
+  private gate: { promise: Promise<void>; open: () => void } | undefined;
+  private saving: Promise<void> = Promise.resolve();
+  private startedMs = 0;
+  private startedBytes = 0;
+  private readonly chunkBlocks: number;
+  private readonly concurrency: number;
+  private readonly saveEveryBytes: number;
+  private readonly readAttempts: number;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly device: RemappedDevice,
+    private readonly tee: ReplaceTee,
+    private readonly options: ReplaceMainOptions,
+  ) {
+    const bs = device.blockSize;
+    const chunk = options.chunkBytes ?? 4 << 20;
+    if (!Number.isInteger(chunk) || chunk < bs || chunk % bs !== 0 || chunk > 64 << 20)
+      throw new SpareOperationError(
+        device.name,
+        `replace chunk ${chunk} is not a multiple of the block size ${bs} up to 64 MiB`,
+      );
+    this.chunkBlocks = chunk / bs;
+    this.concurrency = options.concurrency ?? 2;
+    if (!Number.isInteger(this.concurrency) || this.concurrency < 1 || this.concurrency > 64)
+      throw new SpareOperationError(device.name, `replace concurrency ${this.concurrency} is not in 1..64`);
+    this.saveEveryBytes = options.saveEveryBytes ?? 256 << 20;
+    this.readAttempts = options.readAttempts ?? 3;
+    this.now = options.now ?? (() => performance.now());
+    const from = options.resumeFrom;
+    const switched = from && REPLACE_PHASES.indexOf(from.phase) > REPLACE_PHASES.indexOf("switching");
+    if (!tee.replacement && !switched)
+      throw new SpareOperationError(device.name, "no replacement device is armed");
+    if (from) {
+      this.phase = from.phase;
+      this.cursor = Math.min(from.cursorBlock, device.blockCount);
+      for (const b of from.retryBlocks) this.retry.add(b);
+      for (const b of from.skippedPending) this.skippedPending.add(b);
+      this.doneBytes = Math.min(this.cursor * bs, device.sizeBytes);
+    }
+  }
+
+  /** Run to the end; resolves with the final progress (throws, with state failed, on an error). */
+  async start(): Promise<ReplaceProgress> {
+    this.startedMs = this.now();
+    this.startedBytes = this.doneBytes;
+    try {
+      if (this.phase === "copying") {
+        await this.bulkCopy();
+        this.phase = "retrying";
+        await this.save();
+      }
+      if (this.phase === "retrying") {
+        await this.retryPass();
+        await this.markUnreadable();
+        this.phase = "switching";
+        await this.save();
+      }
+      if (this.phase === "switching") await this.switchOver();
+      if (this.phase === "unremapping") await this.unremapAll();
+      this.phase = "done";
+      this.state = "done";
+    } catch (err) {
+      this.state = "failed";
+      this.error = err instanceof Error ? err.message : String(err);
+      throw err;
+    }
+    return this.progress();
+  }
+
+  /** Sequential pass: extents of healthy blocks, cut at remapped and pending blocks. */
+  private async bulkCopy(): Promise<void> {
+    const dev = this.device;
+    const count = dev.blockCount;
+    // Extents are handed out in order; the saved cursor is the start of the oldest unfinished one.
+    const inflight = new Set<number>();
+    let sinceSave = 0;
+    const worker = async () => {
+      const buf = new Uint8Array(this.chunkBlocks * dev.blockSize);
+      while (this.cursor < count) {
+        if (this.gate) await this.gate.promise;
+        this.failIfReplacementBroken();
+        const first = this.cursor;
+        const limit = Math.min(first + this.chunkBlocks, count);
+        const special = dev.firstRemappedOrPending(first, limit);
+        if (special === first) {
+          this.cursor = first + 1;
+          if (dev.isRemappedOrPending(first) && dev.spareIndexOf(first) < 0) this.skippedPending.add(first);
+          else this.remappedSkipped++;
+          this.doneBytes += this.bytesOf(first, first + 1);
+          continue;
+        }
+        const end = special < 0 ? limit : special;
+        this.cursor = end;
+        inflight.add(first);
+        try {
+          await this.copyExtent(first, end, buf);
+        } finally {
+          inflight.delete(first);
+        }
+        sinceSave += this.bytesOf(first, end);
+        if (sinceSave >= this.saveEveryBytes) {
+          sinceSave = 0;
+          await this.save(inflight.size > 0 ? Math.min(...inflight) : this.cursor);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: this.concurrency }, worker));
+  }
+
+  private async copyExtent(first: number, end: number, buf: Uint8Array): Promise<void> {
+    const bs = this.device.blockSize;
+    const bytes = this.bytesOf(first, end);
+    try {
+      await this.tee.copyRange(first * bs, buf.subarray(0, bytes));
+      this.copiedBytes += bytes;
+    } catch (err) {
+      if (!(err instanceof MediumError)) throw err;
+      // ddrescue's first pass: skip the whole failed area now, go block by block at the end.
+      for (let b = first; b < end; b++) this.retry.add(b);
+    }
+    this.doneBytes += bytes;
+  }
+
+  /** Retry pass: failed blocks one at a time, then pending blocks that stopped being pending. */
+  private async retryPass(): Promise<void> {
+    const dev = this.device;
+    const again = [...this.retry].sort((a, b) => a - b);
+    for (const b of [...this.skippedPending].sort((x, y) => x - y))
+      if (!dev.isRemappedOrPending(b)) again.push(b);
+    const buf = new Uint8Array(dev.blockSize);
+    for (const block of again) {
+      if (this.gate) await this.gate.promise;
+      this.failIfReplacementBroken();
+      // A block remapped meanwhile is on a spare: the unremap after the switch copies it.
+      if (dev.isRemappedOrPending(block)) continue;
+      let copied = false;
+      for (let a = 0; a < this.readAttempts && !copied; a++) {
+        try {
+          const bytes = this.bytesOf(block, block + 1);
+          await this.tee.copyRange(block * dev.blockSize, buf.subarray(0, bytes));
+          this.copiedBytes += bytes;
+          copied = true;
+        } catch (err) {
+          if (!(err instanceof MediumError)) throw err;
+        }
+      }
+      if (!copied) this.unreadable.push(block);
+      this.retry.delete(block);
+    }
+  }
+
+  /**
+   * Blocks no attempt could read: pending from now on (old main cannot read them either), unless a
+   * user wrote them whole while the tee was armed (then the new device holds the user's data). The
+   * second look after markPending catches a write that finished before the mark took the block's lock.
+   */
+  private async markUnreadable(): Promise<void> {
+    const dev = this.device;
+    for (const block of this.unreadable) {
+      if (this.tee.wasWhollyWritten(block) || dev.isRemappedOrPending(block)) continue;
+      try {
+        await dev.markPending(block);
+      } catch (err) {
+        // Remapped meanwhile (its data is on a spare): nothing to mark.
+        if (dev.spareIndexOf(block) < 0) throw err;
+        continue;
+      }
+      if (this.tee.wasWhollyWritten(block)) await dev.clearPending(block);
+    }
+    // Every pending block is listed: unreadable on the old main, not copied, pending on the new one.
+    this.unreadable.splice(0, this.unreadable.length, ...this.pendingBlocks());
+  }
+
+  private pendingBlocks(): number[] {
+    const out: number[] = [];
+    let cursor: number | null = 0;
+    while (cursor !== null) {
+      const page = this.device.list({ cursor, limit: 1000 });
+      out.push(...page.pending);
+      cursor = page.nextCursor;
+    }
+    return out;
+  }
+
+  /** Flush the new device, commit its identity, serve from it. */
+  private async switchOver(): Promise<void> {
+    this.failIfReplacementBroken();
+    await this.tee.flushReplacement();
+    this.failIfReplacementBroken();
+    await this.options.commitSwitch();
+    const old = await this.tee.swap(() => this.device.mainReplaced());
+    await old.close();
+    this.phase = "unremapping";
+    await this.options.save?.(this.checkpoint(this.device.blockCount));
+  }
+
+  /** Copy every remapped block back onto the new main (it is healthy there) and free its slot. */
+  private async unremapAll(): Promise<void> {
+    const dev = this.device;
+    let cursor: number | null = 0;
+    while (cursor !== null) {
+      const page = dev.list({ cursor, limit: 1000 });
+      const blocks = page.entries.map((e) => e.block);
+      // Several at a time: their flushes and metadata commits overlap (group commit).
+      let next = 0;
+      const worker = async () => {
+        while (next < blocks.length) {
+          const block = blocks[next++]!;
+          if (this.gate) await this.gate.promise;
+          try {
+            await dev.unremapBlock(block);
+            this.unremapped++;
+          } catch {
+            // Lost sectors, or the write back failed: the block stays safe on its spare.
+            this.stillRemapped++;
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: 16 }, worker));
+      cursor = page.nextCursor;
+    }
+    this.unreadable.splice(0, this.unreadable.length, ...this.pendingBlocks());
+  }
+
+  private failIfReplacementBroken(): void {
+    const err = this.tee.replacementError;
+    if (err !== undefined)
+      throw new SpareOperationError(
+        this.device.name,
+        `replacement device failed: ${err instanceof Error ? err.message : String(err)}`,
+      );
+  }
+
+  private bytesOf(first: number, end: number): number {
+    const bs = this.device.blockSize;
+    return Math.min(end * bs, this.device.sizeBytes) - first * bs;
+  }
+
+  private checkpoint(cursorBlock: number): ReplaceCheckpoint {
+    return {
+      phase: this.phase,
+      cursorBlock,
+      retryBlocks: [...this.retry].sort((a, b) => a - b),
+      skippedPending: [...this.skippedPending].sort((a, b) => a - b),
+    };
+  }
+
+  /** Flush what was copied, then persist the resume point (saves run one at a time, in order). */
+  private save(cursorBlock = this.cursor): Promise<void> {
+    const save = this.options.save;
+    if (!save) return Promise.resolve();
+    const next = this.saving.then(async () => {
+      await this.tee.flushReplacement();
+      await save(this.checkpoint(cursorBlock));
+    });
+    this.saving = next.catch(() => undefined);
+    return next;
+  }
+
+  /** The copy's state by block (what a ddrescue mapfile of it shows). */
+  mapState(): ReplaceMapState {
+    return {
+      phase: this.phase,
+      cursorBlock: this.phase === "copying" ? this.cursor : this.device.blockCount,
+      retryBlocks: [...this.retry].sort((a, b) => a - b),
+      unreadableBlocks: [...this.unreadable],
+      skippedPending: [...this.skippedPending].sort((a, b) => a - b),
+    };
+  }
+
+  /** Stop between two copy requests until resume(). */
+  pause(): ReplaceProgress {
+    if (this.state === "running" && !this.gate) {
+      let open = () => {};
+      const promise = new Promise<void>((resolve) => (open = resolve));
+      this.gate = { promise, open };
+      this.state = "paused";
+    }
+    return this.progress();
+  }
+
+  resume(): ReplaceProgress {
+    if (this.gate) {
+      const { open } = this.gate;
+      this.gate = undefined;
+      if (this.state === "paused") this.state = "running";
+      open();
+    }
+    return this.progress();
+  }
+
+  progress(): ReplaceProgress {
+    const seconds = (this.now() - this.startedMs) / 1000;
+    const rate = seconds > 0 ? (this.doneBytes - this.startedBytes) / seconds : 0;
+    const left = this.device.sizeBytes - this.doneBytes;
+    return {
+      state: this.state,
+      phase: this.phase,
+      totalBytes: this.device.sizeBytes,
+      doneBytes: this.doneBytes,
+      copiedBytes: this.copiedBytes,
+      rateBytesPerSecond: rate,
+      ...(rate > 0 && this.phase === "copying" && this.state !== "done" ? { etaSeconds: left / rate } : {}),
+      remappedSkipped: this.remappedSkipped,
+      retryBlocks: this.retry.size,
+      unreadableBlocks: [...this.unreadable],
+      unremapped: this.unremapped,
+      stillRemapped: this.stillRemapped,
+      ...(this.error ? { error: this.error } : {}),
+    };
+  }
+}
