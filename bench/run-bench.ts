@@ -2,7 +2,7 @@
 // remaps, 1 and 4 connections), the same on a disk, remap / target scale, the slow-range isolation
 // check, and the micro-benchmarks; prints one table, saves JSON.
 // Options: --runtime=S (per fio run, default 7), --rounds=N (default 2),
-//          --only=nbd,disk,scale,slow,micro,scan,spares (default all)
+//          --only=nbd,disk,scale,slow,micro,scan,spares,replace (default all)
 //          --workloads=seqread,seqwrite,randread,randwrite,randread4,randwrite4 (default all)
 //          --profile (the 0-remap server runs under --cpu-prof; profiles land in bench/results/)
 import { spawnSync } from "node:child_process";
@@ -20,6 +20,7 @@ import { runRemapScale, runTargetScale } from "./scale-bench.js";
 import { runSlowDevice } from "./slow-device.js";
 import { scanBench } from "./scan-bench.js";
 import { spareDrainBench } from "./spare-drain-bench.js";
+import { replaceMainBench } from "./replace-main-bench.js";
 
 const MAIN_BYTES = 1 << 30;
 const REMAPS = 10_000;
@@ -77,7 +78,7 @@ async function guarded(name: string, lines: string[], run: () => Promise<void>):
 async function main(): Promise<void> {
   const runtimeS = Number(option("runtime", "7"));
   const rounds = Number(option("rounds", "2"));
-  const only = new Set(option("only", "nbd,disk,scale,slow,micro,scan,spares").split(","));
+  const only = new Set(option("only", "nbd,disk,scale,slow,micro,scan,spares,replace").split(","));
   const profile = process.argv.includes("--profile");
   const keys = option("workloads", WORKLOADS.map((w) => w.key).join(",")).split(",");
   const workloads = WORKLOADS.filter((w) => keys.includes(w.key));
@@ -176,9 +177,17 @@ async function main(): Promise<void> {
     if (only.has("spares")) {
       await guarded("spares", micro, async () => {
         log("spare pool: drain copy speed against dd");
-        const drain = await spareDrainBench(dir);
+        const drain = await spareDrainBench([base, process.env.BENCH_DISK_DIR ?? "/var/tmp"]);
         micro.push(...drain.notes);
         raw["spares"] = drain.raw;
+      });
+    }
+    if (only.has("replace")) {
+      await guarded("replace", micro, async () => {
+        log("replace-main: copy speed against dd");
+        const replaced = await replaceMainBench(dir);
+        micro.push(...replaced.notes);
+        raw["replace"] = replaced.raw;
       });
     }
   } finally {

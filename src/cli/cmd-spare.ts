@@ -8,25 +8,27 @@ import { lockSet } from "../daemon/set-lock.js";
 import type { TargetStatus } from "../daemon/target.js";
 import type { SpareUsage } from "../remap/spare-pool.js";
 import { addSpareOffline } from "../spares/add-spare.js";
+import { removeSpareOffline } from "../spares/remove-spare.js";
 import { boolOpt, stringsOpt, type Command, type CommandContext } from "./command.js";
 import { JSON_OPTION, SET_OPTIONS, withSetReadOnly } from "./offline.js";
 import { apiClient, isOffline, ONLINE_OPTIONS, onlineTarget } from "./online.js";
 import type { SpareIdentity } from "../metadata/metadata-store.js";
 import { UsageError } from "./errors.js";
 
-const VERBS = ["add", "drain", "remove", "list"] as const;
+const VERBS = ["add", "drain", "remove", "rebuild", "list"] as const;
 
 export const spareCommand: Command = {
   name: "spare",
-  summary: "add a spare to a set, drain one (move its blocks to the others), remove one, or list them",
-  args: "add|drain|remove|list [TARGET] [DEV|INDEX]",
+  summary:
+    "add a spare to a set, drain one (move its blocks to the others), remove one, rebuild mirrors, or list them",
+  args: "add|drain|remove|rebuild|list [TARGET] [DEV|INDEX]",
   options: {
     ...SET_OPTIONS,
     ...ONLINE_OPTIONS,
     ...JSON_OPTION,
     "no-wait": {
       type: "boolean",
-      help: "drain: start the drain and return at once (progress: spare drain again)",
+      help: "drain, rebuild: start the job and return at once (progress: run the verb again)",
     },
     force: {
       type: "boolean",
@@ -43,15 +45,23 @@ drain [TARGET] DEV|INDEX (online): move every block whose slot is on that spare 
 others (read, write, flush, commit each, under the block's lock) while serving; new remaps avoid it.
 Prints progress until done (--no-wait: start it and return). Resumable: run it again after a crash
 or restart and it moves what is left. The other spares need as many free slots as it holds.
-remove [TARGET] DEV|INDEX (online): the last spare of the set leaves it once it holds no block
+remove [TARGET] DEV|INDEX (online): any spare of the set leaves it once it holds no block
 (refused with the count otherwise: drain it first); its metadata is wiped so it is never taken for a
-member again. Then remove it from the target's spares in the config.
+member again (a spare other than the last stays listed as "removed spare N", so that no slot number
+changes). Then remove it from the target's spares in the config. Offline: name every current spare
+with --spare, and the one to remove (device or index) last; the set must not be served.
+rebuild [TARGET] (online, mirrored sets): give every remapped block its two copies again, on two
+different healthy spares (after a spare went missing or failed; run it after spare add of the
+replacement). Each new copy is written and flushed before its metadata commit; user I/O goes on.
+Prints progress until done (--no-wait: start it and return). Resumable: run it again.
 list [TARGET]: every spare of the set with its slots (total, used, free) and its metadata copy.
 TARGET is the target's name, needed when the daemon serves several.
 examples:
   dmremap spare add disk0 /dev/sdd1
   dmremap spare add --spare /dev/sdc1 /dev/sdd1
+  dmremap spare remove --spare /dev/sdc1 --spare /dev/sdd1 --spare /dev/sde1 /dev/sdd1
   dmremap spare list --spare /dev/sdc1 --spare /dev/sdd1
+  dmremap spare rebuild disk0
   dmremap spare list disk0 --json`,
   async run(ctx) {
     const verb = ctx.positionals[0];
@@ -60,6 +70,7 @@ examples:
     if (verb === "add") return addVerb(ctx);
     if (verb === "drain") return drainVerb(ctx);
     if (verb === "remove") return removeVerb(ctx);
+    if (verb === "rebuild") return rebuildVerb(ctx);
     return listVerb(ctx);
   },
 };
@@ -114,6 +125,17 @@ async function addVerb(ctx: CommandContext): Promise<number> {
 interface SpareRow extends SpareUsage {
   readonly device: string;
   readonly metadata: string;
+  /** Recorded as drained or being drained (no new slot on it); online rows only. */
+  readonly draining?: boolean;
+  /** A removed spare kept as a tombstone (no device; its slot numbers stay reserved). */
+  readonly removed?: boolean;
+}
+
+/** The config line that matches the set's spares now (the daemon does not rewrite its config). */
+async function spareLine(client: ReturnType<typeof apiClient>, target: string): Promise<string> {
+  const rows = await client.call<SpareRow[]>("GET", `/v1/targets/${encodeURIComponent(target)}/spares`);
+  const live = rows.filter((r) => !r.removed);
+  return `spares = [${live.map((r) => JSON.stringify(r.device)).join(", ")}]`;
 }
 
 /** `spare add [TARGET] DEV` through the daemon. */
@@ -134,7 +156,8 @@ async function addOnline(ctx: CommandContext, args: readonly string[]): Promise<
     const a = answer.added;
     ctx.out.write(
       `added ${spec} as spare ${a.index} of target ${target}: ${a.slotCount} slots (${a.firstSlot}..${a.firstSlot + a.slotCount - 1}), usable after ${Math.round(answer.usableAfterMs)} ms\n` +
-        `add it to the target's spares in the config (or --spare ${spec} to serve) so the next start has it\n`,
+        `the daemon does not rewrite its config: set the target's line to\n  ${await spareLine(client, target)}\n` +
+        `(or give --spare ${spec} to serve) so the next start has it\n`,
     );
   }
   return 0;
@@ -167,7 +190,7 @@ async function listVerb(ctx: CommandContext): Promise<number> {
   const lines = ["index  total  used  free  metadata  device"];
   for (const r of rows)
     lines.push(
-      `${String(r.index).padStart(5)}  ${String(r.totalBlocks).padStart(5)}  ${String(r.usedBlocks).padStart(4)}  ${String(r.freeBlocks).padStart(4)}  ${r.metadata.padEnd(8)}  ${r.device}`,
+      `${String(r.index).padStart(5)}  ${String(r.totalBlocks).padStart(5)}  ${String(r.usedBlocks).padStart(4)}  ${String(r.freeBlocks).padStart(4)}  ${r.metadata.padEnd(8)}  ${r.device}${r.draining ? "  (drained: no new slots)" : ""}`,
     );
   ctx.out.write(lines.join("\n") + "\n");
   return 0;
@@ -211,8 +234,51 @@ async function onlineSpare(ctx: CommandContext, verb: string) {
   return { client, target, base, row };
 }
 
+/** `spare remove --spare DEV... DEV|INDEX` on a set that is not served. */
+async function removeOffline(ctx: CommandContext): Promise<number> {
+  const specs = stringsOpt(ctx, "spare");
+  const args = ctx.positionals.slice(1);
+  const which = args[0];
+  if (!which || args.length > 1)
+    throw new UsageError(
+      "dmremap spare remove: give the spare to remove, e.g. spare remove --spare A --spare B B",
+    );
+  const index = /^\d+$/.test(which) ? Number(which) : specs.indexOf(which);
+  if (index < 0)
+    throw new UsageError(
+      `dmremap spare remove: ${which} is not one of the --spare devices (${specs.join(", ")})`,
+    );
+  const opened: BlockDevice[] = [];
+  try {
+    for (const spec of specs) opened.push(await openDevice(spec, { exclusive: true }));
+    const result = await removeSpareOffline({
+      members: opened,
+      which: /^\d+$/.test(which) ? index : opened[index]!,
+      lock: lockSet,
+    });
+    const remaining = result.remaining.map((d) => specs[opened.indexOf(d)]!);
+    if (boolOpt(ctx, "json"))
+      ctx.out.write(
+        JSON.stringify(
+          { set: result.identity.name, uuid: result.identity.uuid, removed: result.index, remaining },
+          null,
+          2,
+        ) + "\n",
+      );
+    else
+      ctx.out.write(
+        `removed spare ${result.index} from set "${result.identity.name}"; its metadata is wiped\n` +
+          `serve the set with these spares from now on: ${remaining.map((s) => `--spare ${s}`).join(" ")}\n`,
+      );
+  } finally {
+    await Promise.allSettled(opened.map((d) => d.close()));
+  }
+  return 0;
+}
+
 /** `spare remove [TARGET] DEV|INDEX` through the daemon. */
 async function removeVerb(ctx: CommandContext): Promise<number> {
+  if (isOffline(ctx)) return removeOffline(ctx);
   const { client, target, base, row } = await onlineSpare(ctx, "remove");
   const answer = await client.call<{ removed: { index: number; device: string } }>(
     "DELETE",
@@ -222,7 +288,7 @@ async function removeVerb(ctx: CommandContext): Promise<number> {
   else
     ctx.out.write(
       `removed spare ${answer.removed.index} (${answer.removed.device}) from target ${target}; its metadata is wiped\n` +
-        `remove it from the target's spares in the config too\n`,
+        `the daemon does not rewrite its config: set the target's line to\n  ${await spareLine(client, target)}\n`,
     );
   return 0;
 }
@@ -243,4 +309,46 @@ async function drainVerb(ctx: CommandContext): Promise<number> {
   }
   ctx.out.write(json ? JSON.stringify(progress, null, 2) + "\n" : drainLine(progress) + "\n");
   return progress.state === "failed" ? 1 : 0;
+}
+
+interface RebuildView {
+  readonly state: string;
+  readonly done: number;
+  readonly total: number;
+  readonly rebuilt: number;
+  readonly singleCopy: number;
+  readonly unreadable: number;
+  readonly rateBlocksPerSecond: number;
+  readonly etaSeconds?: number;
+  readonly error?: string;
+}
+
+const rebuildLine = (p: RebuildView) =>
+  `mirror rebuild: ${p.state}, ${p.done}/${p.total} blocks, ${p.rebuilt} with two copies again` +
+  `${p.singleCopy ? `, ${p.singleCopy} still with one copy (no room on another healthy spare)` : ""}` +
+  `${p.unreadable ? `, ${p.unreadable} unreadable` : ""}, ${p.rateBlocksPerSecond.toFixed(0)} blocks/s` +
+  `${p.etaSeconds !== undefined ? `, ${Math.ceil(p.etaSeconds)} s left` : ""}${p.error ? `: ${p.error}` : ""}`;
+
+/** `spare rebuild [TARGET]` through the daemon: start, then show progress until done. */
+async function rebuildVerb(ctx: CommandContext): Promise<number> {
+  if (isOffline(ctx))
+    throw new UsageError("dmremap spare rebuild works on a served set: give [TARGET], not --spare");
+  const args = ctx.positionals.slice(1);
+  if (args.length > 1) throw new UsageError("dmremap spare rebuild: give [TARGET]");
+  const client = apiClient(ctx);
+  const target = await onlineTarget(client, args[0]);
+  const path = `/v1/targets/${encodeURIComponent(target)}/mirror/rebuild`;
+  let progress = await client.call<RebuildView>("POST", path);
+  const json = boolOpt(ctx, "json");
+  if (!boolOpt(ctx, "no-wait")) {
+    let stopped = false;
+    void ctx.stopSignal.then(() => (stopped = true));
+    while (!stopped && progress.state === "running") {
+      if (!json) ctx.err.write(rebuildLine(progress) + "\n");
+      await Promise.race([ctx.stopSignal, new Promise((r) => setTimeout(r, 500))]);
+      progress = await client.call<RebuildView>("GET", path);
+    }
+  }
+  ctx.out.write(json ? JSON.stringify(progress, null, 2) + "\n" : rebuildLine(progress) + "\n");
+  return progress.state === "failed" || progress.singleCopy + progress.unreadable > 0 ? 1 : 0;
 }

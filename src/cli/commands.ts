@@ -3,6 +3,7 @@ import type { Command } from "./command.js";
 import { createCommand } from "./cmd-create.js";
 import { setMainCommand } from "./cmd-set-main.js";
 import { spareCommand } from "./cmd-spare.js";
+import { replaceMainCommand } from "./cmd-replace-main.js";
 import { checkCommand, listCommand, statusCommand } from "./cmd-inspect.js";
 import { pendingCommand, remapCommand, unremapCommand } from "./cmd-remap.js";
 import { infoCommand } from "./cmd-info.js";
@@ -23,6 +24,7 @@ export const commands: readonly Command[] = [
   checkCommand,
   setMainCommand,
   spareCommand,
+  replaceMainCommand,
   remapCommand,
   unremapCommand,
   pendingCommand,

@@ -42,6 +42,17 @@ function healthRows(s: TargetStatus): [string, string][] {
   return rows;
 }
 
+/** Mirrored sets: copies of the remapped blocks (none for other sets). */
+function mirrorRows(s: TargetStatus): [string, string][] {
+  const m = (s as { mirror?: { mirroredBlocks: number; singleCopyBlocks: number; healthySpares: number } })
+    .mirror;
+  if (!m) return [];
+  const single = m.singleCopyBlocks > 0 ? `, ${m.singleCopyBlocks} with one copy (run spare rebuild)` : "";
+  return [
+    ["mirror", `2 copies: ${m.mirroredBlocks} blocks mirrored${single}, ${m.healthySpares} healthy spares`],
+  ];
+}
+
 /** Multi-line human status of one target. */
 export function renderStatus(s: TargetStatus): string {
   const spare = s.spare;
@@ -66,6 +77,7 @@ export function renderStatus(s: TargetStatus): string {
           ],
         ] as [string, string][])
       : []),
+    ...mirrorRows(s),
     [
       "spare slots",
       `${spare.usedBlocks} used / ${spare.totalBlocks} total (${percent(spare.usedBlocks, spare.totalBlocks)})` +

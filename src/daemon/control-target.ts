@@ -21,6 +21,8 @@ export function targetStatus(target: AssembledTarget): TargetStatus {
     ...rest,
     ...health,
     sizeBytes: target.device.sizeBytes,
+    // The device served as main now (replace-main changes it while serving).
+    mainDevice: target.main.describe(),
     errors: errorCounts,
     ...faults,
     missingSpares: degraded.missingSpares,

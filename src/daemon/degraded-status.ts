@@ -13,7 +13,7 @@ export interface MissingSpareView {
 /** Missing spares and the blocks they make unavailable (both empty/zero on a complete set). */
 export interface DegradedView {
   readonly missingSpares: readonly MissingSpareView[];
-  /** Remapped blocks whose slot is on a missing spare and that were not rewritten since. */
+  /** Remapped blocks with no copy on a present spare (their slot is on a missing spare). */
   readonly unavailableBlocks: number;
 }
 
@@ -26,7 +26,12 @@ export function degradedView(target: AssembledTarget): DegradedView {
   let cursor: number | undefined = 0;
   while (cursor !== undefined) {
     const page = target.device.list({ cursor, limit: 100_000 });
-    for (const e of page.entries) if (indexes.has(e.spare)) unavailableBlocks++;
+    for (const e of page.entries) {
+      // A mirrored block with a copy on a present spare stays readable.
+      if (!indexes.has(e.spare)) continue;
+      const mirrored = target.device.mirrorCopies === 2;
+      if (!mirrored || target.device.copySpares(e.block).every((i) => indexes.has(i))) unavailableBlocks++;
+    }
     cursor = page.nextCursor ?? undefined;
   }
   return {

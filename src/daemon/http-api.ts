@@ -22,6 +22,9 @@ import type { MetricsAdapter } from "./metrics-adapter.js";
 import type { ServiceView } from "./service-runner.js";
 import type { ControlTarget } from "./target.js";
 
+/** How long stop() lets requests still running finish before it closes their connections. */
+const STOP_GRACE_MS = 2000;
+
 /** Options of createApiServer. */
 export interface ApiServerOptions {
   /** The served targets, read on every request (so the set may change at runtime). */
@@ -139,6 +142,8 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
         metrics,
       });
       send(res, result, streams);
+      // A stream opened while stop() runs would hold the close up forever: end it at once.
+      if (!server && "stream" in result) res.end();
     } catch (err) {
       const { problem, known } = problemFromError(err, url.pathname);
       if (!known) logger.error("API request failed", { method: req.method, path, err });
@@ -182,6 +187,8 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
       await new Promise<void>((resolve) => {
         s.close(() => resolve());
         s.closeIdleConnections();
+        // A request still running after a grace period does not hold the stop up for ever.
+        setTimeout(() => s.closeAllConnections(), STOP_GRACE_MS).unref();
       });
       if (bound?.kind === "unix") await unlink(bound.path).catch(() => undefined);
       logger.info("API stopped");

@@ -13,6 +13,7 @@ import { FORMATS_ROUTES } from "./formats-routes.js";
 import { SCAN_ROUTES } from "./scan-routes.js";
 import { healthSummary } from "./health-services.js";
 import { SPARE_ROUTES } from "./spare-routes.js";
+import { REPLACE_ROUTES } from "./replace-routes.js";
 import { WEB_ROUTES } from "./web-routes.js";
 
 /** Paging bounds of GET /v1/targets/:name/remaps. */
@@ -252,6 +253,7 @@ export const ROUTES: readonly Route[] = [
   ...FORMATS_ROUTES,
   ...SCAN_ROUTES,
   ...SPARE_ROUTES,
+  ...REPLACE_ROUTES,
   ...WEB_ROUTES,
 ];
 

@@ -6,7 +6,8 @@ import { createHealthMetrics } from "./health-metrics.js";
 import type { Logger } from "./logger.js";
 import type { MetricsAdapter } from "./metrics-adapter.js";
 import { RequestHistogram } from "./request-histogram.js";
-import { drainProgress } from "./spare-routes.js";
+import { drainProgress, poolOperations } from "./spare-routes.js";
+import { replaceProgress } from "./replace-routes.js";
 import type { ControlTarget, TargetStatus } from "./target.js";
 
 /** Options of createMetrics. */
@@ -97,10 +98,25 @@ export function createMetrics(options: MetricsOptions = {}): PrometheusMetrics {
     "Blocks of a spare drain, moved (done) and to move (total).",
     ["target", "spare", "kind"],
   );
+  const replaceBytes = g(
+    "dmremap_replace_bytes",
+    "Bytes of a main replacement: copied, done (copied or skipped) and total.",
+    ["target", "kind"],
+  );
+  const replaceState = g("dmremap_replace_state", "Main replacement state (1 for the current one).", [
+    "target",
+    "state",
+    "phase",
+  ]);
   const sparesMissing = g("dmremap_spares_missing", "Spares the set runs without (degraded when above 0).");
   const unavailable = g(
     "dmremap_unavailable_blocks",
     "Remapped blocks whose slot is on a missing spare (reads return EIO until written).",
+  );
+  const mirrorBlocks = g(
+    "dmremap_mirror_blocks",
+    "Mirrored sets: remapped blocks with two copies (mirrored) and without two healthy copies (single_copy).",
+    ["target", "kind"],
   );
   const generation = g("dmremap_metadata_generation", "Generation of the newest durable metadata.");
   const copyHealthy = g("dmremap_metadata_copy_healthy", "1 when a metadata copy is current and readable.", [
@@ -140,15 +156,23 @@ export function createMetrics(options: MetricsOptions = {}): PrometheusMetrics {
     copyHealthy,
     sparesMissing,
     unavailable,
+    mirrorBlocks,
     spareSlots,
     drainBlocks,
+    replaceBytes,
+    replaceState,
   ];
   const datapath = c(
     "dmremap_datapath_events_total",
     "Data-path events: fenced_write (a main write abandoned at main_write_timeout), remap_failed, pending_cleared, recovered_kept (a read error judged transient).",
     ["target", "event"],
   );
-  const counters = [ioErrors, remaps, readBytes, writtenBytes, datapath];
+  const poolOps = c(
+    "dmremap_spare_operations_total",
+    "Spare-pool operations of this daemon run (add, drain, remove), by result (ok, failed).",
+    ["target", "op", "result"],
+  );
+  const counters = [ioErrors, remaps, readBytes, writtenBytes, datapath, poolOps];
   const health = createHealthMetrics(registry);
 
   if (options.processMetrics) collectDefaultMetrics({ register: registry });
@@ -171,17 +195,29 @@ export function createMetrics(options: MetricsOptions = {}): PrometheusMetrics {
       drainBlocks.set({ target, spare: String(p.spare), kind: "done" }, p.done);
       drainBlocks.set({ target, spare: String(p.spare), kind: "total" }, p.total);
     }
+    const replacing = replaceProgress(t);
+    if (replacing) {
+      for (const kind of ["copied", "done", "total"] as const)
+        replaceBytes.set({ target, kind }, replacing[`${kind}Bytes`]);
+      replaceState.set({ target, state: replacing.state, phase: replacing.phase }, 1);
+    }
     for (const one of perSpare ?? []) {
       spareSlots.set({ target, spare: String(one.index), kind: "total" }, one.totalBlocks);
       spareSlots.set({ target, spare: String(one.index), kind: "used" }, one.usedBlocks);
     }
     unavailable.set({ target }, s.unavailableBlocks ?? 0);
+    const mirror = (s as { mirror?: { mirroredBlocks: number; singleCopyBlocks: number } }).mirror;
+    if (mirror) {
+      mirrorBlocks.set({ target, kind: "mirrored" }, mirror.mirroredBlocks);
+      mirrorBlocks.set({ target, kind: "single_copy" }, mirror.singleCopyBlocks);
+    }
     for (const copy of s.metadata.copies) {
       copyHealthy.set({ target, device: copy.device, slot: copy.slot }, copy.state === "ok" ? 1 : 0);
     }
     // Counters mirror the target's own (persistent) counters: reset, then add the current value.
     for (const [op, n] of Object.entries(s.errors)) ioErrors.inc({ target, op }, count(n));
     for (const [reason, n] of Object.entries(s.remaps)) remaps.inc({ target, reason }, count(n));
+    for (const { op, result, count: n } of poolOperations(t)) poolOps.inc({ target, op, result }, n);
     const d = s as DatapathStatus;
     datapath.inc({ target, event: "fenced_write" }, count(d.fence?.abandonedWrites ?? 0));
     datapath.inc({ target, event: "remap_failed" }, count(d.transient?.remapsFailed ?? 0));

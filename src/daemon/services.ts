@@ -1,6 +1,7 @@
 // The one list of per-target services: each entry builds a Service for one served target (scanner,
 // forecast, alerts ...). The daemon starts them after the targets open and stops them before close.
 import { forecastService, scannerService } from "./health-services.js";
+import { sparePoolService } from "./spare-pool-service.js";
 import type { Service } from "../core/service.js";
 import type { AlertEvent } from "./alerts.js";
 import type { TargetConfig } from "./config.js";
@@ -35,7 +36,11 @@ export type TargetServiceFactory = (ctx: TargetServiceContext) => Service | unde
 /**
  * Per-target services, in start order (stopped in reverse). Adding a service: one line here.
  */
-export const TARGET_SERVICES: readonly TargetServiceFactory[] = [forecastService, scannerService];
+export const TARGET_SERVICES: readonly TargetServiceFactory[] = [
+  forecastService,
+  scannerService,
+  sparePoolService,
+];
 
 /** The system clock. */
 export const SYSTEM_CLOCK: Clock = { now: () => Date.now() };

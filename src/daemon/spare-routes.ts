@@ -7,6 +7,7 @@ import { assertNoOverlap, resolveRegions } from "../block/overlap.js";
 import { addSpareToServed } from "../spares/add-spare-online.js";
 import { DrainJob, type DrainProgress } from "../spares/drain.js";
 import { removeSpareFromServed } from "../spares/remove-spare.js";
+import { MirrorRebuildJob } from "../spares/mirror-rebuild.js";
 import { SpareOperationError } from "../spares/errors.js";
 import { BadRequestError, NotFoundError } from "./errors.js";
 import { checkQueryNames, readJsonBody } from "./http-request.js";
@@ -21,14 +22,67 @@ const addedSpecs = new WeakMap<ControlTarget, string[]>();
 /** Drain jobs by target and spare index (the newest one of each spare). */
 const drains = new WeakMap<ControlTarget, Map<number, DrainJob>>();
 
+/** The newest mirror rebuild of each target. */
+const rebuilds = new WeakMap<ControlTarget, MirrorRebuildJob>();
+
+/** Pool operations of this daemon run by target, "op:result" -> count (add, drain, remove; ok, failed). */
+const operations = new WeakMap<ControlTarget, Map<string, number>>();
+
+/** Count one pool operation of `control` (metrics: dmremap_spare_operations_total). */
+function countOperation(control: ControlTarget, op: "add" | "drain" | "remove", result: "ok" | "failed") {
+  const counts = operations.get(control) ?? new Map<string, number>();
+  operations.set(control, counts);
+  counts.set(`${op}:${result}`, (counts.get(`${op}:${result}`) ?? 0) + 1);
+}
+
+/** Pool operations of `control` since the daemon started (for the metrics). */
+export function poolOperations(control: ControlTarget): { op: string; result: string; count: number }[] {
+  return [...(operations.get(control) ?? new Map<string, number>())].map(([key, count]) => {
+    const [op, result] = key.split(":") as [string, string];
+    return { op, result, count };
+  });
+}
+
 /** Progress of the drains of `control`'s spares (for the metrics). */
 export function drainProgress(control: ControlTarget): DrainProgress[] {
   return [...(drains.get(control)?.values() ?? [])].map((job) => job.progress());
 }
 
-/** Make `stack` reachable from the spare routes of `control`. */
+/**
+ * Start a drain of spare `index` of `control` (or return the one running or paused); a refused
+ * drain (no room) comes back in state "failed".
+ */
+export function startDrain(control: ControlTarget, stack: AssembledTarget, index: number): DrainJob {
+  const jobs = drains.get(control) ?? new Map<number, DrainJob>();
+  drains.set(control, jobs);
+  const running = jobs.get(index);
+  if (running && ["running", "paused"].includes(running.progress().state)) return running;
+  const job = new DrainJob(stack.device, index);
+  jobs.set(index, job);
+  // The job reports its failure in its progress (GET .../drain, metrics, the pool service's log).
+  job.start().then(
+    () => countOperation(control, "drain", "ok"),
+    () => countOperation(control, "drain", "failed"),
+  );
+  return job;
+}
+
+/** The drain jobs of `control`, by spare index (the newest of each spare). */
+export function drainJobs(control: ControlTarget): ReadonlyMap<number, DrainJob> {
+  return drains.get(control) ?? new Map();
+}
+
+/**
+ * Make `stack` reachable from the spare routes of `control`, and resume the drains its metadata
+ * records (interrupted by a crash or a restart) that still have blocks to move.
+ */
 export function registerSpareTarget(control: ControlTarget, stack: AssembledTarget): void {
   stacks.set(control, stack);
+  if (stack.device.readOnlyCause !== undefined) return;
+  for (const index of stack.device.metadataStore.drainingSpares ?? []) {
+    if (index >= stack.device.spareUsage().length || stack.device.blocksOnSpare(index).length === 0) continue;
+    startDrain(control, stack, index);
+  }
 }
 
 function stackOf(ctx: RouteContext): { control: ControlTarget; stack: AssembledTarget } {
@@ -49,6 +103,10 @@ export function spareRows(stack: AssembledTarget) {
       ...s,
       device: copy?.device ?? stack.device.spareDevices[s.index]?.describe() ?? "",
       metadata: copy?.state ?? "unknown",
+      /** Recorded as drained or being drained: no new slot on it (until it is removed). */
+      draining: (stack.device.metadataStore.drainingSpares ?? []).includes(s.index),
+      /** A removed spare kept as a tombstone (its slot numbers stay reserved; no device). */
+      ...(stack.device.setIdentity.spares[s.index]?.removed ? { removed: true } : {}),
     };
   });
 }
@@ -119,7 +177,13 @@ export const SPARE_ROUTES: readonly Route[] = [
       ]);
       let device: BlockDevice | undefined = await openDevice(spec, { exclusive: true });
       try {
-        const result = await addSpareToServed(stack.device, device, { force: force === true });
+        const result = await addSpareToServed(stack.device, device, { force: force === true }).catch(
+          (err: unknown) => {
+            countOperation(control, "add", "failed");
+            throw err;
+          },
+        );
+        countOperation(control, "add", "ok");
         device = undefined;
         addedSpecs.set(control, [...(addedSpecs.get(control) ?? []), spec]);
         return {
@@ -139,16 +203,10 @@ export const SPARE_ROUTES: readonly Route[] = [
       checkQueryNames(ctx.query, []);
       const { control, stack } = stackOf(ctx);
       const index = spareIndexParam(ctx, stack);
-      const jobs = drains.get(control) ?? new Map<number, DrainJob>();
-      drains.set(control, jobs);
-      const running = jobs.get(index);
+      const running = drains.get(control)?.get(index);
       if (running && ["running", "paused"].includes(running.progress().state))
         return { status: 200, json: running.progress() };
-      const job = new DrainJob(stack.device, index);
-      jobs.set(index, job);
-      // The job reports its failure in its progress; the request only starts it.
-      job.start().catch(() => undefined);
-      const started = job.progress();
+      const started = startDrain(control, stack, index).progress();
       if (started.state === "failed")
         throw new SpareOperationError(control.name, started.error ?? "drain refused");
       return { status: 202, json: started };
@@ -176,6 +234,34 @@ export const SPARE_ROUTES: readonly Route[] = [
     },
   },
   {
+    method: "POST",
+    pattern: "/v1/targets/:name/mirror/rebuild",
+    mutating: true,
+    handle: async (ctx) => {
+      checkQueryNames(ctx.query, []);
+      const { control, stack } = stackOf(ctx);
+      const running = rebuilds.get(control);
+      if (running?.progress().state === "running") return { status: 200, json: running.progress() };
+      const job = new MirrorRebuildJob(stack.device);
+      rebuilds.set(control, job);
+      // The job reports its failure in its progress; the request only starts it.
+      job.start().catch(() => undefined);
+      return { status: 202, json: job.progress() };
+    },
+  },
+  {
+    method: "GET",
+    pattern: "/v1/targets/:name/mirror/rebuild",
+    mutating: false,
+    handle: async (ctx) => {
+      checkQueryNames(ctx.query, []);
+      const { control } = stackOf(ctx);
+      const job = rebuilds.get(control);
+      if (!job) throw new NotFoundError(`no mirror rebuild in target ${control.name}`);
+      return { json: job.progress() };
+    },
+  },
+  {
     method: "DELETE",
     pattern: "/v1/targets/:name/spares/:index",
     mutating: true,
@@ -183,7 +269,11 @@ export const SPARE_ROUTES: readonly Route[] = [
       checkQueryNames(ctx.query, []);
       const { control, stack } = stackOf(ctx);
       const index = spareIndexParam(ctx, stack);
-      const removed = await removeSpareFromServed(stack.device, index);
+      const removed = await removeSpareFromServed(stack.device, index).catch((err: unknown) => {
+        countOperation(control, "remove", "failed");
+        throw err;
+      });
+      countOperation(control, "remove", "ok");
       drains.get(control)?.delete(index);
       return { json: { removed: { index, device: removed.describe() }, spares: spareRows(stack) } };
     },

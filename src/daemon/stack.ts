@@ -8,6 +8,7 @@ import { faultLayers, openDevice } from "../block/open-device.js";
 import { SignatureFoundError, SpecError } from "../block/errors.js";
 import { assertNoOverlap, resolveRegions, type Region, type ResolveEnv } from "../block/overlap.js";
 import { probeSignatures } from "../block/signature-probe.js";
+import { ReplaceTee } from "../block/replace-tee.js";
 import {
   identityMismatch,
   identityText,
@@ -52,6 +53,8 @@ export interface TargetDefinition {
   readonly blockSize?: number;
   /** create: overwrite spares that carry a signature or dmremap metadata (never a set in use). */
   readonly force?: boolean;
+  /** Create only: 2 keeps every remapped block on two different spares (see OPERATIONS.md "Mirrored spares"). */
+  readonly mirrorCopies?: 1 | 2;
   /** create: sizes of main / spare files created when they do not exist. */
   readonly createMainBytes?: number;
   readonly createSpareBytes?: number;
@@ -82,6 +85,8 @@ export interface AssembledTarget {
   readonly spares: readonly BlockDevice[];
   /** The runtime-controllable fault layer over main, when the target has one. */
   readonly faults?: FaultDevice;
+  /** The layer under the remap layer that mirrors to and swaps in a new main (`replace-main`); served stacks only. */
+  readonly replaceTee?: ReplaceTee;
   readonly opened: OpenedSet;
   /** Identity of the main device as found at this open (absent for stacks built by hand in tests). */
   readonly mainIdentity?: DeviceIdentity;
@@ -221,6 +226,7 @@ async function createOn(
       mainSpec: stableSpec(def.main, mainIdentity),
       mainIdentity,
       ...(def.force ? { force: true } : {}),
+      ...(def.mirrorCopies === 2 ? { mirrorCopies: 2 as const } : {}),
     });
     await created.store.close();
   } finally {
@@ -279,6 +285,9 @@ export async function openStack(
       ({ main, faults } = await openMain(mainSpec, def, readOnly));
       mainIdentity = await probeDeviceIdentity(mainSpec, main.sizeBytes);
     }
+    // Served stacks get the replace-main tee over main (a pass-through until a replacement is armed).
+    const replaceTee = readOnly ? undefined : new ReplaceTee(main);
+    if (replaceTee) main = replaceTee;
     const opened = await openSet({
       spares: spareDevices,
       main,
@@ -301,6 +310,7 @@ export async function openStack(
       main,
       spares: ordered,
       ...(faults ? { faults } : {}),
+      ...(replaceTee ? { replaceTee } : {}),
       opened,
       ...(mainIdentity ? { mainIdentity } : {}),
       close: async () => {

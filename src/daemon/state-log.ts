@@ -37,6 +37,7 @@ export function stateLogger(log: Logger, target: string, metrics?: PrometheusMet
     onRemapFailed: (e) =>
       log.error("remap failed", { block: e.block, reason: e.reason, error: String(e.error) }),
     onSpareAlert: (e) => log.warn("spare slots nearly exhausted", e),
+    onMirror: (e) => log.warn(`mirror copy ${e.action}`, e),
     onBackgroundError: (e) => log.error("background task failed", { task: e.task, error: String(e.error) }),
   };
 }

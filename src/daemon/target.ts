@@ -57,6 +57,8 @@ export interface TargetStatus {
   readonly reason?: string;
   readonly blockSize: number;
   readonly sizeBytes: number;
+  /** The main device served now (its describe()); changes when replace-main switches. */
+  readonly mainDevice?: string;
   readonly remappedBlocks: number;
   readonly pendingBlocks: number;
   readonly lostSectors: number;

@@ -5,17 +5,12 @@ import type { Region } from "../block/overlap.js";
 import type { DaemonConfig, TargetConfig } from "./config.js";
 import { faultRulesFromConfig } from "./config-faults.js";
 import { registerSpareTarget } from "./spare-routes.js";
+import { openServedStack, registerReplaceTarget } from "./replace-routes.js";
 import { controlTarget } from "./control-target.js";
 import { ShutdownIncompleteError } from "./errors.js";
 import type { Logger } from "./logger.js";
 import type { PrometheusMetrics } from "./metrics.js";
-import {
-  openStack,
-  readSetIdentity,
-  targetRegions,
-  type AssembledTarget,
-  type TargetDefinition,
-} from "./stack.js";
+import { readSetIdentity, targetRegions, type AssembledTarget, type TargetDefinition } from "./stack.js";
 import { stateLogger } from "./state-log.js";
 import type { ControlTarget } from "./target.js";
 
@@ -103,7 +98,11 @@ export class TargetsService implements Service {
     const events = stateLogger(log, config.name, this.options.metrics);
     const create = config.create && !(await setExists(config.spares));
     if (create) log.info("creating set", { main: config.main, spares: config.spares });
-    const stack = await openStack(def, { mode: create ? "create" : "serve", events, otherRegions });
+    const stack = await openServedStack(
+      def,
+      { mode: create ? "create" : "serve", events, otherRegions },
+      (m) => log.warn(m),
+    );
     for (const note of stack.opened.notes) log.warn(note);
     if (stack.device.blockSize !== config.blockSize) {
       log.warn("configured block_size differs from the set's; the set's is used", {
@@ -113,6 +112,7 @@ export class TargetsService implements Service {
     }
     const control = controlTarget(config.name, config.exportName, stack);
     registerSpareTarget(control, stack);
+    await registerReplaceTarget(control, stack, log);
     events.opened(control.status());
     return { config, stack, control };
   }

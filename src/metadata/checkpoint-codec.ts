@@ -38,8 +38,10 @@ export interface CheckpointHeader {
   readonly end: End;
   /** Relocation state of both ends of the spare when this checkpoint was written. */
   readonly relocations: Relocations;
-  /** Bytes of the main identity record at the end of the body (0: none). */
+  /** Bytes of the main identity record after the counters (0: none). */
   readonly identityBytes: number;
+  /** Mirrored sets: second copies recorded at the end of the body (0 in older checkpoints). */
+  readonly mirrorCount: number;
 }
 
 /** Where a slot image is written and what it records about its spare (version 2 header fields). */
@@ -58,6 +60,7 @@ export interface EncodedBody {
   readonly maskBytes: number;
   readonly counterBytes: number;
   readonly identityBytes: number;
+  readonly mirrorCount: number;
   readonly crc: number;
 }
 
@@ -97,7 +100,12 @@ export function encodeBody(
     throw new MetadataCapacityError(
       `counters need ${counterBytes} bytes and the main identity ${identity.length}, ${layout.counterBytes} are reserved`,
     );
-  const bytes = new Uint8Array(n * 12 + m * 8 + k * (8 + maskBytes) + counterBytes + identity.length);
+  const mirrors = snapshot.mirrors ?? { blocks: new Float64Array(0), slots: new Uint32Array(0) };
+  const mc = mirrors.blocks.length;
+  if (mc > n) throw new MetadataCapacityError(`${mc} second copies exceed the ${n} remapped blocks`);
+  const bytes = new Uint8Array(
+    n * 12 + m * 8 + k * (8 + maskBytes) + counterBytes + identity.length + mc * 12,
+  );
   const v = viewOf(bytes);
   let at = 0;
   const { blocks, slots, pending } = snapshot;
@@ -120,6 +128,9 @@ export function encodeBody(
     at += 1 + name.length + 8;
   }
   bytes.set(identity, at);
+  at += identity.length;
+  for (let i = 0; i < mc; i++, at += 8) setU64(v, at, mirrors.blocks[i]!);
+  for (let i = 0; i < mc; i++, at += 4) v.setUint32(at, mirrors.slots[i]!, true);
   return {
     bytes,
     entryCount: n,
@@ -128,6 +139,7 @@ export function encodeBody(
     maskBytes,
     counterBytes,
     identityBytes: identity.length,
+    mirrorCount: mc,
     crc: crc32c(bytes),
   };
 }
@@ -160,6 +172,7 @@ export function encodeSlot(
   out[78] = relocationCode(place.relocations.tail);
   out[79] = 2;
   v.setUint32(80, body.identityBytes, true);
+  v.setUint32(84, body.mirrorCount, true);
   v.setUint32(HEADER_CRC_AT, crc32c(out, 0, HEADER_CRC_AT), true);
   out.set(body.bytes, CHECKPOINT_HEADER_BYTES);
   return out;
@@ -191,13 +204,15 @@ export function decodeCheckpointHeader(
     end: sector[76] === 1 ? "tail" : "head",
     relocations: { head: relocationOf(sector[77]!) ?? "none", tail: relocationOf(sector[78]!) ?? "none" },
     identityBytes: v.getUint32(80, true),
+    mirrorCount: v.getUint32(84, true),
   };
   const expected =
     h.entryCount * 12 +
     h.pendingCount * 8 +
     h.lostCount * (8 + h.maskBytes) +
     h.counterBytes +
-    h.identityBytes;
+    h.identityBytes +
+    h.mirrorCount * 12;
   const known =
     sector[79]! <= 2 && sector[76]! <= 1 && relocationOf(sector[77]!) && relocationOf(sector[78]!);
   if (!Number.isSafeInteger(h.generation) || h.bodyBytes !== expected || !known)
@@ -261,5 +276,17 @@ export function decodeBodyWithIdentity(
     at += 1 + len + 8;
   }
   const identity = body.slice(at, at + h.identityBytes);
-  return { snapshot: { blocks, slots, pending, lost, counters }, identity };
+  at += h.identityBytes;
+  const snapshot: TableSnapshot = { blocks, slots, pending, lost, counters };
+  if (h.mirrorCount === 0) return { snapshot, identity };
+  const mirrorBlocks = new Float64Array(h.mirrorCount);
+  prev = -1;
+  for (let i = 0; i < h.mirrorCount; i++, at += 8) {
+    const b = getU64(v, at);
+    if (!(b > prev)) return "mirrored blocks out of order";
+    mirrorBlocks[i] = prev = b;
+  }
+  const mirrorSlots = new Uint32Array(h.mirrorCount);
+  for (let i = 0; i < h.mirrorCount; i++, at += 4) mirrorSlots[i] = v.getUint32(at, true);
+  return { snapshot: { ...snapshot, mirrors: { blocks: mirrorBlocks, slots: mirrorSlots } }, identity };
 }

@@ -33,6 +33,8 @@ export interface CreateSetExtraOptions extends CreateSetOptions {
   readonly journalBytes?: number;
   /** Most pending blocks a checkpoint holds; default min(65536, blocks of main). */
   readonly pendingCapacity?: number;
+  /** 2: every remapped block gets two copies on two different spares (needs at least 2 spares). */
+  readonly mirrorCopies?: 1 | 2;
 }
 
 /** Validate a block size: a power of two, 512..65536. */
@@ -79,6 +81,13 @@ export async function createSet(options: CreateSetExtraOptions): Promise<OpenedS
     throw new SetOptionError(
       `main device ${main.describe()} (${main.sizeBytes} bytes) is smaller than one block of ${blockSize}`,
     );
+  const mirrorCopies = options.mirrorCopies ?? 1;
+  if (mirrorCopies !== 1 && mirrorCopies !== 2)
+    throw new SetOptionError(`mirror ${String(mirrorCopies)} is not supported (1 or 2 copies)`);
+  if (mirrorCopies === 2 && spares.length < 2)
+    throw new SetOptionError(
+      `mirror 2 needs at least 2 spare devices (${spares.length} given): each copy lives on a different spare`,
+    );
   if (!options.force) for (const s of spares) await refuseFormatted(s);
 
   const blockCount = Math.ceil(main.sizeBytes / blockSize);
@@ -96,6 +105,7 @@ export async function createSet(options: CreateSetExtraOptions): Promise<OpenedS
     Math.min(blockCount, slotUpperBound),
     pendingCapacity,
     journalBytes,
+    mirrorCopies,
   );
   const dataOffsetBytes = roundUp(layout.metadataBytes, blockSize);
 
@@ -130,6 +140,7 @@ export async function createSet(options: CreateSetExtraOptions): Promise<OpenedS
     mainSpec: options.mainSpec ?? main.describe(),
     spares: spareIds,
     createdAtMs: Date.now(),
+    ...(mirrorCopies === 2 ? { mirrorCopies: 2 as const } : {}),
   };
   const setUuid = uuidToBytes(identity.uuid);
   const record = {
@@ -177,7 +188,7 @@ export async function createSet(options: CreateSetExtraOptions): Promise<OpenedS
     missingSpares: [],
     ...(options.mainIdentity ? { mainIdentity: options.mainIdentity } : {}),
     notes: [
-      `created set "${identity.name}" (${identity.uuid}) with ${spares.length} spare(s), ${firstSlot} slots`,
+      `created set "${identity.name}" (${identity.uuid}) with ${spares.length} spare(s), ${firstSlot} slots${mirrorCopies === 2 ? ", mirrored (2 copies)" : ""}`,
     ],
   };
 }

@@ -98,7 +98,12 @@ async function indexFromCheckpoints(
       if (at < 0 || at + CHECKPOINT_HEADER_BYTES > device.sizeBytes) continue;
       const sector = await readBytes(device, at, CHECKPOINT_HEADER_BYTES).catch(() => undefined);
       const h = sector && decodeCheckpointHeader(sector, setUuid);
-      if (h && typeof h !== "string" && h.spareIndex < identity.spares.length) {
+      if (
+        h &&
+        typeof h !== "string" &&
+        h.spareIndex < identity.spares.length &&
+        !identity.spares[h.spareIndex]!.removed
+      ) {
         // The tail is found from the device's size; it must be the size recorded for that spare.
         if (end === "tail" && identity.spares[h.spareIndex]!.sizeBytes !== device.sizeBytes) continue;
         return h.spareIndex;
@@ -139,6 +144,11 @@ export async function identifySpares(spares: readonly BlockDevice[]): Promise<Id
       throw new UnknownSpareError(
         device.describe(),
         `${other.describe()} and ${device.describe()} both claim to be spare ${index} of ${setText}`,
+      );
+    if (identity.spares[index]!.removed)
+      throw new UnknownSpareError(
+        device.describe(),
+        `${device.describe()} was spare ${index} of ${setText}, which has been removed from the set; do not give it`,
       );
     claimed.set(index, device);
     const recorded = identity.spares[index]!.sizeBytes;

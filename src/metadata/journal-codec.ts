@@ -16,7 +16,7 @@ import {
 /** First 8 bytes of every journal batch. */
 export const BATCH_MAGIC = "DMRMJRNL";
 
-const TYPE_CODES = { remap: 1, unremap: 2, pending: 3, "clear-pending": 4, lost: 5 } as const;
+const TYPE_CODES = { remap: 1, unremap: 2, pending: 3, "clear-pending": 4, lost: 5, mirror: 6 } as const;
 const REASONS: readonly RemapReason[] = ["write-error", "read-error", "migrate", "manual"];
 const CRC_AT = 52;
 
@@ -34,7 +34,7 @@ export function encodeRecords(records: readonly JournalRecord[], out: Uint8Array
     if (r.type === "remap") {
       out[at + 1] = REASONS.indexOf(r.reason) + 1;
       v.setUint32(at + 4, r.slot, true);
-    }
+    } else if (r.type === "mirror") v.setUint32(at + 4, r.slot, true);
     setU64(v, at + 8, r.block);
     at += RECORD_BYTES;
     if (r.type === "lost") {
@@ -73,7 +73,8 @@ export function decodeRecords(
       const sectorMask = bytes.slice(at + RECORD_BYTES, at + RECORD_BYTES + n);
       out.push({ type: "lost", block, sectorMask });
       at += n;
-    } else return undefined;
+    } else if (type === 6) out.push({ type: "mirror", block, slot: v.getUint32(at + 4, true) });
+    else return undefined;
     at += RECORD_BYTES;
   }
   return at === end ? out : undefined;

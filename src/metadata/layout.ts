@@ -139,9 +139,12 @@ export function computeLayout(
   maxEntries: number,
   pendingCapacity: number,
   journalBytes: number,
+  mirrorCopies: 1 | 2 = 1,
 ): MetadataLayout {
+  // A mirrored set also records a second slot (12 bytes) per remapped block.
+  const mirrorBytes = mirrorCopies === 2 ? maxEntries * 12 : 0;
   const checkpointSlotBytes = roundUp(
-    CHECKPOINT_HEADER_BYTES + maxBodyBytes(maxEntries, pendingCapacity, blockSize),
+    CHECKPOINT_HEADER_BYTES + maxBodyBytes(maxEntries, pendingCapacity, blockSize) + mirrorBytes,
     4096,
   );
   const relocBytes = Math.max(checkpointSlotBytes, journalBytes);

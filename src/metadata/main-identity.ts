@@ -11,6 +11,8 @@ export interface SetRecord {
   readonly main?: DeviceIdentity;
   /** Last known spec (describe()) of each spare by index; null when never seen. */
   readonly spares: readonly (string | null)[];
+  /** Indexes of spares being drained (src/spares/drain.ts): no new slot on them, across restarts. */
+  readonly draining?: readonly number[];
 }
 
 /** Encode a set record: UTF-8 JSON (at most IDENTITY_MAX_BYTES bytes). */
@@ -38,6 +40,9 @@ export function decodeSetRecord(bytes: Uint8Array): SetRecord {
       spares: Array.isArray(parsed.spares)
         ? parsed.spares.map((s) => (typeof s === "string" ? s : null))
         : [],
+      ...(Array.isArray(parsed.draining) && parsed.draining.every((i) => Number.isInteger(i) && i >= 0)
+        ? { draining: parsed.draining }
+        : {}),
     };
   } catch {
     return { spares: [] };

@@ -16,7 +16,13 @@ import {
   uuidToBytes,
 } from "./layout.js";
 import { scanSuperblocksAt } from "./scan-copy.js";
-import { NO_RELOCATIONS, type Relocations, type Superblock, encodeSuperblock } from "./superblock.js";
+import {
+  NO_RELOCATIONS,
+  type Relocations,
+  type Superblock,
+  encodeSuperblock,
+  tombstoneOf,
+} from "./superblock.js";
 import { SpareStore, copyHandle } from "./spare-store.js";
 import { encodeSetRecord } from "./main-identity.js";
 import { openSet } from "./open-set.js";
@@ -129,9 +135,10 @@ export async function addSpare(
     throw new SetOptionError("adding a spare needs a set opened from its spares");
   const { identity, layout } = store;
   const d = device.describe();
-  if ((opened.missingSpares ?? []).length > 0 || members.length !== identity.spares.length)
+  const live = liveIndexes(identity);
+  if ((opened.missingSpares ?? []).length > 0 || members.length !== live.length)
     throw new SetOptionError(
-      `set "${identity.name}" is running without ${identity.spares.length - members.length || (opened.missingSpares ?? []).length} of its spares; give every spare to add one`,
+      `set "${identity.name}" is running without ${live.length - members.length || (opened.missingSpares ?? []).length} of its spares; give every spare to add one`,
     );
   if (opened.readOnlyReason)
     throw new SetOptionError(`set "${identity.name}" is read-only: ${opened.readOnlyReason}`);
@@ -151,7 +158,10 @@ export async function addSpare(
 
   const record = {
     ...(opened.mainIdentity ? { main: opened.mainIdentity } : {}),
-    spares: [...members.map((m) => m.describe()), d],
+    spares: [
+      ...identity.spares.map((s) => (s.removed ? null : members[live.indexOf(s.index)]!.describe())),
+      d,
+    ],
   };
   const body = encodeBody(opened.snapshot, layout, encodeSetRecord(record));
   const setUuid = uuidToBytes(identity.uuid);
@@ -171,7 +181,8 @@ export async function addSpare(
     await writeSuperblockPair(device, endGeometry(layout, end, device.sizeBytes).superblocks[0], own);
   await device.flush();
 
-  for (const [i, member] of members.entries()) {
+  for (const [position, member] of members.entries()) {
+    const i = live[position]!;
     const sizeBytes = identity.spares[i]!.sizeBytes;
     const sb = encodeSuperblock({
       identity: next,
@@ -254,40 +265,57 @@ export async function addSpareOnline(
   });
 }
 
+/** Slots of `snapshot` (first and, when mirrored, second copies) within `spare`'s slot range. */
+function slotsHeldOn(snapshot: OpenedSet["snapshot"], spare: SpareIdentity): number {
+  const end = spare.firstSlot + spare.slotCount;
+  const count = (slots: Uint32Array) => slots.filter((slot) => slot >= spare.firstSlot && slot < end).length;
+  return count(snapshot.slots) + (snapshot.mirrors ? count(snapshot.mirrors.slots) : 0);
+}
+
 /**
- * Remove the last spare (index n - 1) of a served set through its running store; it must hold no
- * remapped block (refused with the count). Between two commits: a checkpoint, then each remaining
- * member's superblocks (one spare fewer), then the removed device's superblocks and checkpoint
- * headers are zeroed so it is never taken for a member again, then a checkpoint. A crash before the
- * wipe leaves the larger (old) membership, after it the new one; running it again finishes it.
- * Returns the removed device.
+ * Remove spare `index` of a served set through its running store; it must hold no remapped block
+ * (refused with the count). The last spare leaves the spare table; any other one stays in it as a
+ * tombstone (zero UUID, same slot range) so that no slot number changes (docs/FORMAT.md
+ * "Membership changes"). Between two commits: a checkpoint, then each remaining member's
+ * superblocks (the new membership), one member and one end at a time, then the removed device's
+ * superblocks and checkpoint headers are zeroed so it is never taken for a member again, then a
+ * checkpoint. Recovery: removing the last spare, a crash before the wipe leaves the larger (old)
+ * membership; removing another one, the tombstone wins as soon as one member records it (the removed
+ * device, if given, is then refused). Either way, running it again finishes it. Returns the removed
+ * device.
  */
-export async function removeLastSpareOnline(store: SpareStore, index: number): Promise<BlockDevice> {
+export async function removeSpareOnline(store: SpareStore, index: number): Promise<BlockDevice> {
   return store.exclusive(async (x) => {
     const identity = store.identity;
-    const last = identity.spares.length - 1;
-    if (index !== last)
+    const spare = identity.spares[index];
+    if (!spare || spare.removed)
       throw new SetOptionError(
-        `set "${identity.name}": only the last spare (${last}) can be removed, not ${index}; drain it instead`,
+        `set "${identity.name}" has no spare ${index} to remove (spares: ${liveIndexes(identity).join(", ")})`,
       );
-    if (last === 0) throw new SetOptionError(`set "${identity.name}": its only spare cannot be removed`);
+    if (liveIndexes(identity).length === 1)
+      throw new SetOptionError(`set "${identity.name}": its only spare cannot be removed`);
     if (x.missing() > 0)
       throw new SetOptionError(`set "${identity.name}" is running without ${x.missing()} of its spares`);
-    const removed = identity.spares[last]!;
-    const held = x.snapshot().slots.filter((slot) => slot >= removed.firstSlot).length;
+    const held = slotsHeldOn(x.snapshot(), spare);
     if (held > 0)
       throw new SpareInUseError(
         String(index),
         `spare ${index} of set "${identity.name}" still holds ${held} remapped blocks; drain it first`,
       );
-    const copy = x.members().find((c) => c.spareIndex === last);
+    const copy = x.members().find((c) => c.spareIndex === index);
     if (!copy)
-      throw new SetOptionError(`set "${identity.name}": spare ${last} has no writable metadata copy`);
+      throw new SetOptionError(`set "${identity.name}": spare ${index} has no writable metadata copy`);
     const { layout } = store;
-    const next: SetIdentity = { ...identity, spares: identity.spares.slice(0, last) };
+    const last = index === identity.spares.length - 1;
+    const next: SetIdentity = {
+      ...identity,
+      spares: last
+        ? identity.spares.slice(0, index)
+        : identity.spares.map((s) => (s.index === index ? tombstoneOf(s) : s)),
+    };
     await x.checkpoint();
     for (const member of x.members()) {
-      if (member.spareIndex === last) continue;
+      if (member.spareIndex === index) continue;
       const sizeBytes = identity.spares[member.spareIndex]!.sizeBytes;
       const relocations = { ...member.relocations };
       const sb = encodeSuperblock({ identity: next, layout, spareIndex: member.spareIndex, relocations });
@@ -300,14 +328,20 @@ export async function removeLastSpareOnline(store: SpareStore, index: number): P
     const zero = new Uint8Array(2 * SUPERBLOCK_BYTES);
     const sector = new Uint8Array(CHECKPOINT_HEADER_BYTES);
     for (const end of ENDS) {
-      const g = endGeometry(layout, end, removed.sizeBytes);
+      const g = endGeometry(layout, end, spare.sizeBytes);
       await copy.device.write(g.superblocks[0], zero);
       await copy.device.write(g.slot, sector);
       await copy.device.write(g.reloc, sector);
     }
     await copy.device.flush();
-    x.dropLastMember(next);
+    if (last) x.dropLastMember(next);
+    else x.tombstoneMember(next, index);
     await x.checkpoint();
     return copy.device;
   });
+}
+
+/** Indexes of the spares of `identity` that are not tombstones. */
+export function liveIndexes(identity: SetIdentity): number[] {
+  return identity.spares.filter((s) => !s.removed).map((s) => s.index);
 }

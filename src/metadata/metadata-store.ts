@@ -16,6 +16,11 @@ export interface SpareIdentity {
   readonly slotCount: number;
   /** First global slot number of this spare (sum of slotCount of the spares before it). */
   readonly firstSlot: number;
+  /**
+   * A removed spare (tombstone, zero UUID on disk): its slot range stays reserved so no slot number
+   * changes, but no device is expected or accepted for it and no slot is allocated there.
+   */
+  readonly removed?: true;
 }
 
 /** What the set is: written in the superblock of every spare, checked on open. */
@@ -32,6 +37,8 @@ export interface SetIdentity {
   readonly spares: readonly SpareIdentity[];
   /** Unix ms when the set was created (informational only; never used for ordering). */
   readonly createdAtMs: number;
+  /** Copies of every remapped block (2: mirrored on two different spares); absent means 1. */
+  readonly mirrorCopies?: 2;
 }
 
 /** A change to the table, appended to the journal. Blocks are remap-unit indexes on main. */
@@ -48,7 +55,15 @@ export type JournalRecord =
    * Lost 512-byte sectors of remapped `block`: bit i of `sectorMask` = sector i (LSB-first per byte),
    * length blockSize/512/8 rounded up. A mask of all zero bits means "none lost".
    */
-  | { readonly type: "lost"; readonly block: number; readonly sectorMask: Uint8Array };
+  | { readonly type: "lost"; readonly block: number; readonly sectorMask: Uint8Array }
+  /**
+   * Mirrored sets: the second copy of remapped `block` lives in global slot `slot` (NO_MIRROR: the
+   * block has one copy now). An unremap of the block drops its second copy too.
+   */
+  | { readonly type: "mirror"; readonly block: number; readonly slot: number };
+
+/** Slot value of a mirror record that drops the second copy. */
+export const NO_MIRROR = 0xffffffff;
 
 /** Why a block was remapped (counted in status). */
 export type RemapReason = "write-error" | "read-error" | "migrate" | "manual";
@@ -64,6 +79,8 @@ export interface TableSnapshot {
   readonly lost: ReadonlyMap<number, Uint8Array>;
   /** Statistics that survive restarts (e.g. remapsByReason.write-error, errors.read). */
   readonly counters: Readonly<Record<string, number>>;
+  /** Mirrored sets: remapped blocks that have a second copy (sorted ascending) and its slot. */
+  readonly mirrors?: { readonly blocks: Float64Array; readonly slots: Uint32Array };
 }
 
 /** Health of one metadata copy (one per spare). */
@@ -103,6 +120,8 @@ export interface MetadataStore {
   append(records: readonly JournalRecord[]): Promise<void>;
   /** True when the journal is filling up and the owner should call checkpoint() soon. */
   readonly wantsCheckpoint: boolean;
+  /** Spares recorded as being drained (new slots avoid them); absent: none or not recorded. */
+  readonly drainingSpares?: readonly number[];
   /**
    * Write the full state to both ends of every healthy copy (one end at a time), flush, reset the journal.
    * The table written is the store's own (last checkpoint + every committed record, so an append in

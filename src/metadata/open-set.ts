@@ -209,7 +209,7 @@ async function loadVersion2(identified: Identified, options: OpenSetOptions): Pr
   }));
   const present = new Set(members.map((m) => m.spareIndex));
   const missingSpares: MissingSpare[] = identity.spares
-    .filter((s) => !present.has(s.index))
+    .filter((s) => !present.has(s.index) && !s.removed)
     .map((s) => {
       const last = record.spares[s.index];
       return {
@@ -259,7 +259,7 @@ async function loadVersion2(identified: Identified, options: OpenSetOptions): Pr
     writeOffset: w.writeOffset,
     usedBytes: w.usedBytes,
   };
-  const spareNames = identity.spares.map((s) => record.spares[s.index] ?? null);
+  const spareNames = identity.spares.map((s) => (s.removed ? null : (record.spares[s.index] ?? null)));
   for (const m of members) spareNames[m.spareIndex] = m.device.describe();
   const store = new SpareStore(identity, layout, table, handles, position, missing, {
     ...record,

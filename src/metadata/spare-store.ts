@@ -93,6 +93,8 @@ export interface ExclusiveAccess {
   adoptMember(identity: SetIdentity, handle: CopyHandle, spec: string): void;
   /** Stop writing the last member: the set is `identity` (one spare fewer) from now on. */
   dropLastMember(identity: SetIdentity): void;
+  /** Stop writing member `index`: the set is `identity` (that spare a tombstone) from now on. */
+  tombstoneMember(identity: SetIdentity, index: number): void;
 }
 
 /** Where the journal stands, as recovered on open. */
@@ -211,6 +213,20 @@ export class SpareStore implements MetadataStore {
     return this.record.main;
   }
 
+  /** Spares recorded as being drained, from the newest checkpoint. */
+  get drainingSpares(): readonly number[] {
+    return this.record.draining ?? [];
+  }
+
+  /** Record which spares are being drained (one checkpoint): allocation keeps avoiding them after a restart. */
+  commitDraining(draining: readonly number[]): Promise<void> {
+    if (this.closed) return Promise.reject(new MetadataClosedError(this.identity.name));
+    const counters = { ...this.table.counters };
+    const { draining: _old, ...rest } = this.record;
+    const record = draining.length > 0 ? { ...rest, draining: [...draining].sort((a, b) => a - b) } : rest;
+    return this.enqueue((resolve, reject) => ({ kind: "checkpoint", counters, record, resolve, reject }));
+  }
+
   /**
    * Record that the main device is now `main` (e.g. copied to a new disk): one checkpoint, so a
    * crash leaves either the old or the new identity, never a mix.
@@ -252,7 +268,16 @@ export class SpareStore implements MetadataStore {
         this.identity = identity;
         const last = identity.spares[index - 1]!;
         (this.table.limits as { slotCount: number }).slotCount = last.firstSlot + last.slotCount;
-        this.record = { ...this.record, spares: this.record.spares.slice(0, index) };
+        const draining = (this.record.draining ?? []).filter((i) => i < index);
+        this.record = { ...this.record, spares: this.record.spares.slice(0, index), draining };
+      },
+      tombstoneMember: (identity, index) => {
+        const at = this.handles.findIndex((c) => c.spareIndex === index);
+        if (at >= 0) this.handles.splice(at, 1);
+        this.identity = identity;
+        const draining = (this.record.draining ?? []).filter((i) => i !== index);
+        const spares = this.record.spares.map((s, i) => (i === index ? null : s));
+        this.record = { ...this.record, spares, draining };
       },
     };
     return this.enqueue((resolve, reject) => ({

@@ -51,6 +51,8 @@ const SPARES_AT = 1536;
 const SPARE_ENTRY_BYTES = 40;
 const CRC_AT = SUPERBLOCK_BYTES - 4;
 const V2_AT = SPARES_AT + MAX_SPARES * SPARE_ENTRY_BYTES;
+/** The UUID of a removed spare's entry (tombstone) in the spare table. */
+export const REMOVED_SPARE_UUID = "00000000-0000-0000-0000-000000000000";
 
 /** A decoded superblock: the set, the layout and which spare this copy is on. */
 export interface Superblock {
@@ -69,6 +71,7 @@ export function encodeSuperblock(sb: Superblock): Uint8Array {
   const v = viewOf(out);
   putMagic(out, 0, SUPERBLOCK_MAGIC);
   v.setUint32(8, layout.version, true);
+  v.setUint32(12, id.mirrorCopies ?? 0, true);
   out.set(uuidToBytes(id.uuid), 16);
   out.set(uuidToBytes(id.spares[spareIndex]!.uuid), 32);
   v.setUint32(48, spareIndex, true);
@@ -93,7 +96,7 @@ export function encodeSuperblock(sb: Superblock): Uint8Array {
   out.set(spec, 404);
   id.spares.forEach((s, i) => {
     const at = SPARES_AT + i * SPARE_ENTRY_BYTES;
-    out.set(uuidToBytes(s.uuid), at);
+    out.set(uuidToBytes(s.removed ? REMOVED_SPARE_UUID : s.uuid), at);
     setU64(v, at + 16, s.sizeBytes);
     setU64(v, at + 24, s.dataOffsetBytes);
     v.setUint32(at + 32, s.slotCount, true);
@@ -135,15 +138,19 @@ export function decodeSuperblock(bytes: Uint8Array): SuperblockResult {
   const spares: SpareIdentity[] = [];
   for (let i = 0; i < spareCount; i++) {
     const at = SPARES_AT + i * SPARE_ENTRY_BYTES;
+    const uuid = bytesToUuid(bytes.subarray(at, at + 16));
     spares.push({
-      uuid: bytesToUuid(bytes.subarray(at, at + 16)),
+      uuid,
       index: i,
       sizeBytes: getU64(v, at + 16),
       dataOffsetBytes: getU64(v, at + 24),
       slotCount: v.getUint32(at + 32, true),
       firstSlot: v.getUint32(at + 36, true),
+      ...(uuid === REMOVED_SPARE_UUID ? { removed: true as const } : {}),
     });
   }
+  if (spares[spareIndex]!.removed)
+    return { ok: false, blank: false, reason: `spare ${spareIndex} is recorded as removed` };
   const specLength = v.getUint16(402, true);
   const blockSize = v.getUint32(56, true);
   const identity: SetIdentity = {
@@ -157,6 +164,7 @@ export function decodeSuperblock(bytes: Uint8Array): SuperblockResult {
       : {}),
     spares,
     createdAtMs: getU64(v, 104),
+    ...(v.getUint32(12, true) === 2 ? { mirrorCopies: 2 as const } : {}),
   };
   const slotBytes = getU64(v, 112);
   const journalBytes = getU64(v, 120);
@@ -196,17 +204,29 @@ export function sameSet(a: Superblock, b: Superblock): boolean {
   return strip(a) === strip(b);
 }
 
+/** A spare entry as its tombstone: same place and slot range, zero UUID, removed. */
+export function tombstoneOf(spare: SpareIdentity): SpareIdentity {
+  return { ...spare, uuid: REMOVED_SPARE_UUID, removed: true };
+}
+
 /**
- * True when `smaller` describes the same set as `larger` with fewer spares, each identical: the
- * membership before a spare was added (an add stopped between rewriting two members' superblocks).
+ * True when `smaller` describes the same set as `larger` before a membership change that `larger`
+ * completes: `larger` has the same spares, possibly more at the end (an add stopped between
+ * rewriting two members' superblocks), and possibly some of them turned into tombstones (a remove
+ * stopped likewise), and differs in at least one of the two ways.
  */
 export function isEarlierMembership(smaller: Superblock, larger: Superblock): boolean {
   const a = smaller.identity;
   const b = larger.identity;
-  if (a.spares.length >= b.spares.length) return false;
+  if (a.spares.length > b.spares.length) return false;
   const rest = (sb: Superblock) => JSON.stringify({ ...sb.identity, spares: [], layout: sb.layout });
-  return (
-    rest(smaller) === rest(larger) &&
-    a.spares.every((s, i) => JSON.stringify(s) === JSON.stringify(b.spares[i]))
-  );
+  if (rest(smaller) !== rest(larger)) return false;
+  let changed = a.spares.length < b.spares.length;
+  for (const [i, s] of a.spares.entries()) {
+    const t = b.spares[i]!;
+    if (JSON.stringify(s) === JSON.stringify(t)) continue;
+    if (s.removed || JSON.stringify(tombstoneOf(s)) !== JSON.stringify(t)) return false;
+    changed = true;
+  }
+  return changed;
 }

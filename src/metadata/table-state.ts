@@ -1,6 +1,6 @@
 // The store's own view of the table: the last checkpoint (sorted typed arrays) plus an overlay of
 // the journal records applied since, materialized into a fresh TableSnapshot when needed.
-import type { JournalRecord, TableSnapshot } from "./metadata-store.js";
+import { NO_MIRROR, type JournalRecord, type TableSnapshot } from "./metadata-store.js";
 
 /** Bounds a record or table must respect. */
 export interface TableLimits {
@@ -32,6 +32,10 @@ export function recordProblem(r: JournalRecord, limits: TableLimits): string | u
   if (r.type === "remap" && (!Number.isInteger(r.slot) || r.slot < 0 || r.slot >= limits.slotCount)) {
     return `remap record: slot ${r.slot} does not exist (0..${limits.slotCount - 1})`;
   }
+  if (r.type === "mirror" && r.slot !== NO_MIRROR) {
+    if (!Number.isInteger(r.slot) || r.slot < 0 || r.slot >= limits.slotCount)
+      return `mirror record: slot ${r.slot} does not exist (0..${limits.slotCount - 1})`;
+  }
   if (r.type === "lost" && r.sectorMask.length !== limits.maskBytes) {
     return `lost record: mask of block ${r.block} has ${r.sectorMask.length} bytes, expected ${limits.maskBytes}`;
   }
@@ -51,6 +55,8 @@ function search(sorted: Float64Array, value: number): number {
   return -1;
 }
 
+const NO_MIRRORS = { blocks: new Float64Array(0), slots: new Uint32Array(0) };
+
 /** Base snapshot + overlay; records are assignments, so replaying one twice is harmless. */
 export class TableState {
   private base!: TableSnapshot;
@@ -58,6 +64,10 @@ export class TableState {
   private overlay = new Map<number, number>();
   private pending = new Set<number>();
   private lost = new Map<number, Uint8Array>();
+  /** Second copies (mirrored sets) since the base: block -> slot, or NO_MIRROR when dropped. */
+  private mirrorOverlay = new Map<number, number>();
+  private mirrorBase: { blocks: Float64Array; slots: Uint32Array } = NO_MIRRORS;
+  private mirrorCount = 0;
   counters: Record<string, number> = {};
   entryCount = 0;
 
@@ -74,6 +84,9 @@ export class TableState {
     this.overlay.clear();
     this.pending = new Set(snapshot.pending);
     this.lost = new Map(snapshot.lost);
+    this.mirrorOverlay.clear();
+    this.mirrorBase = snapshot.mirrors ?? NO_MIRRORS;
+    this.mirrorCount = this.mirrorBase.blocks.length;
     this.counters = { ...snapshot.counters };
     this.entryCount = snapshot.blocks.length;
   }
@@ -85,7 +98,11 @@ export class TableState {
 
   slotOf(block: number): number {
     const o = this.overlay.get(block);
-    if (o !== undefined) return o;
+    return o !== undefined ? o : this.baseSlotOf(block);
+  }
+
+  /** Slot of `block` in the base (the last checkpoint), or -1. */
+  private baseSlotOf(block: number): number {
     const i = search(this.base.blocks, block);
     return i < 0 ? -1 : this.base.slots[i]!;
   }
@@ -121,20 +138,26 @@ export class TableState {
     switch (r.type) {
       case "remap":
       case "unremap": {
-        const had = this.overlay.has(b);
+        // One overlay lookup per record (a drain applies one per moved block).
         const prevOverlay = this.overlay.get(b);
-        const before = this.slotOf(b);
+        const before = prevOverlay ?? this.baseSlotOf(b);
         const after = r.type === "remap" ? r.slot : -1;
         this.overlay.set(b, after);
         this.entryCount += (after >= 0 ? 1 : 0) - (before >= 0 ? 1 : 0);
         undo?.push(() => {
-          if (had) this.overlay.set(b, prevOverlay!);
+          if (prevOverlay !== undefined) this.overlay.set(b, prevOverlay);
           else this.overlay.delete(b);
           this.entryCount -= (after >= 0 ? 1 : 0) - (before >= 0 ? 1 : 0);
         });
-        if (r.type === "unremap") this.setLost(b, undefined, undo);
+        if (r.type === "unremap") {
+          this.setLost(b, undefined, undo);
+          this.setMirror(b, NO_MIRROR, undo);
+        }
         return;
       }
+      case "mirror":
+        this.setMirror(b, r.slot, undo);
+        return;
       case "pending":
       case "clear-pending": {
         const had = this.pending.has(b);
@@ -147,6 +170,27 @@ export class TableState {
         this.setLost(b, r.sectorMask.some((x) => x !== 0) ? r.sectorMask.slice() : undefined, undo);
         return;
     }
+  }
+
+  /** Slot of the second copy of `block`, or NO_MIRROR. */
+  mirrorOf(block: number): number {
+    const o = this.mirrorOverlay.get(block);
+    if (o !== undefined) return o;
+    const i = search(this.mirrorBase.blocks, block);
+    return i < 0 ? NO_MIRROR : this.mirrorBase.slots[i]!;
+  }
+
+  private setMirror(b: number, slot: number, undo: (() => void)[] | undefined): void {
+    const had = this.mirrorOverlay.has(b);
+    const prevOverlay = this.mirrorOverlay.get(b);
+    const delta = (slot !== NO_MIRROR ? 1 : 0) - (this.mirrorOf(b) !== NO_MIRROR ? 1 : 0);
+    this.mirrorOverlay.set(b, slot);
+    this.mirrorCount += delta;
+    undo?.push(() => {
+      if (had) this.mirrorOverlay.set(b, prevOverlay!);
+      else this.mirrorOverlay.delete(b);
+      this.mirrorCount -= delta;
+    });
   }
 
   private setLost(b: number, mask: Uint8Array | undefined, undo: (() => void)[] | undefined): void {
@@ -182,6 +226,34 @@ export class TableState {
     const pending = Float64Array.from(this.pending).sort();
     const lost = new Map<number, Uint8Array>();
     for (const [b, m] of this.lost) lost.set(b, m.slice());
-    return { blocks: outBlocks, slots: outSlots, pending, lost, counters: { ...this.counters } };
+    const snapshot = { blocks: outBlocks, slots: outSlots, pending, lost, counters: { ...this.counters } };
+    if (this.mirrorCount === 0) return snapshot;
+    return { ...snapshot, mirrors: this.mirrorSnapshot() };
+  }
+
+  /** Base second copies merged with the overlay, sorted by block (typed arrays, no per-entry objects). */
+  private mirrorSnapshot(): { blocks: Float64Array; slots: Uint32Array } {
+    const { blocks, slots } = this.mirrorBase;
+    const keys = Float64Array.from(this.mirrorOverlay.keys()).sort();
+    const outBlocks = new Float64Array(this.mirrorCount);
+    const outSlots = new Uint32Array(this.mirrorCount);
+    let i = 0;
+    let j = 0;
+    let o = 0;
+    while (i < blocks.length || j < keys.length) {
+      if (j >= keys.length || (i < blocks.length && blocks[i]! < keys[j]!)) {
+        outBlocks[o] = blocks[i]!;
+        outSlots[o++] = slots[i++]!;
+        continue;
+      }
+      const k = keys[j++]!;
+      if (i < blocks.length && blocks[i] === k) i++;
+      const slot = this.mirrorOverlay.get(k)!;
+      if (slot !== NO_MIRROR) {
+        outBlocks[o] = k;
+        outSlots[o++] = slot;
+      }
+    }
+    return { blocks: outBlocks, slots: outSlots };
   }
 }

@@ -74,6 +74,7 @@ export class TableModel {
   readonly remap = new Map<number, number>();
   readonly pending = new Set<number>();
   readonly lost = new Map<number, string>();
+  readonly mirrors = new Map<number, number>();
 
   apply(records: readonly JournalRecord[]): void {
     for (const r of records) {
@@ -81,6 +82,10 @@ export class TableModel {
       else if (r.type === "unremap") {
         this.remap.delete(r.block);
         this.lost.delete(r.block);
+        this.mirrors.delete(r.block);
+      } else if (r.type === "mirror") {
+        if (r.slot === 0xffffffff) this.mirrors.delete(r.block);
+        else this.mirrors.set(r.block, r.slot);
       } else if (r.type === "pending") this.pending.add(r.block);
       else if (r.type === "clear-pending") this.pending.delete(r.block);
       else if (r.sectorMask.some((b) => b !== 0))
@@ -92,7 +97,9 @@ export class TableModel {
   canonical(): string {
     const remap = [...this.remap].sort((a, b) => a[0] - b[0]).map(([b, s]) => `${b}:${s}`);
     const lost = [...this.lost].sort((a, b) => a[0] - b[0]).map(([b, m]) => `${b}:${m}`);
-    return `${remap.join(",")}|${[...this.pending].sort((a, b) => a - b).join(",")}|${lost.join(",")}`;
+    const mirrors = [...this.mirrors].sort((a, b) => a[0] - b[0]).map(([b, s]) => `${b}:${s}`);
+    const base = `${remap.join(",")}|${[...this.pending].sort((a, b) => a - b).join(",")}|${lost.join(",")}`;
+    return mirrors.length > 0 ? `${base}|m:${mirrors.join(",")}` : base;
   }
 
   /** Random valid records (blocks < blockCount, slots < slotCount) for a few table changes. */
@@ -136,5 +143,8 @@ export function canonical(s: TableSnapshot): string {
   const lost = [...s.lost]
     .sort((a, b) => a[0] - b[0])
     .map(([b, m]) => `${b}:${Buffer.from(m).toString("hex")}`);
-  return `${remap.join(",")}|${Array.from(s.pending).join(",")}|${lost.join(",")}`;
+  const base = `${remap.join(",")}|${Array.from(s.pending).join(",")}|${lost.join(",")}`;
+  const m = s.mirrors;
+  if (!m || m.blocks.length === 0) return base;
+  return `${base}|m:${Array.from(m.blocks, (b, i) => `${b}:${m.slots[i]}`).join(",")}`;
 }

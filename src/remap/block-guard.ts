@@ -66,6 +66,29 @@ export class BlockGuard {
     }
   }
 
+  /**
+   * Lock every block of `blocks` (in ascending order, as one shared lock: a batch of a pool
+   * operation), once no registered I/O touches them; returns the release.
+   */
+  async lockMany(blocks: readonly number[]): Promise<() => void> {
+    let unlock!: () => void;
+    const shared = new Promise<void>((resolve) => (unlock = resolve));
+    const held: number[] = [];
+    for (const block of blocks) {
+      for (let other = this.locks.get(block); other; other = this.locks.get(block)) await other;
+      this.locks.set(block, shared);
+      held.push(block);
+    }
+    // No registered I/O (an idle drain): nothing to wait for, skip the per-block scan.
+    if (this.activeCount > 0)
+      for (const block of held)
+        if (this.overlaps(block)) await new Promise<void>((resolve) => this.waiters.push({ block, resolve }));
+    return () => {
+      for (const block of held) this.locks.delete(block);
+      unlock();
+    };
+  }
+
   /** Number of registered I/O ranges. */
   get activeCount(): number {
     return this.starts.length - this.freeCount;

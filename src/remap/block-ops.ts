@@ -16,6 +16,15 @@ import {
 } from "./lost-sectors.js";
 import { backoffDelayMs } from "./remap-clock.js";
 import type { RemapCore } from "./remap-core.js";
+import { NO_MIRROR } from "../metadata/metadata-store.js";
+import { MissingDevice } from "../block/missing-device.js";
+import {
+  ensureTwoCopiesLocked,
+  quarantineSlot,
+  repairCopyLocked,
+  singleCopy,
+  writeNewCopy,
+} from "./mirror-ops.js";
 
 const NO_OPTIONS: WriteOptions = {};
 const FUA_OPTIONS: WriteOptions = { fua: true };
@@ -69,6 +78,50 @@ export async function readRemapped(
       `${core.name}: block ${block} has lost sectors in the requested range (rewrite them to recover)`,
     );
   }
+  const mirror = core.mirrors.size > 0 ? core.mirrors.get(block) : -1;
+  if (mirror >= 0) return readMirrored(core, block, slot, mirror, withinBytes, target, deadline);
+  return readSlot(core, slot, withinBytes, target, deadline);
+}
+
+/**
+ * Read a mirrored block: the copy on a healthy spare first (one try), then the other copy with the
+ * usual retries; when the second copy served the read, the first is repaired in the background.
+ */
+async function readMirrored(
+  core: RemapCore,
+  block: number,
+  slot: number,
+  mirror: number,
+  withinBytes: number,
+  target: Uint8Array,
+  deadline: number,
+): Promise<void> {
+  const primaryFirst =
+    core.spareHealthy(core.pool.spareIndexOf(slot)) || !core.spareHealthy(core.pool.spareIndexOf(mirror));
+  const [first, second] = primaryFirst ? [slot, mirror] : [mirror, slot];
+  try {
+    return await core.spareOf(first).read(core.pool.offsetOf(first) + withinBytes, target);
+  } catch (err) {
+    if (!(err instanceof MediumError)) throw err;
+    core.count("errors.spare");
+  }
+  await readSlot(core, second, withinBytes, target, deadline);
+  core.count("mirror.readFallbacks");
+  // A missing spare cannot be written: its copies come back with a rebuild, not a repair.
+  if (core.spareOf(first) instanceof MissingDevice || core.readOnlyReason !== undefined) return;
+  core.runBackground("mirror repair", () =>
+    core.guard.withLock(block, () => repairCopyLocked(core, block, first)),
+  );
+}
+
+/** Read from `slot`, retrying a failing spare read with backoff until `deadline`. */
+async function readSlot(
+  core: RemapCore,
+  slot: number,
+  withinBytes: number,
+  target: Uint8Array,
+  deadline: number,
+): Promise<void> {
   for (let retry = 1; ; retry++) {
     try {
       return await core.spareOf(slot).read(core.pool.offsetOf(slot) + withinBytes, target);
@@ -154,14 +207,27 @@ async function moveToSpareUnreported(
       if (attempt >= SPARE_WRITE_ATTEMPTS || !(err instanceof MediumError)) throw err;
     }
   }
+  // Mirrored sets: the second copy, on another spare, is flushed before the remap commits too.
+  const mirror =
+    core.mirrorCopies === 2 ? await writeNewCopy(core, full, [slot]).catch(releaseOn(core, slot)) : -1;
+  const oldMirror = core.mirrors.size > 0 ? core.mirrors.get(block) : -1;
   const lost = lostMask && !isEmptyMask(lostMask) ? lostMask : undefined;
   const wasPending = core.pending.has(block);
   const records: Parameters<RemapCore["commit"]>[0] = [{ type: "remap", block, slot, reason }];
+  if (mirror >= 0) records.push({ type: "mirror", block, slot: mirror });
+  else if (oldMirror >= 0) records.push({ type: "mirror", block, slot: NO_MIRROR });
   if (lost) records.push({ type: "lost", block, sectorMask: lost });
   if (wasPending) records.push({ type: "clear-pending", block });
   try {
     await core.commit(records, () => {
       core.table.set(block, slot);
+      if (mirror >= 0) core.mirrors.set(block, mirror);
+      else core.mirrors.delete(block);
+      // The old second copy missed this block's newest bytes: kept allocated (quarantined).
+      if (oldMirror >= 0) {
+        core.quarantinedSlots++;
+        core.pool.noteQuarantined(oldMirror);
+      }
       if (lost) core.lost.set(block, lost);
       if (wasPending) core.pending.delete(block);
       core.readBackPending.delete(block);
@@ -172,11 +238,22 @@ async function moveToSpareUnreported(
     });
   } catch (err) {
     core.pool.release(slot);
+    if (mirror >= 0) core.pool.release(mirror);
     throw err;
   }
   core.emit("onRemap", { block, slot, reason, lostSectors: lost ? countLost(lost) : 0 });
+  if (core.mirrorCopies === 2 && mirror < 0)
+    singleCopy(core, block, slot, "no healthy spare with room for a second copy");
   if (wasPending) core.emit("onPendingCleared", { block, reason: "rewritten" });
   return slot;
+}
+
+/** A rejection handler that frees `slot` and rethrows. */
+function releaseOn(core: RemapCore, slot: number): (err: unknown) => never {
+  return (err: unknown) => {
+    core.pool.release(slot);
+    throw err;
+  };
 }
 
 /** A free slot, preferably on a spare that has not failed a write this session. */
@@ -296,6 +373,8 @@ export async function writeRemappedLocked(
   portion: Uint8Array,
   fua: boolean,
 ): Promise<void> {
+  const mirror = core.mirrors.size > 0 ? core.mirrors.get(block) : -1;
+  if (mirror >= 0) return writeMirroredLocked(core, block, slot, mirror, withinBytes, portion, fua);
   const spare = core.spareOf(slot);
   try {
     await writeLower(spare, core.pool.offsetOf(slot) + withinBytes, portion, fua);
@@ -305,12 +384,63 @@ export async function writeRemappedLocked(
     core.failingSpares.add(core.pool.spareIndexOf(slot));
     return relocateLocked(core, block, slot, withinBytes, portion);
   }
+  return clearLostLocked(core, block, withinBytes, portion.length, fua);
+}
+
+/**
+ * Write into both copies of mirrored `block` at once. A copy whose write failed holds stale bytes:
+ * it is dropped (and re-made elsewhere when a spare has room) before the write is acknowledged;
+ * when both fail the block moves as an unmirrored one would.
+ */
+async function writeMirroredLocked(
+  core: RemapCore,
+  block: number,
+  slot: number,
+  mirror: number,
+  withinBytes: number,
+  portion: Uint8Array,
+  fua: boolean,
+): Promise<void> {
+  const copies = [slot, mirror];
+  const results = await Promise.allSettled(
+    copies.map((s) => writeLower(core.spareOf(s), core.pool.offsetOf(s) + withinBytes, portion, fua)),
+  );
+  const failed: number[] = [];
+  results.forEach((r, i) => {
+    if (r.status === "fulfilled") return;
+    if (!(r.reason instanceof MediumError)) throw r.reason;
+    failed.push(copies[i]!);
+  });
+  if (failed.length === 2) {
+    core.count("errors.spare", 2);
+    for (const s of failed) core.failingSpares.add(core.pool.spareIndexOf(s));
+    return relocateLocked(core, block, slot, withinBytes, portion);
+  }
+  if (failed.length === 1) {
+    quarantineSlot(core, failed[0]!);
+    const outcome = await ensureTwoCopiesLocked(core, block, { stale: failed[0]! });
+    if (outcome === "unreadable") return relocateLocked(core, block, slot, withinBytes, portion);
+  }
+  return clearLostLocked(core, block, withinBytes, portion.length, fua);
+}
+
+/** After a write of [withinBytes, +lengthBytes) into remapped `block`: clear the lost sectors it covered. */
+async function clearLostLocked(
+  core: RemapCore,
+  block: number,
+  withinBytes: number,
+  lengthBytes: number,
+  fua: boolean,
+): Promise<void> {
   const mask = core.lost.get(block);
   if (!mask) return;
-  const next = clearCovered(mask, withinBytes, portion.length);
+  const next = clearCovered(mask, withinBytes, lengthBytes);
   if (countLost(next) === countLost(mask)) return;
   // The lost mark may only go once the new data is durable, or a crash would expose stale sectors.
-  if (!fua) await spare.flush();
+  if (!fua) {
+    const slots = [core.table.get(block), core.mirrors.size > 0 ? core.mirrors.get(block) : -1];
+    for (const s of slots) if (s >= 0) await core.spareOf(s).flush();
+  }
   await core.commit([{ type: "lost", block, sectorMask: next }], () => {
     if (isEmptyMask(next)) core.lost.delete(block);
     else core.lost.set(block, next);

@@ -75,7 +75,15 @@ export function unremapBlock(core: RemapCore, block: number): Promise<void> {
       throw new BlockStateError(core.name, block, "has lost sectors; rewrite them before unremapping");
     }
     const full = new Uint8Array(core.blockSize);
-    await core.spareOf(slot).read(core.pool.offsetOf(slot), full);
+    const mirror = core.mirrors.size > 0 ? core.mirrors.get(block) : -1;
+    try {
+      await core.spareOf(slot).read(core.pool.offsetOf(slot), full);
+    } catch (err) {
+      // A mirrored block is read from its second copy when the first fails.
+      if (!(err instanceof MediumError) || mirror < 0) throw err;
+      core.count("errors.spare");
+      await core.spareOf(mirror).read(core.pool.offsetOf(mirror), full);
+    }
     let written = false;
     let lastError: unknown;
     for (let a = 0; a <= core.policy.writeRetries && !written; a++) {
@@ -103,6 +111,10 @@ export function unremapBlock(core: RemapCore, block: number): Promise<void> {
       core.table.delete(block);
       core.remapNotes.delete(block);
       core.pool.release(slot);
+      if (mirror >= 0) {
+        core.mirrors.delete(block);
+        core.pool.release(mirror);
+      }
       core.count("unremaps");
     });
     core.emit("onUnremap", { block, slot });

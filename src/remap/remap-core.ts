@@ -19,6 +19,7 @@ import type { RemapEvents, RemapState } from "./remap-events.js";
 import type { RemapPolicy } from "./remap-policy.js";
 import { RemapTable } from "./remap-table.js";
 import { SparePool } from "./spare-pool.js";
+import { MissingDevice } from "../block/missing-device.js";
 
 /** Counters persisted at checkpoints (snapshot.counters), by key. */
 export const PERSISTED_COUNTERS = [
@@ -82,6 +83,10 @@ export class RemapCore {
   readonly blockCount: number;
   readonly sizeBytes: number;
   readonly table: RemapTable;
+  /** Copies every remapped block should have: 2 in a mirrored set (identity.mirrorCopies). */
+  readonly mirrorCopies: 1 | 2;
+  /** Mirrored sets: block -> slot of its second copy, on another spare than table's slot. */
+  readonly mirrors: RemapTable;
   /** Pending blocks (values unused). */
   readonly pending: RemapTable;
   /** Lost-sector masks of remapped blocks (only blocks with at least one lost sector). */
@@ -130,6 +135,10 @@ export class RemapCore {
       nearlyExhaustedPercent: options.policy.spareAlertPercent,
       allocation: options.policy.spareAllocation,
     });
+    // A drain interrupted by a crash or restart still keeps new slots off its spare.
+    for (const index of opened.store.drainingSpares ?? []) this.failingSpares.add(index);
+    // A removed spare (tombstone) never gets a slot again.
+    for (const spare of identity.spares) if (spare.removed) this.failingSpares.add(spare.index);
     const snap = opened.snapshot;
     this.table = RemapTable.fromSorted(snap.blocks, snap.slots);
     this.pending = RemapTable.fromSorted(snap.pending, new Uint32Array(snap.pending.length));
@@ -137,6 +146,18 @@ export class RemapCore {
       if (snap.blocks[i]! >= this.blockCount)
         throw new RangeError(`remapped block ${snap.blocks[i]} is past the end`);
       this.pool.markUsed(snap.slots[i]!);
+    }
+    for (const spare of identity.spares) if (spare.removed) this.pool.retireSpare(spare.index);
+    this.mirrorCopies = identity.mirrorCopies === 2 ? 2 : 1;
+    // Unmirrored sets keep a minimal table (a one-entry delta buffer): no cost when mirror is off.
+    this.mirrors = snap.mirrors
+      ? RemapTable.fromSorted(snap.mirrors.blocks, snap.mirrors.slots)
+      : new RemapTable(this.mirrorCopies === 2 ? undefined : 1);
+    for (let i = 0; i < (snap.mirrors?.blocks.length ?? 0); i++) {
+      const block = snap.mirrors!.blocks[i]!;
+      if (!this.table.has(block))
+        throw new RangeError(`second copy recorded for block ${block}, not remapped`);
+      this.pool.markUsed(snap.mirrors!.slots[i]!);
     }
     for (const [block, mask] of snap.lost) {
       if (!this.table.has(block))
@@ -271,7 +292,35 @@ export class RemapCore {
       pending: this.pending.toSnapshot().blocks,
       lost: new Map([...this.lost].map(([block, mask]) => [block, Uint8Array.from(mask)])),
       counters: { ...this.stats },
+      ...(this.mirrors.size > 0 ? { mirrors: this.mirrors.toSnapshot() } : {}),
     };
+  }
+
+  /** True when spare `index` is present and has not failed a write this session. */
+  spareHealthy(index: number): boolean {
+    return !this.failingSpares.has(index) && !(this.spares[index] instanceof MissingDevice);
+  }
+
+  /** Mirrored sets: spares able to hold a copy now (present, not failing). */
+  healthySpareCount(): number {
+    let n = 0;
+    for (let i = 0; i < this.spares.length; i++) if (this.spareHealthy(i)) n++;
+    return n;
+  }
+
+  /**
+   * Mirrored sets: remapped blocks without two copies on healthy spares (0 when not mirrored). Walks
+   * the table only while a spare is missing or failing; otherwise it is a subtraction.
+   */
+  singleCopyBlocks(): number {
+    if (this.mirrorCopies !== 2) return 0;
+    if (this.healthySpareCount() === this.spares.length) return this.table.size - this.mirrors.size;
+    let n = 0;
+    const healthy = (slot: number) => slot >= 0 && this.spareHealthy(this.pool.spareIndexOf(slot));
+    this.table.forEach((block, slot) => {
+      if (!healthy(slot) || !healthy(this.mirrors.get(block))) n++;
+    });
+    return n;
   }
 
   /** Switch to read-only (idempotent; the first reason wins). */
@@ -302,6 +351,12 @@ export class RemapCore {
     else if (this.pool.nearlyExhausted) reasons.push(`only ${this.pool.freeSlots} spare slots left`);
     if (this.pending.size > 0) reasons.push(`${this.pending.size} pending blocks`);
     if (this.lost.size > 0) reasons.push(`${this.lost.size} blocks with lost sectors`);
+    if (this.mirrorCopies === 2) {
+      const single = this.singleCopyBlocks();
+      if (single > 0) reasons.push(`mirror degraded: ${single} remapped blocks have one copy`);
+      const healthy = this.healthySpareCount();
+      if (healthy < 2) reasons.push(`mirror degraded: ${healthy} healthy spare(s), 2 needed`);
+    }
     const badCopies = this.store.copies().filter((c) => c.state !== "ok").length;
     if (badCopies > 0) reasons.push(`${badCopies} metadata copies not ok`);
     return reasons.length > 0
@@ -318,7 +373,7 @@ export class RemapCore {
     }
     const nearly = this.pool.nearlyExhausted;
     if (nearly && !this.alerted) {
-      this.emit("onSpareAlert", { freeBlocks: this.pool.freeSlots, totalBlocks: this.pool.totalSlots });
+      this.emit("onSpareAlert", { freeBlocks: this.pool.freeSlots, totalBlocks: this.pool.capacitySlots });
     }
     this.alerted = nearly;
   }

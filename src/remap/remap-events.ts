@@ -5,6 +5,9 @@ import type { FencedWriteEvent } from "./fenced-main.js";
 /** Why a pending mark went away. */
 export type PendingClearReason = "rewritten" | "read-back" | "manual";
 
+/** What happened to a copy of a mirrored block. */
+export type MirrorAction = "repaired" | "rebuilt" | "single-copy";
+
 /** Overall health of a remapped device. */
 export type RemapState = "healthy" | "degraded" | "read-only" | "failed";
 
@@ -26,6 +29,11 @@ export interface RemapEvents {
   onStateChange?(event: { state: RemapState; reason: string }): void;
   /** Free spare slots fell to the alert threshold. */
   onSpareAlert?(event: { freeBlocks: number; totalBlocks: number }): void;
+  /**
+   * Mirrored sets: a copy of `block` was repaired in place, rebuilt in a new slot, or could not be
+   * made (the block has one copy: "single-copy"); `slot` is the slot concerned, `detail` says why.
+   */
+  onMirror?(event: { block: number; action: MirrorAction; slot: number; detail: string }): void;
   /** A background task (migration, checkpoint) failed; it has already been accounted in status. */
   onBackgroundError?(event: { task: string; error: unknown }): void;
 }

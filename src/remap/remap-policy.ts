@@ -31,6 +31,8 @@ export interface RemapPolicy {
   readonly spareAlertPercent: number;
   /** Spare a new slot comes from: fill-first, round-robin or least-used (spare-pool.ts). */
   readonly spareAllocation: SpareAllocation;
+  /** A quarantined spare (write errors) that holds slots is drained by the daemon (src/spares/drain.ts). */
+  readonly autoDrainQuarantined: boolean;
 }
 
 /** One policy field described as data. */
@@ -145,6 +147,12 @@ export const REMAP_POLICY_SCHEMA: readonly PolicyField[] = [
     default: "fill-first",
     values: SPARE_ALLOCATIONS,
     help: "spare a new slot comes from: the lowest-numbered one with room (fill-first), the next one in turn (round-robin), or the one with fewest used slots (least-used); quarantined or missing spares are skipped",
+  },
+  {
+    key: "autoDrainQuarantined",
+    type: "boolean",
+    default: true,
+    help: "a spare quarantined after write errors that still holds slots is drained to the other spares automatically (while they have room)",
   },
 ];
 

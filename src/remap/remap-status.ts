@@ -62,6 +62,23 @@ export interface RemapStatus {
   };
   readonly main: DeviceStatus;
   readonly spares: DeviceStatus[];
+  /** Mirrored sets only: how many remapped blocks have their two copies. */
+  readonly mirror?: MirrorStatus;
+}
+
+/** Copies of remapped blocks in a mirrored set. */
+export interface MirrorStatus {
+  readonly copies: 2;
+  /** Remapped blocks with both copies on healthy spares. */
+  readonly mirroredBlocks: number;
+  /** Remapped blocks with one copy only (degraded until `dmremap spare rebuild`). */
+  readonly singleCopyBlocks: number;
+  /** Spares present and without write errors this session (2 are needed). */
+  readonly healthySpares: number;
+  /** Copies rewritten after a failed read, re-made in a new slot, reads served by the second copy. */
+  readonly repaired: number;
+  readonly rebuilt: number;
+  readonly readFallbacks: number;
 }
 
 /** I/O counters kept by BaseDevice. */
@@ -80,6 +97,7 @@ export function remapStatus(core: RemapCore, io: IoCounters): RemapStatus {
   let lostSectors = 0;
   for (const mask of core.lost.values()) lostSectors += countLost(mask);
   const pool = core.pool;
+  const single = core.singleCopyBlocks();
   return {
     name: core.name,
     uuid: core.store.identity.uuid,
@@ -90,7 +108,7 @@ export function remapStatus(core: RemapCore, io: IoCounters): RemapStatus {
     pendingBlocks: core.pending.size,
     lostSectors,
     spare: {
-      totalBlocks: pool.totalSlots,
+      totalBlocks: pool.capacitySlots,
       usedBlocks: pool.usedSlots,
       freeBlocks: pool.freeSlots,
       quarantinedBlocks: core.quarantinedSlots,
@@ -135,5 +153,18 @@ export function remapStatus(core: RemapCore, io: IoCounters): RemapStatus {
     },
     main: core.main.status(),
     spares: core.spares.map((d) => d.status()),
+    ...(core.mirrorCopies === 2
+      ? {
+          mirror: {
+            copies: 2 as const,
+            mirroredBlocks: core.table.size - single,
+            singleCopyBlocks: single,
+            healthySpares: core.healthySpareCount(),
+            repaired: s["mirror.repaired"] ?? 0,
+            rebuilt: s["mirror.rebuilt"] ?? 0,
+            readFallbacks: s["mirror.readFallbacks"] ?? 0,
+          },
+        }
+      : {}),
   };
 }

@@ -26,9 +26,16 @@ import type { RemapEvents } from "./remap-events.js";
 import { resolveRemapPolicy, type RemapPolicy } from "./remap-policy.js";
 import { remapStatus, type RemapStatus } from "./remap-status.js";
 import { readAfterMainError, readDeadline, readPendingBack } from "./read-recovery.js";
-import { checkSetDevices } from "./set-devices.js";
+import { checkSetDevices, removedSpare } from "./set-devices.js";
 import { blocksOnSpare, moveOffSpare, type SpareMoveOutcome } from "./spare-move.js";
+import { type CopiesOutcome, copiesOf, ensureTwoCopiesLocked } from "./mirror-ops.js";
 import type { SpareUsage } from "./spare-pool.js";
+import {
+  type SpareBatch,
+  type SpareBatchOutcome,
+  commitSpareBatch,
+  readSpareBatch,
+} from "./spare-batch-move.js";
 import { MissingDevice } from "../block/missing-device.js";
 
 const RW_CAPABILITIES: DeviceCapabilities = Object.freeze({
@@ -92,7 +99,15 @@ export class RemappedDevice extends BaseDevice {
     const core = this.core;
     const first = Math.floor(offsetBytes / this.blockSize);
     const last = Math.floor((offsetBytes + target.length - 1) / this.blockSize);
-    if (core.firstSpecial(first, last) >= 0) return this.split("read", offsetBytes, target.length, target);
+    if (core.firstSpecial(first, last) >= 0) {
+      if (first === last) {
+        const slot = core.table.get(first);
+        // Fast path, the same steps as split() -> specialBlock() for one remapped, unlocked block.
+        if (slot >= 0 && !core.guard.locks.has(first))
+          return this.readOneRemapped(first, slot, offsetBytes - first * this.blockSize, target);
+      }
+      return this.split("read", offsetBytes, target.length, target);
+    }
     let fenced = false;
     const id = core.guard.register(first, last);
     try {
@@ -162,6 +177,21 @@ export class RemappedDevice extends BaseDevice {
         },
       );
     }
+  }
+
+  /** Read within one remapped, unlocked block: specialBlock()'s read steps without split()'s walk. */
+  private readOneRemapped(
+    block: number,
+    slot: number,
+    withinBytes: number,
+    target: Uint8Array,
+  ): Promise<void> {
+    const core = this.core;
+    const id = core.guard.register(block, block);
+    const release = (): void => core.guard.release(id);
+    const read = readRemapped(core, block, slot, withinBytes, target);
+    read.then(release, release);
+    return read;
   }
 
   /** Walk [offsetBytes, +lengthBytes) as alternating healthy runs and special (remapped/pending/locked) blocks. */
@@ -284,7 +314,8 @@ export class RemappedDevice extends BaseDevice {
       }
     }
     const data = portion ?? zeroes(lengthBytes);
-    if (slot >= 0 && !core.lost.has(block)) {
+    // Mirrored blocks are written under the lock: both copies must stay in step.
+    if (slot >= 0 && !core.lost.has(block) && (core.mirrors.size === 0 || !core.mirrors.has(block))) {
       const id = core.guard.register(block, block);
       try {
         return await writeLower(core.spareOf(slot), core.pool.offsetOf(slot) + withinBytes, data, fua);
@@ -453,6 +484,19 @@ export class RemappedDevice extends BaseDevice {
     return this.core.removeLastSpare();
   }
 
+  /**
+   * Stop using spare `index` (already a tombstone in the set's metadata, holding no slot): a
+   * placeholder takes its place, no slot is allocated there again; returns its device.
+   */
+  detachSpare(index: number): BlockDevice {
+    const spares = this.core.spares as BlockDevice[];
+    const device = spares[index]!;
+    this.core.failingSpares.add(index);
+    this.core.pool.retireSpare(index);
+    spares[index] = removedSpare(index, device.sizeBytes);
+    return device;
+  }
+
   /** Health of every metadata copy (one per spare). */
   metadataCopies(): CopyStatus[] {
     return this.core.store.copies();
@@ -464,7 +508,12 @@ export class RemappedDevice extends BaseDevice {
     return slot < 0 ? -1 : this.core.pool.spareIndexOf(slot);
   }
 
-  /** The remapped blocks whose slot is on spare `index`, in block order. */
+  /** Indexes of the spares holding a copy of `block` (two in a mirrored set; none when not remapped). */
+  copySpares(block: number): number[] {
+    return copiesOf(this.core, block).map((slot) => this.core.pool.spareIndexOf(slot));
+  }
+
+  /** The remapped blocks with a copy on spare `index`, in block order. */
   blocksOnSpare(index: number): number[] {
     return blocksOnSpare(this.core, index);
   }
@@ -474,11 +523,63 @@ export class RemappedDevice extends BaseDevice {
     this.core.failingSpares.add(index);
   }
 
+  /** Are new slots kept off spare `index` (a failed write quarantined it, or it is drained)? */
+  isSpareAvoided(index: number): boolean {
+    return this.core.failingSpares.has(index);
+  }
+
+  /** The remap policy the device runs with. */
+  get remapPolicy(): RemapPolicy {
+    return this.core.policy;
+  }
+
+  /** Lock `blocks` and read the slots of those still on spare `index` (a drain batch, spare-batch-move.ts). */
+  async readSpareBatch(
+    blocks: readonly number[],
+    index: number,
+    maxRunBlocks: number,
+    buffer?: Uint8Array,
+  ): Promise<SpareBatch> {
+    this.assertOpen();
+    this.assertWritable();
+    return readSpareBatch(this.core, blocks, index, maxRunBlocks, buffer);
+  }
+
+  /** Move a read batch to other spares (one flush each, one commit), free its old slots, unlock it. */
+  async commitSpareBatch(batch: SpareBatch, index: number, maxRunBlocks: number): Promise<SpareBatchOutcome> {
+    return commitSpareBatch(this.core, batch, index, maxRunBlocks);
+  }
+
   /** Move remapped `block` off spare `index` to a slot on another spare, under the block's lock. */
   async moveOffSpare(block: number, index: number, why: string): Promise<SpareMoveOutcome> {
     this.assertOpen();
     this.assertWritable();
     return moveOffSpare(this.core, block, index, why);
+  }
+
+  /** Copies every remapped block has when healthy: 2 for a mirrored set, else 1. */
+  get mirrorCopies(): 1 | 2 {
+    return this.core.mirrorCopies;
+  }
+
+  /** Mirrored sets: remapped blocks without two copies on two healthy spares, in block order. */
+  blocksNeedingCopies(): number[] {
+    const core = this.core;
+    if (core.mirrorCopies !== 2) return [];
+    const healthy = (slot: number) => slot >= 0 && core.spareHealthy(core.pool.spareIndexOf(slot));
+    const blocks: number[] = [];
+    core.table.forEach((block, slot) => {
+      if (!healthy(slot) || !healthy(core.mirrors.get(block))) blocks.push(block);
+    });
+    return blocks;
+  }
+
+  /** Mirrored sets: give remapped `block` two copies on two healthy spares, under its lock. */
+  async rebuildCopies(block: number): Promise<CopiesOutcome> {
+    this.assertOpen();
+    this.assertWritable();
+    if (this.core.mirrorCopies !== 2) return "ok";
+    return this.core.guard.withLock(block, () => ensureTwoCopiesLocked(this.core, block));
   }
 
   /** Remapped and pending blocks in block order, a page at a time. */
@@ -511,5 +612,13 @@ export class RemappedDevice extends BaseDevice {
   subscribe(listener: RemapEvents): () => void {
     this.core.listeners.add(listener);
     return () => this.core.listeners.delete(listener);
+  }
+
+  /**
+   * The main device below was swapped for a copy (replace-main): pending blocks were not copied, so
+   * they are never read back from the new main; they stay pending until written.
+   */
+  mainReplaced(): void {
+    this.core.readBackPending.clear();
   }
 }

@@ -19,6 +19,7 @@ export function withMissingSpares(
   return identity.spares.map((spare) => {
     const device = ordered[spare.index];
     if (device) return device;
+    if (spare.removed) return removedSpare(spare.index, spare.sizeBytes);
     const m = missing.get(spare.index);
     if (!m) throw new SpecError("", `set "${identity.name}": spare ${spare.index} (${spare.uuid}) missing`);
     const seen = m.lastKnownDevice ? `, last seen as ${m.lastKnownDevice}` : "";
@@ -26,10 +27,15 @@ export function withMissingSpares(
   });
 }
 
+/** The placeholder of a removed spare (tombstone): no slot is ever allocated on it. */
+export function removedSpare(index: number, sizeBytes: number): MissingDevice {
+  return new MissingDevice({ sizeBytes, name: `removed spare ${index}` });
+}
+
 /** Validate sizes and counts (naming the bad device); returns the spares in set index order. */
 export function checkSetDevices(
   main: BlockDevice,
-  spares: readonly BlockDevice[],
+  given: readonly BlockDevice[],
   opened: OpenedSet,
 ): readonly BlockDevice[] {
   const identity = opened.store.identity;
@@ -39,6 +45,13 @@ export function checkSetDevices(
       `main device ${main.describe()} has ${main.sizeBytes} bytes, set "${identity.name}" needs ${identity.mainSizeBytes}`,
     );
   }
+  // Only the live spares given (in set index order): a placeholder takes each removed one's place.
+  const live = identity.spares.filter((s) => !s.removed);
+  const rest = [...given];
+  const spares =
+    live.length < identity.spares.length && given.length === live.length
+      ? identity.spares.map((s) => (s.removed ? removedSpare(s.index, s.sizeBytes) : rest.shift()!))
+      : given;
   const ordered = orderSpares(spares, opened);
   if (spares.length !== identity.spares.length) {
     throw new SpecError(

@@ -2,6 +2,7 @@
 // flush a slot on another spare, commit the remap, free the old slot, all under the block's lock.
 import { MediumError } from "../block/errors.js";
 import { moveToSpareLocked } from "./block-ops.js";
+import { copiesOf, ensureTwoCopiesLocked } from "./mirror-ops.js";
 import type { RemapCore } from "./remap-core.js";
 
 /**
@@ -11,13 +12,18 @@ import type { RemapCore } from "./remap-core.js";
  */
 export type SpareMoveOutcome = "moved" | "moved-lost" | "not-on-spare" | "no-room";
 
-/** The remapped blocks whose slot is on spare `index`, in block order. */
+/** The remapped blocks with a copy (slot or second copy) on spare `index`, in block order. */
 export function blocksOnSpare(core: RemapCore, index: number): number[] {
   const blocks: number[] = [];
   core.table.forEach((block, slot) => {
     if (core.table.get(block) === slot && core.pool.spareIndexOf(slot) === index) blocks.push(block);
   });
-  return blocks;
+  if (core.mirrors.size === 0) return blocks;
+  const onSpare = new Set(blocks);
+  core.mirrors.forEach((block, slot) => {
+    if (core.mirrors.get(block) === slot && core.pool.spareIndexOf(slot) === index) onSpare.add(block);
+  });
+  return [...onSpare].sort((a, b) => a - b);
 }
 
 /** Move `block` off spare `index` to a slot on another spare; `why` is recorded with the remap. */
@@ -29,6 +35,17 @@ export function moveOffSpare(
 ): Promise<SpareMoveOutcome> {
   return core.guard.withLock(block, async () => {
     const slot = core.table.get(block);
+    const copies = copiesOf(core, block);
+    if (copies.length === 2) {
+      if (!copies.some((s) => core.pool.spareIndexOf(s) === index)) return "not-on-spare";
+      // A mirrored block: its copy there is re-made from a readable copy on another healthy spare
+      // (with no room anywhere else the block keeps its copy elsewhere only).
+      const outcome = await ensureTwoCopiesLocked(core, block, { leaveSpare: index });
+      if (outcome !== "unreadable") {
+        const left = copiesOf(core, block).some((s) => core.pool.spareIndexOf(s) === index);
+        return left ? "no-room" : "moved";
+      }
+    }
     if (slot < 0 || core.pool.spareIndexOf(slot) !== index) return "not-on-spare";
     const bytes = core.blockBytes(block);
     const full = new Uint8Array(core.blockSize);

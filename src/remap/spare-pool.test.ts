@@ -136,3 +136,44 @@ test("per-spare usage counts quarantined slots", () => {
     ],
   );
 });
+
+test("allocateMany hands out consecutive slots as allocate would, and only what is free outside avoid", () => {
+  const pool = poolOf();
+  assert.deepEqual(pool.allocateMany(3), [0, 1, 2]);
+  // Spare 0 has one slot left, then fill-first goes on with spare 1 (spare 2 avoided).
+  assert.deepEqual(pool.allocateMany(5, new Set([2])), [3, 4, 5]);
+  assert.equal(pool.usedSlots, 6);
+  assert.deepEqual(pool.allocateMany(0), []);
+  assert.deepEqual(pool.allocateMany(9, new Set([0, 1])), [6, 7, 8]);
+  assert.deepEqual(pool.allocateMany(1), [], "nothing left: no error, no slot");
+  assert.equal(pool.usedSlots + pool.freeSlots, pool.totalSlots);
+});
+
+test("a removed middle spare keeps its slot numbers but is neither free nor capacity", () => {
+  const three: SpareIdentity[] = [
+    ...spares,
+    { uuid: "c", index: 2, sizeBytes: 0, dataOffsetBytes: 4096, slotCount: 10, firstSlot: 43 },
+  ];
+  const pool = new SparePool(three, { name: "t", blockSize: 4096, nearlyExhaustedPercent: 10 });
+  pool.markUsed(41);
+  assert.throws(() => pool.retireSpare(1), /1 slots in use/);
+  pool.release(41);
+  pool.retireSpare(1);
+  pool.retireSpare(1);
+  assert.equal(pool.totalSlots, 53, "slot numbers unchanged");
+  assert.equal(pool.capacitySlots, 50);
+  assert.equal(pool.freeSlots, 50);
+  assert.deepEqual(
+    pool.perSpare().map((s) => [s.totalBlocks, s.freeBlocks]),
+    [
+      [40, 40],
+      [0, 0],
+      [10, 10],
+    ],
+  );
+  const slots = new Set<number>();
+  for (let i = 0; i < 50; i++) slots.add(pool.allocate());
+  assert.ok(![40, 41, 42].some((slot) => slots.has(slot)), "no slot of the removed spare is handed out");
+  assert.throws(() => pool.allocate(), NoSpaceError);
+  assert.equal(pool.nearlyExhausted, true);
+});

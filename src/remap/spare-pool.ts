@@ -50,6 +50,9 @@ export class SparePool {
   private spares: readonly SpareIdentity[];
   private used = 0;
   private free = 0;
+  /** Spares removed from the set (tombstones): their slot numbers stay reserved, never handed out. */
+  private readonly retired = new Set<number>();
+  private retiredSlots = 0;
   /** Round-robin: the spare tried first by the next allocation. */
   private nextSpare = 0;
 
@@ -84,9 +87,30 @@ export class SparePool {
     return this.free;
   }
 
+  /** Slots that can hold blocks: every spare's slots except those of removed spares. */
+  get capacitySlots(): number {
+    return this.totalSlots - this.retiredSlots;
+  }
+
   /** True when free slots are at or below the configured percentage (or none are left). */
   get nearlyExhausted(): boolean {
-    return this.free === 0 || this.free * 100 <= this.totalSlots * this.options.nearlyExhaustedPercent;
+    return this.free === 0 || this.free * 100 <= this.capacitySlots * this.options.nearlyExhaustedPercent;
+  }
+
+  /**
+   * A spare removed from the set while others follow it (a tombstone): its slot numbers stay
+   * reserved so no later slot is renumbered, but they no longer count as free or as capacity.
+   */
+  retireSpare(index: number): void {
+    const spare = this.spares[index];
+    if (!spare) throw new RangeError(`spare ${index} is not in the pool (${this.spares.length} spares)`);
+    if (this.retired.has(index)) return;
+    const used = this.usedPerSpare[index]!;
+    if (used > 0) throw new RangeError(`spare ${index} cannot be retired: ${used} slots in use`);
+    this.retired.add(index);
+    this.retiredSlots += spare.slotCount;
+    this.free -= spare.slotCount;
+    this.assertBalanced();
   }
 
   /** True when `slot` is handed out. */
@@ -101,13 +125,35 @@ export class SparePool {
   allocate(avoid?: ReadonlySet<number>): number {
     if (this.free === 0)
       throw new NoSpaceError(this.options.name, `no spare slot left (${this.totalSlots} used)`);
-    const index = this.pickSpare(avoid);
-    if (index < 0) {
+    const slot = this.tryAllocate(avoid);
+    if (slot < 0) {
       throw new NoSpaceError(
         this.options.name,
         `no spare slot left outside the failing spares ${[...(avoid ?? [])].join(", ")} (${this.free} free there)`,
       );
     }
+    return slot;
+  }
+
+  /**
+   * Hand out up to `count` free slots at once (a drain batch), each as allocate(avoid) would, so a
+   * batch gets consecutive slots where the policy allows; fewer when fewer are free outside `avoid`
+   * (the caller releases them or asks elsewhere). No error is built per slot.
+   */
+  allocateMany(count: number, avoid?: ReadonlySet<number>): number[] {
+    const slots: number[] = [];
+    for (let k = 0; k < count; k++) {
+      const slot = this.tryAllocate(avoid);
+      if (slot < 0) break;
+      slots.push(slot);
+    }
+    return slots;
+  }
+
+  /** allocate() without the error: a free slot outside `avoid`, or -1. */
+  private tryAllocate(avoid: ReadonlySet<number> | undefined): number {
+    const index = this.pickSpare(avoid);
+    if (index < 0) return -1;
     const slot = this.findFree(index);
     if (slot < 0) throw new Error(`spare pool: spare ${index} counted free slots but none found`);
     this.markUsed(slot);
@@ -120,7 +166,7 @@ export class SparePool {
   private pickSpare(avoid: ReadonlySet<number> | undefined): number {
     const n = this.spares.length;
     const eligible = (i: number) =>
-      this.usedPerSpare[i]! < this.spares[i]!.slotCount && !(avoid?.has(i) ?? false);
+      this.usedPerSpare[i]! < this.spares[i]!.slotCount && !this.retired.has(i) && !(avoid?.has(i) ?? false);
     const policy = this.options.allocation ?? "fill-first";
     if (policy === "round-robin") {
       for (let k = 0; k < n; k++) {
@@ -242,7 +288,8 @@ export class SparePool {
     this.quarantinedPerSpare = this.quarantinedPerSpare.slice(0, -1);
     this.cursors = this.cursors.slice(0, -1);
     this.totalSlots -= last.slotCount;
-    this.free -= last.slotCount;
+    if (this.retired.delete(last.index)) this.retiredSlots -= last.slotCount;
+    else this.free -= last.slotCount;
     this.nextSpare = 0;
     this.assertBalanced();
     return last;
@@ -253,9 +300,9 @@ export class SparePool {
     return this.spares.map((spare, i) => ({
       index: spare.index,
       uuid: spare.uuid,
-      totalBlocks: spare.slotCount,
+      totalBlocks: this.retired.has(i) ? 0 : spare.slotCount,
       usedBlocks: this.usedPerSpare[i]!,
-      freeBlocks: spare.slotCount - this.usedPerSpare[i]!,
+      freeBlocks: this.retired.has(i) ? 0 : spare.slotCount - this.usedPerSpare[i]!,
       quarantinedBlocks: this.quarantinedPerSpare[i]!,
     }));
   }
@@ -267,9 +314,9 @@ export class SparePool {
   }
 
   private assertBalanced(): void {
-    if (this.used + this.free !== this.totalSlots || this.free < 0) {
+    if (this.used + this.free + this.retiredSlots !== this.totalSlots || this.free < 0) {
       throw new Error(
-        `spare pool out of balance: used ${this.used} + free ${this.free} != ${this.totalSlots}`,
+        `spare pool out of balance: used ${this.used} + free ${this.free} + removed ${this.retiredSlots} != ${this.totalSlots}`,
       );
     }
   }

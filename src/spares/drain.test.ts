@@ -1,9 +1,13 @@
-// Draining a spare of a served set: verified user I/O runs through it, every block ends on another
-// spare with its data, pause/resume holds between blocks, a drain without room is refused, and a
-// crash at every write and flush of a drain leaves every block readable with its data.
+// Draining a spare of a served set (in batches): verified user I/O runs through it, every block ends
+// on another spare with its data and the drain is recorded across a reopen, pause/resume holds
+// between batches, a drain without room is refused, a crash at every write and flush leaves every
+// block readable and the drain resumable, an unreadable old slot loses only its own block, and a
+// destination whose writes fail keeps the blocks in place.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readBytes } from "../block/base-device.js";
+import type { WriteOptions } from "../block/block-device.js";
+import { MediumError } from "../block/errors.js";
 import { MemoryDevice } from "../block/memory-device.js";
 import { Prng } from "../block/prng.js";
 import { createSet } from "../metadata/create-set.js";
@@ -46,7 +50,8 @@ test("a drain moves every block off the spare while verified I/O goes on; the da
     }
   })();
   let clock = 0;
-  const job = new DrainJob(dev, 0, { now: () => (clock += 10) });
+  // Batches of 4 blocks: ten batches, each read while the one before is written.
+  const job = new DrainJob(dev, 0, { now: () => (clock += 10), batchBytes: 4 * BS });
   const [progress] = await Promise.all([job.start().finally(() => (finished = true)), workload]);
   assert.equal(progress.state, "done");
   assert.equal(progress.done, 40);
@@ -64,6 +69,11 @@ test("a drain moves every block off the spare while verified I/O goes on; the da
   const [main, ...spares] = media.map((m) => new KeepOpenDevice(m));
   const again = openRemappedDevice({ main: main!, spares, opened: await openSet({ spares, main: main! }) });
   assert.deepEqual(blocksOnSpare(again, 0), []);
+  // The drained spare is recorded as such: new slots keep avoiding it after the reopen.
+  assert.deepEqual(again.metadataStore.drainingSpares, [0]);
+  await again.remapBlock(501);
+  assert.equal(again.spareIndexOf(501), 1);
+  expected.set(501, 501);
   for (let b = 0; b < again.blockCount; b++)
     assert.ok(
       same(await readBytes(again, b * BS, BS), pattern(BS, expected.get(b) ?? b)),
@@ -100,7 +110,37 @@ test("pause holds a drain between blocks and resume finishes it; no room is refu
   await small.dev.close();
 });
 
-test("a crash at every write and flush of a drain leaves every block readable with its data", async () => {
+test("every depth moves every block with its data while verified I/O goes on; a bad depth is refused", async () => {
+  for (const depth of [1, 3, 8]) {
+    const { dev } = await servedSet();
+    for (let b = 0; b < 40; b++) await dev.remapBlock(b);
+    const rng = new Prng(depth);
+    const running = new DrainJob(dev, 0, { batchBytes: 3 * BS, depth }).start();
+    // Writes to random blocks, remapped or not, while several batches are in flight.
+    const written = new Map<number, Uint8Array>();
+    for (let i = 0; i < 30; i++) {
+      const b = rng.nextInt(64);
+      const data = pattern(BS, 1000 + i);
+      await dev.write(b * BS, data);
+      written.set(b, data);
+    }
+    const done = await running;
+    assert.deepEqual([done.state, done.done], ["done", 40], `depth ${depth}`);
+    assert.equal(blocksOnSpare(dev, 0).length, 0, `depth ${depth}`);
+    for (let b = 0; b < 64; b++)
+      assert.ok(
+        same(await readBytes(dev, b * BS, BS), written.get(b) ?? pattern(BS, b)),
+        `block ${b}, depth ${depth}`,
+      );
+    assert.equal(dev.spareUsage()[0]!.usedBlocks, 0, "every old slot is freed");
+    assert.throws(() => new DrainJob(dev, 1, { depth: 0 }), {
+      message: /drain depth 0 is not an integer in 1\.\.64/,
+    });
+    await dev.close();
+  }
+});
+
+test("a crash at every write and flush of a drain leaves every block readable and the drain resumes to the end", async () => {
   const recorder = new CrashRecorder();
   const SPARE = 512 << 10;
   const spares = [0, 1].map((i) => new CrashDevice({ sizeBytes: SPARE, name: `spare${i}`, recorder }));
@@ -126,11 +166,14 @@ test("a crash at every write and flush of a drain leaves every block readable wi
   recorder.hook = () => {
     points.push(spares.map((s) => s.capture()));
   };
-  await new DrainJob(dev, 0).start();
+  // Batches of 2 blocks: three batches (two in flight, the default), each with its own flush and
+  // commit to crash at.
+  await new DrainJob(dev, 0, { batchBytes: 2 * BS }).start();
   recorder.hook = undefined;
   points.push(spares.map((s) => s.capture()));
   const rng = new Prng(21);
   let states = 0;
+  let complete = 0;
   for (const point of points) {
     for (let v = 0; v < 4; v++) {
       states++;
@@ -148,9 +191,103 @@ test("a crash at every write and flush of a drain leaves every block readable wi
           same(await readBytes(back, b * BS, BS), pattern(BS, b)),
           `block ${b} after a crash (state ${states})`,
         );
-      await reopened.store.close();
+      // The drain resumes from what is left on the spare and completes.
+      const left = blocksOnSpare(back, 0).length;
+      if (left === 0) complete++;
+      // Once a block has moved, the drain is recorded (allocation avoids the spare after a restart).
+      if (left < 6) assert.deepEqual(back.metadataStore.drainingSpares, [0], `state ${states}`);
+      const resumed = await new DrainJob(back, 0, { batchBytes: 2 * BS }).start();
+      assert.equal(resumed.done, left, `state ${states}`);
+      assert.deepEqual(blocksOnSpare(back, 0), [], `state ${states}`);
+      for (let b = 0; b < 6; b++)
+        assert.ok(
+          same(await readBytes(back, b * BS, BS), pattern(BS, b)),
+          `block ${b} resumed (state ${states})`,
+        );
+      await back.close();
     }
   }
-  console.log(`# drain: ${points.length} crash points, ${states} crash states`);
+  console.log(
+    `# drain: ${points.length} crash points, ${states} crash states, ${complete} complete, ${states - complete} resumed`,
+  );
+  assert.ok(complete > 0 && complete < states, "some states are before the drain ends, some after");
+  await dev.close();
+});
+
+/** A spare whose reads touching byte `badBytes` fail (a bad sector under one slot). */
+class BadSector extends KeepOpenDevice {
+  badBytes = -1;
+  protected override _read(offsetBytes: number, target: Uint8Array): Promise<void> {
+    if (this.badBytes >= offsetBytes && this.badBytes < offsetBytes + target.length)
+      return Promise.reject(new MediumError("spare0", "read", offsetBytes, target.length));
+    return super._read(offsetBytes, target);
+  }
+}
+
+test("an unreadable old slot in a run moves its block with its sectors lost; the rest of the run moves intact", async () => {
+  const media = [1 << 20, 1 << 20, 1 << 20].map((sizeBytes) => new MemoryDevice({ sizeBytes }));
+  const bad = new BadSector(media[1]!);
+  const [main, spare1] = [new KeepOpenDevice(media[0]!), new KeepOpenDevice(media[2]!)];
+  const opened = await createSet({
+    main,
+    spares: [bad, spare1],
+    blockSize: BS,
+    name: "l",
+    journalBytes: 8192,
+  });
+  const dev = openRemappedDevice({ main, spares: [bad, spare1], opened });
+  for (let b = 0; b < 16; b++) await dev.write(b * BS, pattern(BS, b));
+  // Remapped last block first: the slots run opposite to the blocks (the batch reads in slot order).
+  for (let b = 7; b >= 0; b--) await dev.remapBlock(b);
+  // Slots are handed out in order: block 3's slot is the fifth of spare 0.
+  bad.badBytes = dev.setIdentity.spares[0]!.dataOffsetBytes + 4 * BS + 100;
+  const progress = await new DrainJob(dev, 0).start();
+  assert.deepEqual([progress.state, progress.done, progress.lostBlocks], ["done", 8, 1]);
+  assert.deepEqual(blocksOnSpare(dev, 0), []);
+  await assert.rejects(readBytes(dev, 3 * BS, BS), { code: "EMEDIUM" });
+  for (const b of [0, 1, 2, 4, 5, 6, 7])
+    assert.ok(same(await readBytes(dev, b * BS, BS), pattern(BS, b)), `block ${b}`);
+  // Written again, the block is whole.
+  await dev.write(3 * BS, pattern(BS, 33));
+  assert.ok(same(await readBytes(dev, 3 * BS, BS), pattern(BS, 33)));
+  await dev.close();
+});
+
+/** A spare whose slot writes fail once armed (its metadata area, past the slots, stays writable). */
+class FailingSlotWrites extends KeepOpenDevice {
+  armed = false;
+  fromBytes = Infinity;
+  protected override _write(offsetBytes: number, data: Uint8Array, options: WriteOptions): Promise<void> {
+    if (this.armed && offsetBytes >= this.fromBytes && offsetBytes < this.sizeBytes - (512 << 10))
+      return Promise.reject(new MediumError("spare1", "write", offsetBytes, data.length));
+    return super._write(offsetBytes, data, options);
+  }
+}
+
+test("a destination that fails its slot writes fails the batch, keeps the blocks, and a rerun goes elsewhere", async () => {
+  const media = [1 << 20, 1 << 20, 2 << 20, 1 << 20].map((sizeBytes) => new MemoryDevice({ sizeBytes }));
+  const failing = new FailingSlotWrites(media[2]!);
+  const spares = [new KeepOpenDevice(media[1]!), failing, new KeepOpenDevice(media[3]!)];
+  const main = new KeepOpenDevice(media[0]!);
+  const opened = await createSet({ main, spares, blockSize: BS, name: "w", journalBytes: 8192 });
+  const dev = openRemappedDevice({ main, spares, opened });
+  for (let b = 0; b < 16; b++) await dev.write(b * BS, pattern(BS, b));
+  for (let b = 0; b < 6; b++) await dev.remapBlock(b);
+  failing.fromBytes = dev.setIdentity.spares[1]!.dataOffsetBytes;
+  failing.armed = true;
+  const job = new DrainJob(dev, 0);
+  await assert.rejects(job.start(), { code: "EMEDIUM" });
+  assert.equal(job.progress().state, "failed");
+  assert.equal(blocksOnSpare(dev, 0).length, 6, "the blocks stay where they were");
+  assert.equal(dev.spareUsage()[1]!.usedBlocks, 6, "the failed slots stay allocated (quarantined)");
+  assert.ok(dev.isSpareAvoided(1));
+  const again = await new DrainJob(dev, 0).start();
+  assert.deepEqual([again.state, again.done], ["done", 6]);
+  assert.deepEqual(
+    Array.from({ length: 6 }, (_, b) => dev.spareIndexOf(b)),
+    [2, 2, 2, 2, 2, 2],
+  );
+  for (let b = 0; b < 16; b++)
+    assert.ok(same(await readBytes(dev, b * BS, BS), pattern(BS, b)), `block ${b}`);
   await dev.close();
 });

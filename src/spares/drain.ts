@@ -1,10 +1,19 @@
-// Drain one spare of a served set: move every block whose slot is on it to a slot on another spare
-// (read the old slot, write and flush the new one, commit the remap, free the old slot), each under
-// the block's lock, several at a time, while user I/O goes on. A resumable job: the remap table is
-// its cursor (what is still on the spare is what is left), so after a crash or restart running it
-// again finishes it; progress is data (done, total, rate, ETA); pause and resume between blocks.
+// Drain one spare of a served set: move every block whose slot is on it to a slot on another spare,
+// in batches (lock the batch's blocks, read old slots in contiguous runs, write new slots in runs,
+// one flush per destination spare, one metadata commit, free the old slots), a few batches in flight
+// so that the commit of one overlaps the copy of the next, while user I/O goes on (a block written
+// meanwhile waits for its batch and then lands in the new slot). A resumable job: the remap table is
+// its cursor (what is still on the spare is what is left); progress is data; pause and resume
+// between batches.
+import { SpareStore } from "../metadata/spare-store.js";
 import type { RemappedDevice } from "../remap/remapped-device.js";
 import { SpareOperationError } from "./errors.js";
+
+/** Bytes moved per batch by default (one flush and one metadata commit each). */
+export const DRAIN_BATCH_BYTES = 2 << 20;
+
+/** Batches in flight by default (read, written, flushed or committed at the same time). */
+export const DRAIN_DEPTH = 2;
 
 /** Where a drain stands. */
 export interface DrainProgress {
@@ -26,8 +35,10 @@ export interface DrainProgress {
 export interface DrainOptions {
   /** Clock of the rate and ETA, in milliseconds (default performance.now). */
   readonly now?: () => number;
-  /** Blocks moved at the same time (default 16). */
-  readonly concurrency?: number;
+  /** Bytes per batch (default DRAIN_BATCH_BYTES, at least one block): one flush and one commit each. */
+  readonly batchBytes?: number;
+  /** Batches in flight (default DRAIN_DEPTH, 1..64): 1 moves one batch at a time. */
+  readonly depth?: number;
 }
 
 /** The blocks whose slot is on spare `index` now, in block order. */
@@ -44,8 +55,10 @@ export class DrainJob {
   private error: string | undefined;
   private gate: { promise: Promise<void>; open: () => void } | undefined;
   private startedMs = 0;
+  private finished: Promise<void> = Promise.resolve();
   private readonly now: () => number;
-  private readonly concurrency: number;
+  private readonly batchBlocks: number;
+  private readonly depth: number;
 
   constructor(
     private readonly device: RemappedDevice,
@@ -53,12 +66,16 @@ export class DrainJob {
     options: DrainOptions = {},
   ) {
     this.now = options.now ?? (() => performance.now());
-    this.concurrency = options.concurrency ?? 16;
-    if (!Number.isInteger(this.concurrency) || this.concurrency < 1 || this.concurrency > 1024)
+    const batchBytes = options.batchBytes ?? DRAIN_BATCH_BYTES;
+    if (!Number.isInteger(batchBytes) || batchBytes < 1 || batchBytes > 1 << 30)
       throw new SpareOperationError(
         device.name,
-        `drain concurrency ${this.concurrency} is not an integer in 1..1024`,
+        `drain batch of ${batchBytes} bytes is not an integer in 1..1 GiB`,
       );
+    this.batchBlocks = Math.max(1, Math.floor(batchBytes / device.blockSize));
+    this.depth = options.depth ?? DRAIN_DEPTH;
+    if (!Number.isInteger(this.depth) || this.depth < 1 || this.depth > 64)
+      throw new SpareOperationError(device.name, `drain depth ${this.depth} is not an integer in 1..64`);
     const count = device.spareUsage().length;
     if (!Number.isInteger(spare) || spare < 0 || spare >= count)
       throw new SpareOperationError(
@@ -68,7 +85,21 @@ export class DrainJob {
   }
 
   /** Move every block off the spare; resolves with the final progress (state done or failed). */
-  async start(): Promise<DrainProgress> {
+  start(): Promise<DrainProgress> {
+    const run = this.run();
+    this.finished = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  /** Resolves once the job has ended (done or failed); at once when it was never started. */
+  settled(): Promise<void> {
+    return this.finished;
+  }
+
+  private async run(): Promise<DrainProgress> {
     const others = this.device.spareUsage().filter((s) => s.index !== this.spare);
     let blocks = blocksOnSpare(this.device, this.spare);
     const room = others.reduce((n, s) => n + s.freeBlocks, 0);
@@ -83,18 +114,10 @@ export class DrainJob {
     this.startedMs = this.now();
     this.total = blocks.length;
     try {
+      await this.recordDraining();
       while (blocks.length > 0) {
-        // Several blocks move at once (each under its own lock), so their metadata commits share
-        // journal flushes (group commit).
-        let next = 0;
-        const worker = async () => {
-          while (next < blocks.length) {
-            if (this.gate) await this.gate.promise;
-            const block = blocks[next++];
-            if (block !== undefined) await this.move(block);
-          }
-        };
-        await Promise.all(Array.from({ length: this.concurrency }, worker));
+        blocks = await this.moveMirrored(blocks);
+        await this.moveAll(blocks);
         // Remaps made on the spare while it drained (no room elsewhere at that moment) go too.
         blocks = blocksOnSpare(this.device, this.spare);
         this.total += blocks.length;
@@ -107,24 +130,89 @@ export class DrainJob {
     return this.progress();
   }
 
+  /**
+   * Mirrored sets: move the copies of mirrored blocks one by one (src/remap/spare-move.ts keeps the
+   * two copies on two different spares); returns the blocks left for the batch engine.
+   */
+  private async moveMirrored(blocks: readonly number[]): Promise<number[]> {
+    if (this.device.mirrorCopies !== 2) return [...blocks];
+    const rest: number[] = [];
+    for (const block of blocks) {
+      if (this.device.copySpares(block).length < 2) {
+        rest.push(block);
+        continue;
+      }
+      if (this.gate) await this.gate.promise;
+      const outcome = await this.device.moveOffSpare(block, this.spare, `drain of spare ${this.spare}`);
+      if (outcome === "no-room")
+        throw new SpareOperationError(
+          this.device.name,
+          `no room outside spare ${this.spare} for block ${block}`,
+        );
+      if (outcome !== "not-on-spare") this.moved++;
+      if (outcome === "moved-lost") this.lost++;
+    }
+    return rest;
+  }
+
+  /**
+   * Move `blocks` batch by batch, `depth` batches in flight: while one batch is committed the next
+   * are read and written (each batch still flushes its new slots before its own commit, and frees
+   * its old slots only after it). Concurrent commits share metadata appends (group commit).
+   */
+  private async moveAll(blocks: readonly number[]): Promise<void> {
+    const bytes = Math.min(blocks.length, this.batchBlocks) * this.device.blockSize;
+    /** Batch buffers not in use: reused, at most `depth` ever allocated. */
+    const buffers: Uint8Array[] = [];
+    let nextAt = 0;
+    let failure: { error: unknown } | undefined;
+    const worker = async (): Promise<void> => {
+      while (failure === undefined && nextAt < blocks.length) {
+        if (this.gate) {
+          await this.gate.promise;
+          continue;
+        }
+        const at = nextAt;
+        nextAt += this.batchBlocks;
+        const buffer = buffers.pop() ?? new Uint8Array(bytes);
+        try {
+          const batch = await this.device.readSpareBatch(
+            blocks.slice(at, at + this.batchBlocks),
+            this.spare,
+            this.batchBlocks,
+            buffer,
+          );
+          const outcome = await this.device.commitSpareBatch(batch, this.spare, this.batchBlocks);
+          this.moved += outcome.moved;
+          this.lost += outcome.lost;
+        } catch (error) {
+          failure ??= { error };
+        } finally {
+          buffers.push(buffer);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: this.depth }, worker));
+    if (failure) throw failure.error;
+  }
+
+  /**
+   * Record the spare as draining in the set record (one checkpoint), so allocation keeps avoiding it
+   * after a crash or restart and the daemon resumes the drain; it stays recorded until removed.
+   */
+  private async recordDraining(): Promise<void> {
+    const store = this.device.metadataStore;
+    if (!(store instanceof SpareStore)) return;
+    if (store.drainingSpares.includes(this.spare)) return;
+    await store.commitDraining([...store.drainingSpares, this.spare]);
+  }
+
   private fail(why: string): void {
     this.state = "failed";
     this.error = why;
   }
 
-  private async move(block: number): Promise<void> {
-    const outcome = await this.device.moveOffSpare(block, this.spare, `drain of spare ${this.spare}`);
-    if (outcome === "not-on-spare") return;
-    if (outcome === "no-room")
-      throw new SpareOperationError(
-        this.device.name,
-        `no free slot outside spare ${this.spare} for block ${block}`,
-      );
-    if (outcome === "moved-lost") this.lost++;
-    this.moved++;
-  }
-
-  /** Stop between two blocks until resume(). */
+  /** Stop between two batches until resume(). */
   pause(): DrainProgress {
     if (this.state === "running" && !this.gate) {
       let open = () => {};

@@ -1,33 +1,33 @@
-// `spare remove` on a served set: the last spare, once it holds no remapped block (drain it first),
-// leaves the set through the running metadata store (src/metadata/membership.ts), its metadata is
-// wiped, the allocator forgets its slots and its device is closed.
+// `spare remove` on a served set (or, offline, on a set that is not served): a spare that holds no remapped block (drain it first) leaves the
+// set through the running metadata store (src/metadata/membership.ts), its metadata is wiped, the
+// allocator never uses its slots again and its device is closed. The last spare leaves the spare
+// table; any other one stays there as a tombstone so no slot number changes (docs/FORMAT.md).
 import type { BlockDevice } from "../block/block-device.js";
-import { removeLastSpareOnline } from "../metadata/membership.js";
+import { removeSpareOnline } from "../metadata/membership.js";
 import { SpareInUseError } from "../metadata/errors.js";
 import { SpareStore } from "../metadata/spare-store.js";
 import type { RemappedDevice } from "../remap/remapped-device.js";
+import { identifySpares } from "../metadata/identify-spares.js";
+import type { SetIdentity } from "../metadata/metadata-store.js";
+import { openSet } from "../metadata/open-set.js";
+import type { HeldLock } from "./add-spare.js";
 import { SpareOperationError } from "./errors.js";
 
-/** Remove spare `index` (the last one) from the set served by `device`; returns the removed device (closed). */
+/** Remove spare `index` from the set served by `device`; returns the removed device (closed). */
 export async function removeSpareFromServed(device: RemappedDevice, index: number): Promise<BlockDevice> {
   const store = device.metadataStore;
   if (!(store instanceof SpareStore))
     throw new SpareOperationError(device.name, `set "${device.name}" does not keep its metadata on spares`);
   const spares = device.spareUsage();
   const usage = spares.find((s) => s.index === index);
-  if (!usage)
+  const live = store.identity.spares.filter((s) => !s.removed).map((s) => s.index);
+  if (!usage || !live.includes(index))
     throw new SpareOperationError(
       device.name,
-      `set "${device.name}" has no spare ${index} (0..${spares.length - 1})`,
+      `set "${device.name}" has no spare ${index} (its spares: ${live.join(", ")})`,
     );
-  const last = spares.length - 1;
-  if (last === 0)
+  if (live.length === 1)
     throw new SpareOperationError(device.name, `set "${device.name}": its only spare cannot be removed`);
-  if (index !== last)
-    throw new SpareOperationError(
-      device.name,
-      `set "${device.name}": only the last spare (${last}) can be removed, not ${index}; drain it instead`,
-    );
   if (usage.usedBlocks > 0)
     throw new SpareInUseError(
       String(index),
@@ -35,8 +35,68 @@ export async function removeSpareFromServed(device: RemappedDevice, index: numbe
     );
   // No new slot on it from now on, while other spares have room.
   device.avoidSpare(index);
-  const removed = await removeLastSpareOnline(store, index);
-  device.detachLastSpare();
+  const last = index === spares.length - 1;
+  const removed = await removeSpareOnline(store, index);
+  if (last) device.detachLastSpare();
+  else device.detachSpare(index);
   await removed.close();
   return removed;
+}
+
+/** Options of removeSpareOffline. */
+export interface RemoveSpareOfflineOptions {
+  /** Every current member of the set (the one to remove included), any order. */
+  readonly members: readonly BlockDevice[];
+  /** The spare to remove: one of `members`, or its index in the set. */
+  readonly which: BlockDevice | number;
+  /** Take the set's exclusive lock (the set must not be served meanwhile). */
+  readonly lock: (uuid: string, name: string) => Promise<HeldLock>;
+}
+
+/** What an offline remove did. */
+export interface RemoveSpareResult {
+  readonly identity: SetIdentity;
+  readonly index: number;
+  /** The remaining members, in set index order. */
+  readonly remaining: readonly BlockDevice[];
+}
+
+/**
+ * Remove a spare from a set that is not served: the same crash-safe metadata operation as online
+ * (removeSpareOnline), run on the set opened from every member. Devices are left open.
+ */
+export async function removeSpareOffline(options: RemoveSpareOfflineOptions): Promise<RemoveSpareResult> {
+  const identified = await identifySpares(options.members);
+  const { identity } = identified;
+  const which = options.which;
+  const member =
+    typeof which === "number"
+      ? identified.members.find((m) => m.spareIndex === which)
+      : identified.members.find((m) => m.device === which);
+  if (!member) {
+    const named = typeof which === "number" ? `spare ${which}` : which.describe();
+    throw new SpareOperationError(
+      identity.name,
+      `set "${identity.name}" has no member ${named} (its spares: ${identified.members.map((m) => `${m.spareIndex} ${m.device.describe()}`).join(", ")})`,
+    );
+  }
+  const lock = await options.lock(identity.uuid, identity.name);
+  try {
+    const opened = await openSet({ spares: options.members, identified });
+    try {
+      if (!(opened.store instanceof SpareStore))
+        throw new SpareOperationError(
+          identity.name,
+          `set "${identity.name}" does not keep its metadata on spares`,
+        );
+      await removeSpareOnline(opened.store, member.spareIndex);
+    } finally {
+      await opened.store.close();
+    }
+    const remaining = identified.members.filter((m) => m !== member).map((m) => m.device);
+    const after = await identifySpares(remaining);
+    return { identity: after.identity, index: member.spareIndex, remaining };
+  } finally {
+    await lock.release();
+  }
 }

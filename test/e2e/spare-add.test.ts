@@ -124,7 +124,11 @@ test("spare add refuses a member, the main, a device with a filesystem and a mis
     assertOneLineError(await runCli(["spare", "add", "--spare", s0, main]), "overlaps", main);
     assertOneLineError(await runCli(["spare", "add", "--spare", s0, fs]), fs, "ext4", "--force");
     assertOneLineError(await runCli(["spare", "add", "--spare", s0]), "exactly one device");
-    assertOneLineError(await runCli(["spare", "drop", "--spare", s0]), "add, drain, remove, list", '"drop"');
+    assertOneLineError(
+      await runCli(["spare", "drop", "--spare", s0]),
+      "add, drain, remove, rebuild, list",
+      '"drop"',
+    );
     // Nothing changed: still one spare, clean.
     const rows = await cliJson<SpareRow[]>(["spare", "list", "--spare", s0]);
     assert.equal(rows.length, 1);

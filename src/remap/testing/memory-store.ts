@@ -12,6 +12,7 @@ import type {
   SpareIdentity,
   TableSnapshot,
 } from "../../metadata/metadata-store.js";
+import { NO_MIRROR } from "../../metadata/metadata-store.js";
 
 /** Durable state shared by every store opened on the same "disks". */
 export interface MemoryDurable {
@@ -27,23 +28,33 @@ export function replay(base: TableSnapshot, records: readonly JournalRecord[]): 
   base.blocks.forEach((b, i) => remaps.set(b, base.slots[i]!));
   const pending = new Set(base.pending);
   const lost = new Map(base.lost);
+  const mirrors = new Map<number, number>();
+  base.mirrors?.blocks.forEach((b, i) => mirrors.set(b, base.mirrors!.slots[i]!));
   for (const r of records) {
     if (r.type === "remap") remaps.set(r.block, r.slot);
     else if (r.type === "unremap") {
       remaps.delete(r.block);
       lost.delete(r.block);
+      mirrors.delete(r.block);
+    } else if (r.type === "mirror") {
+      if (r.slot === NO_MIRROR) mirrors.delete(r.block);
+      else mirrors.set(r.block, r.slot);
     } else if (r.type === "pending") pending.add(r.block);
     else if (r.type === "clear-pending") pending.delete(r.block);
     else if (r.sectorMask.every((b) => b === 0)) lost.delete(r.block);
     else lost.set(r.block, Uint8Array.from(r.sectorMask));
   }
   const blocks = Float64Array.from([...remaps.keys()].sort((a, b) => a - b));
+  const mirrorBlocks = Float64Array.from([...mirrors.keys()].sort((a, b) => a - b));
   return {
     blocks,
     slots: Uint32Array.from(blocks, (b) => remaps.get(b)!),
     pending: Float64Array.from([...pending].sort((a, b) => a - b)),
     lost,
     counters: { ...base.counters },
+    ...(mirrors.size > 0
+      ? { mirrors: { blocks: mirrorBlocks, slots: Uint32Array.from(mirrorBlocks, (b) => mirrors.get(b)!) } }
+      : {}),
   };
 }
 
@@ -156,6 +167,8 @@ export interface MemorySetOptions {
   /** Metadata area at the start of each spare, in bytes (default one block). */
   readonly dataOffsetBytes?: number;
   readonly name?: string;
+  /** 2: a mirrored set (every remapped block on two spares). */
+  readonly mirrorCopies?: 2;
 }
 
 /** A fresh set identity and an OpenedSet on a new memory store. */
@@ -182,6 +195,7 @@ export function createMemorySet(options: MemorySetOptions): { durable: MemoryDur
     mainFingerprint: "00",
     spares,
     createdAtMs: 0,
+    ...(options.mirrorCopies === 2 ? { mirrorCopies: 2 as const } : {}),
   };
   const durable: MemoryDurable = { identity, base: emptySnapshot(), journal: [], generation: 1 };
   return { durable, opened: reopenMemorySet(durable) };

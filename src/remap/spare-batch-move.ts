@@ -1,0 +1,206 @@
+// Moving many remapped blocks off one spare at once (the drain's copy engine): lock the blocks, read
+// their old slots in runs of contiguous slots, write the new slots in runs, flush each destination
+// spare once, commit every move in one metadata append, then free the old slots and unlock.
+import { MediumError, NoSpaceError, ReadOnlyError } from "../block/errors.js";
+import type { JournalRecord } from "../metadata/metadata-store.js";
+import type { RemapCore } from "./remap-core.js";
+
+const SECTOR_BYTES = 512;
+
+/** A batch whose blocks are locked and whose old slots have been read. */
+export interface SpareBatch {
+  /** Blocks still on the spare when locked, in old-slot order. */
+  readonly blocks: number[];
+  readonly oldSlots: number[];
+  /** Block i's bytes at [i * blockSize, +blockSize). */
+  readonly data: Uint8Array;
+  /** Lost-sector masks of blocks whose old slot could not be read, by block. */
+  readonly lost: Map<number, Uint8Array>;
+  /** Release every lock of the batch. */
+  readonly unlock: () => void;
+}
+
+/** What a committed batch did. */
+export interface SpareBatchOutcome {
+  readonly moved: number;
+  readonly lost: number;
+}
+
+/** Runs of consecutive slots in `order` (indexes into `slots`, sorted by slot): [start, end) of order. */
+function runsOf(slots: readonly number[], order: readonly number[], maxRun: number): [number, number][] {
+  const runs: [number, number][] = [];
+  let start = 0;
+  for (let i = 1; i <= order.length; i++) {
+    const contiguous =
+      i < order.length && slots[order[i]!] === slots[order[i - 1]!]! + 1 && i - start < maxRun;
+    if (!contiguous) {
+      runs.push([start, i]);
+      start = i;
+    }
+  }
+  return order.length === 0 ? [] : runs;
+}
+
+function isAscending(values: readonly number[]): boolean {
+  for (let i = 1; i < values.length; i++) if (values[i]! < values[i - 1]!) return false;
+  return true;
+}
+
+/** Read the slot of block i (of `blocks`) alone; an unreadable slot gives a mask of every sector. */
+async function readOne(
+  core: RemapCore,
+  slot: number,
+  block: number,
+  into: Uint8Array,
+): Promise<Uint8Array | undefined> {
+  const bytes = core.blockBytes(block);
+  try {
+    await core.spareOf(slot).read(core.pool.offsetOf(slot), into.subarray(0, bytes));
+    return undefined;
+  } catch (err) {
+    if (!(err instanceof MediumError)) throw err;
+    core.count("errors.spare");
+    const mask = new Uint8Array(Math.ceil(core.blockSize / SECTOR_BYTES / 8));
+    for (let s = 0; s < bytes / SECTOR_BYTES; s++) mask[s >> 3]! |= 1 << (s & 7);
+    into.fill(0);
+    return mask;
+  }
+}
+
+/**
+ * Lock `candidates` and read the old slots of those still on spare `index`, a run of contiguous
+ * slots per read (a run that fails is read block by block; an unreadable block's sectors become lost).
+ */
+export async function readSpareBatch(
+  core: RemapCore,
+  candidates: readonly number[],
+  index: number,
+  maxRunBlocks: number,
+  buffer?: Uint8Array,
+): Promise<SpareBatch> {
+  const sorted = isAscending(candidates) ? candidates : [...candidates].sort((a, b) => a - b);
+  const unlock = await core.guard.lockMany(sorted);
+  try {
+    let blocks: number[] = [];
+    let oldSlots: number[] = [];
+    for (const block of sorted) {
+      const slot = core.table.get(block);
+      if (slot >= 0 && core.pool.spareIndexOf(slot) === index) {
+        blocks.push(block);
+        oldSlots.push(slot);
+      }
+    }
+    // Slots handed out in block order (the usual case) need no sort to be read in runs.
+    if (!isAscending(oldSlots)) {
+      const order = oldSlots.map((_, i) => i).sort((a, b) => oldSlots[a]! - oldSlots[b]!);
+      blocks = order.map((i) => blocks[i]!);
+      oldSlots = order.map((i) => oldSlots[i]!);
+    }
+    const bs = core.blockSize;
+    const bytes = blocks.length * bs;
+    const data = buffer && buffer.length >= bytes ? buffer.subarray(0, bytes) : new Uint8Array(bytes);
+    const lost = new Map<number, Uint8Array>();
+    const order = oldSlots.map((_, i) => i);
+    for (const [start, end] of runsOf(oldSlots, order, maxRunBlocks)) {
+      const target = data.subarray(start * bs, end * bs);
+      try {
+        // The last block of main may be partial: its slot is whole, the bytes past main are unused.
+        await core.spareOf(oldSlots[start]!).read(core.pool.offsetOf(oldSlots[start]!), target);
+      } catch (err) {
+        if (!(err instanceof MediumError)) throw err;
+        for (let i = start; i < end; i++) {
+          const mask = await readOne(core, oldSlots[i]!, blocks[i]!, data.subarray(i * bs, (i + 1) * bs));
+          if (mask) lost.set(blocks[i]!, mask);
+        }
+      }
+    }
+    return { blocks, oldSlots, data, lost, unlock };
+  } catch (err) {
+    unlock();
+    throw err;
+  }
+}
+
+/**
+ * `count` free slots not on spare `index`, preferably not on a spare that failed a write this session
+ * (or is drained); throws NoSpaceError when the other spares lack room.
+ */
+function allocateElsewhere(core: RemapCore, index: number, count: number): number[] {
+  const slots = core.pool.allocateMany(count, new Set([index, ...core.failingSpares]));
+  if (slots.length < count) slots.push(...core.pool.allocateMany(count - slots.length, new Set([index])));
+  if (slots.length < count) {
+    for (const slot of slots) core.pool.release(slot);
+    throw new NoSpaceError(core.name, `no room outside spare ${index} for a batch of ${count} blocks`);
+  }
+  return slots;
+}
+
+/**
+ * Write a read batch to new slots on other spares (runs of contiguous slots), flush each destination
+ * spare once, commit every move in one append, then free the old slots; the locks are released in
+ * every case. A failed write or flush leaves the blocks where they were (the drain can run again).
+ */
+export async function commitSpareBatch(
+  core: RemapCore,
+  batch: SpareBatch,
+  index: number,
+  maxRunBlocks: number,
+): Promise<SpareBatchOutcome> {
+  const { blocks, oldSlots, data, lost } = batch;
+  const bs = core.blockSize;
+  const newSlots: number[] = [];
+  /** Slots of a run whose write failed: kept allocated, never reused this session (as any remap). */
+  const quarantined = new Set<number>();
+  try {
+    if (core.readOnlyReason !== undefined) throw new ReadOnlyError(core.name, core.readOnlyReason);
+    newSlots.push(...allocateElsewhere(core, index, blocks.length));
+    const order = newSlots.map((_, i) => i).sort((a, b) => newSlots[a]! - newSlots[b]!);
+    const touched = new Set<number>();
+    for (const [start, end] of runsOf(newSlots, order, maxRunBlocks)) {
+      // Slots are usually handed out in the order asked for: then the read buffer is the run.
+      let inPlace = true;
+      for (let k = start; k < end && inPlace; k++) inPlace = order[k] === k;
+      const run = inPlace ? data.subarray(start * bs, end * bs) : new Uint8Array((end - start) * bs);
+      if (!inPlace)
+        for (let k = start; k < end; k++)
+          run.set(data.subarray(order[k]! * bs, (order[k]! + 1) * bs), (k - start) * bs);
+      const first = newSlots[order[start]!]!;
+      touched.add(core.pool.spareIndexOf(first));
+      try {
+        await core.spareOf(first).write(core.pool.offsetOf(first), run);
+      } catch (err) {
+        core.count("errors.spare");
+        core.failingSpares.add(core.pool.spareIndexOf(first));
+        for (let k = start; k < end; k++) {
+          const slot = newSlots[order[k]!]!;
+          quarantined.add(slot);
+          core.quarantinedSlots++;
+          core.pool.noteQuarantined(slot);
+        }
+        throw err;
+      }
+    }
+    await Promise.all([...touched].map((s) => core.spares[s]!.flush()));
+    const records: JournalRecord[] = [];
+    blocks.forEach((block, i) => {
+      records.push({ type: "remap", block, slot: newSlots[i]!, reason: "manual" });
+      const mask = lost.get(block);
+      if (mask) records.push({ type: "lost", block, sectorMask: mask });
+    });
+    await core.commit(records, () => {
+      blocks.forEach((block, i) => {
+        core.table.set(block, newSlots[i]!);
+        const mask = lost.get(block);
+        if (mask) core.lost.set(block, mask);
+      });
+    });
+  } catch (err) {
+    for (const slot of newSlots) if (!quarantined.has(slot)) core.pool.release(slot);
+    batch.unlock();
+    throw err;
+  }
+  for (const slot of oldSlots) core.pool.release(slot);
+  core.count("drain.moved", blocks.length);
+  batch.unlock();
+  return { moved: blocks.length, lost: lost.size };
+}
