@@ -5,7 +5,7 @@
 // commands of docs/OPERATIONS.md "Retire the main disk" work as written.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { open, readdir, readFile, writeFile } from "node:fs/promises";
+import { open, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { cliJson, runCli, startProgram, tempDir, TOOL_ENV, type RunningProgram } from "./harness.js";
 import { call, fioClean, liveSet, whileFioRuns } from "./spare-support.js";
@@ -147,99 +147,3 @@ async function headDigest(uri: string): Promise<string> {
   assert.equal(result.code, 0, result.stderr);
   return result.stdout.trim();
 }
-
-/** Python: write every block B of the 16 MiB export with bytes (B % 251) + 1 (seed shifts the value). */
-const fillAll = (seed: number) =>
-  `for b in range(0, 4096, 64):\n    h.pwrite(b"".join(bytes([(x + ${seed}) % 251 + 1]) * ${BS} for x in range(b, b + 64)), b * ${BS})\nh.flush()`;
-const checkAll = (seed: number, block5: number) =>
-  `bad = []\nfor b in range(0, 4096, 64):\n    got = h.pread(64 * ${BS}, b * ${BS})\n    for x in range(b, b + 64):\n        want = bytes([${block5}]) * ${BS} if x == 5 else bytes([(x + ${seed}) % 251 + 1]) * ${BS}\n        if got[(x - b) * ${BS}:(x - b + 1) * ${BS}] != want: bad.append(x)\nprint(bad)`;
-
-test("replace-main killed mid-copy: the restarted daemon re-arms the copy and finishes it", async () => {
-  await requireTools("nbdsh");
-  const dir = await tempDir();
-  const state = join(dir.path, "state");
-  (TOOL_ENV as Record<string, string>).DMREMAP_STATE_DIR = state;
-  let program: RunningProgram | undefined;
-  try {
-    const set = await liveSet(dir.path);
-    const { s0, s1, config, uri, online } = set;
-    const next = await sparseFile(join(dir.path, "new.img"), 16 << 20);
-    await set.write([s0, s1]);
-    // Slow reads of the old main: the copy of 16 MiB takes seconds, long enough to be killed.
-    await writeFile(
-      config,
-      (await readFile(config, "utf8")) +
-        `[target.faults]\nenabled = true\n[target.faults.delay]\nread = "1s"\n`,
-    );
-    program = await startProgram(["serve", "--config", config]);
-    assert.equal((await nbdsh(uri, fillAll(3))).code, 0);
-    const started = await runCli(["replace-main", "live", next, "--no-wait", ...online]);
-    assert.equal(started.code, 0, started.stderr);
-    // Paused at once through the API (the copy takes seconds), released with the CLI: it waits meanwhile.
-    const paused = (await call(set.base, "POST", "/v1/targets/live/replace-main/pause")) as ReplaceView;
-    assert.equal(paused.state, "paused");
-    const resumedView = await cliJson<ReplaceView>(["replace-main", "resume", "live", "--json", ...online]);
-    assert.equal(resumedView.state, "running");
-    const files = await readdir(state);
-    const record = join(
-      state,
-      files.find((f) => f.endsWith(".replace.json"))!,
-    );
-    // Wait (polled) until a resume point past `after` is saved.
-    const savedPast = async (after: number) => {
-      for (;;) {
-        const saved = JSON.parse(await readFile(record, "utf8")) as { checkpoint: { cursorBlock: number } };
-        if (saved.checkpoint.cursorBlock > after) return saved.checkpoint.cursorBlock;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    };
-    // A clean stop mid-copy keeps the record: the next start resumes.
-    const first = await savedPast(0);
-    assert.equal(await program.stop("SIGTERM"), 0);
-    assert.ok(
-      (await readdir(state)).some((f) => f.endsWith(".replace.json")),
-      "the record stays",
-    );
-    program = await startProgram(["serve", "--config", config]);
-    await program.waitForLog((l) => l.includes("resuming the replacement of the main"));
-    // Then a kill mid-copy, once the copy went further.
-    await savedPast(first);
-    assert.equal(await program.stop("SIGKILL"), null);
-    program = undefined;
-
-    program = await startProgram(["serve", "--config", config]);
-    const resumed = await program.waitForLog((l) => l.includes("resuming the replacement of the main"));
-    const cursor = (JSON.parse(resumed) as { cursorBlock: number }).cursorBlock;
-    assert.ok(cursor >= first, `resumes at block ${cursor}, not before the saved ${first}`);
-    // A write after the restart lands on both devices (the copy was re-armed before serving).
-    assert.equal((await nbdsh(uri, `h.pwrite(bytes([200]) * ${BS}, 5 * ${BS})\nh.flush()`)).code, 0);
-    let status: ReplaceView;
-    for (;;) {
-      status = await cliJson<ReplaceView>(["replace-main", "status", "live", "--json", ...online]);
-      if (status.state !== "running") break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    assert.equal(status.state, "done");
-    assert.deepEqual(status.unreadableBlocks, []);
-    assert.equal((await nbdsh(uri, checkAll(3, 200))).stdout.trim(), "[]");
-    assert.equal(await program.stop("SIGTERM"), 0);
-    program = undefined;
-    assert.deepEqual(
-      (await readdir(state)).filter((f) => f.endsWith(".replace.json")),
-      [],
-      "the record is gone when done",
-    );
-    // The new image alone holds the data.
-    await writeFile(
-      config,
-      (await readFile(config, "utf8")).replace(set.main, next).replace(/\[target\.faults[\s\S]*$/, ""),
-    );
-    program = await startProgram(["serve", "--config", config]);
-    assert.equal((await nbdsh(uri, checkAll(3, 200))).stdout.trim(), "[]");
-    assert.equal(await program.stop("SIGTERM"), 0);
-    program = undefined;
-  } finally {
-    await program?.stop("SIGKILL");
-    await dir.cleanup();
-  }
-});
