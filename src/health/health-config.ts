@@ -49,7 +49,7 @@ export const DEFAULT_SCAN_SETTINGS: ScanSettings = {
   rateBytesPerSecond: 0,
   latencyBudget: 0.1,
   queueDepth: 4,
-  readBytes: 1 << 20,
+  readBytes: 512 << 10,
   segmentReads: 1,
   regionBytes: 8 << 20,
   neighbourhoodBytes: 64 << 20,

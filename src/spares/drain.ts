@@ -8,6 +8,7 @@
 import { SpareStore } from "../metadata/spare-store.js";
 import type { RemappedDevice } from "../remap/remapped-device.js";
 import { SpareOperationError } from "./errors.js";
+import { PauseGate } from "./pause-gate.js";
 
 /** Bytes moved per batch by default (one flush and one metadata commit each). */
 export const DRAIN_BATCH_BYTES = 2 << 20;
@@ -53,7 +54,7 @@ export class DrainJob {
   private total = 0;
   private state: DrainProgress["state"] = "running";
   private error: string | undefined;
-  private gate: { promise: Promise<void>; open: () => void } | undefined;
+  private readonly gate = new PauseGate();
   private startedMs = 0;
   private finished: Promise<void> = Promise.resolve();
   private readonly now: () => number;
@@ -142,7 +143,7 @@ export class DrainJob {
         rest.push(block);
         continue;
       }
-      if (this.gate) await this.gate.promise;
+      await this.gate.wait();
       const outcome = await this.device.moveOffSpare(block, this.spare, `drain of spare ${this.spare}`);
       if (outcome === "no-room")
         throw new SpareOperationError(
@@ -168,8 +169,8 @@ export class DrainJob {
     let failure: { error: unknown } | undefined;
     const worker = async (): Promise<void> => {
       while (failure === undefined && nextAt < blocks.length) {
-        if (this.gate) {
-          await this.gate.promise;
+        if (this.gate.isClosed) {
+          await this.gate.wait();
           continue;
         }
         const at = nextAt;
@@ -214,21 +215,14 @@ export class DrainJob {
 
   /** Stop between two batches until resume(). */
   pause(): DrainProgress {
-    if (this.state === "running" && !this.gate) {
-      let open = () => {};
-      const promise = new Promise<void>((resolve) => (open = resolve));
-      this.gate = { promise, open };
-      this.state = "paused";
-    }
+    if (this.state === "running" && this.gate.close()) this.state = "paused";
     return this.progress();
   }
 
   resume(): DrainProgress {
-    if (this.gate) {
-      const { open } = this.gate;
-      this.gate = undefined;
+    if (this.gate.isClosed) {
       if (this.state === "paused") this.state = "running";
-      open();
+      this.gate.open();
     }
     return this.progress();
   }

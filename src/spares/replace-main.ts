@@ -8,6 +8,7 @@ import { MediumError } from "../block/errors.js";
 import type { ReplaceTee } from "../block/replace-tee.js";
 import type { RemappedDevice } from "../remap/remapped-device.js";
 import { SpareOperationError } from "./errors.js";
+import { PauseGate } from "./pause-gate.js";
 
 /** Phases of a replacement, in order. */
 export const REPLACE_PHASES = ["copying", "retrying", "switching", "unremapping", "done"] as const;
@@ -88,7 +89,7 @@ export class ReplaceMainJob {
   private readonly retry = new Set<number>();
   private readonly skippedPending = new Set<number>();
   private readonly unreadable: number[] = [];
-  private gate: { promise: Promise<void>; open: () => void } | undefined;
+  private readonly gate = new PauseGate();
   private saving: Promise<void> = Promise.resolve();
   private startedMs = 0;
   private startedBytes = 0;
@@ -168,7 +169,7 @@ export class ReplaceMainJob {
     const worker = async () => {
       const buf = new Uint8Array(this.chunkBlocks * dev.blockSize);
       while (this.cursor < count) {
-        if (this.gate) await this.gate.promise;
+        await this.gate.wait();
         this.failIfReplacementBroken();
         const first = this.cursor;
         const limit = Math.min(first + this.chunkBlocks, count);
@@ -220,7 +221,7 @@ export class ReplaceMainJob {
       if (!dev.isRemappedOrPending(b)) again.push(b);
     const buf = new Uint8Array(dev.blockSize);
     for (const block of again) {
-      if (this.gate) await this.gate.promise;
+      await this.gate.wait();
       this.failIfReplacementBroken();
       // A block remapped meanwhile is on a spare: the unremap after the switch copies it.
       if (dev.isRemappedOrPending(block)) continue;
@@ -297,7 +298,7 @@ export class ReplaceMainJob {
       const worker = async () => {
         while (next < blocks.length) {
           const block = blocks[next++]!;
-          if (this.gate) await this.gate.promise;
+          await this.gate.wait();
           try {
             await dev.unremapBlock(block);
             this.unremapped++;
@@ -361,21 +362,14 @@ export class ReplaceMainJob {
 
   /** Stop between two copy requests until resume(). */
   pause(): ReplaceProgress {
-    if (this.state === "running" && !this.gate) {
-      let open = () => {};
-      const promise = new Promise<void>((resolve) => (open = resolve));
-      this.gate = { promise, open };
-      this.state = "paused";
-    }
+    if (this.state === "running" && this.gate.close()) this.state = "paused";
     return this.progress();
   }
 
   resume(): ReplaceProgress {
-    if (this.gate) {
-      const { open } = this.gate;
-      this.gate = undefined;
+    if (this.gate.isClosed) {
       if (this.state === "paused") this.state = "running";
-      open();
+      this.gate.open();
     }
     return this.progress();
   }
