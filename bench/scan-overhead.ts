@@ -48,12 +48,23 @@ export async function runScanOverhead(
   try {
     await ensureScanning(d);
     await pauseScan(d);
-    log("scan bench: fio randread 4k QD16, scanner paused");
-    const without = (await runFio(d.nbdUri, [job], runtimeS, join(dir, "fio-scan-off.json"), 1)).jobs[0]!;
+    // Four runs in ABBA order (paused, running, running, paused), each side averaged: a warm-up or a
+    // drift of the machine over the runs cancels out instead of favouring the side that runs second.
+    const fio = async (name: string) =>
+      (await runFio(d.nbdUri, [job], runtimeS, join(dir, `fio-scan-${name}.json`), 1)).jobs[0]!;
+    log("scan bench: fio randread 4k QD16, scanner paused (1 of 2)");
+    const off1 = await fio("off-1");
     await d.verb("resume");
-    log("scan bench: fio randread 4k QD16, scanner running");
-    const withScan = (await runFio(d.nbdUri, [job], runtimeS, join(dir, "fio-scan-on.json"), 1)).jobs[0]!;
+    log("scan bench: fio randread 4k QD16, scanner running (2 runs)");
+    const on1 = await fio("on-1");
+    const on2 = await fio("on-2");
     const underLoad = await d.scan();
+    await pauseScan(d);
+    log("scan bench: fio randread 4k QD16, scanner paused (2 of 2)");
+    const off2 = await fio("off-2");
+    const mean = (a: number, b: number) => (a + b) / 2;
+    const without = { iops: mean(off1.iops, off2.iops), p99Us: mean(off1.p99Us, off2.p99Us) };
+    const withScan = { iops: mean(on1.iops, on2.iops), p99Us: mean(on1.p99Us, on2.p99Us) };
     log("scan bench: scanner alone (whole passes) against fio psync 1 MiB reads of the tmpfs image");
     const aloneTmpfs = await soloAgainstRaw(d, main, runtimeS, join(dir, "fio-scan-tmpfs"), false);
     return {
