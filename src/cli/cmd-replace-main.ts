@@ -1,6 +1,7 @@
 // `dmremap replace-main [TARGET] NEWDEV` and `replace-main status|pause|resume [TARGET]`: move a
 // served set onto a new main device while it serves (like `mdadm --replace`), through the daemon.
 import { formatSize } from "../block/size.js";
+import type { ReplaceProgress } from "../spares/replace-main.js";
 import { boolOpt, stringOpt, type Command, type CommandContext } from "./command.js";
 import { UsageError } from "./errors.js";
 import { JSON_OPTION } from "./offline.js";
@@ -8,24 +9,8 @@ import { apiClient, isOffline, ONLINE_OPTIONS, onlineTarget } from "./online.js"
 
 const VERBS = ["status", "pause", "resume"] as const;
 
-/** What the daemon reports of a replacement. */
-interface ReplaceView {
-  readonly device: string;
-  readonly previous: string;
-  readonly state: string;
-  readonly phase: string;
-  readonly totalBytes: number;
-  readonly doneBytes: number;
-  readonly copiedBytes: number;
-  readonly rateBytesPerSecond: number;
-  readonly etaSeconds?: number;
-  readonly remappedSkipped: number;
-  readonly retryBlocks: number;
-  readonly unreadableBlocks: readonly number[];
-  readonly unremapped: number;
-  readonly stillRemapped: number;
-  readonly error?: string;
-}
+/** What the daemon reports of a replacement: the job's progress, the new and the old device. */
+type ReplaceView = ReplaceProgress & { readonly device: string; readonly previous: string };
 
 /** What --dry-run reports. */
 interface PlanView {

@@ -202,27 +202,12 @@ export class TableState {
 
   /** The current table as a fresh snapshot (never shares arrays with the caller's earlier copies). */
   snapshot(): TableSnapshot {
-    const { blocks, slots } = this.base;
-    const keys = Float64Array.from(this.overlay.keys()).sort();
-    const outBlocks = new Float64Array(this.entryCount);
-    const outSlots = new Uint32Array(this.entryCount);
-    let i = 0;
-    let j = 0;
-    let o = 0;
-    while (i < blocks.length || j < keys.length) {
-      if (j >= keys.length || (i < blocks.length && blocks[i]! < keys[j]!)) {
-        outBlocks[o] = blocks[i]!;
-        outSlots[o++] = slots[i++]!;
-        continue;
-      }
-      const k = keys[j++]!;
-      if (i < blocks.length && blocks[i] === k) i++;
-      const s = this.overlay.get(k)!;
-      if (s >= 0) {
-        outBlocks[o] = k;
-        outSlots[o++] = s;
-      }
-    }
+    const { blocks: outBlocks, slots: outSlots } = mergeOverlay(
+      this.base,
+      this.overlay,
+      this.entryCount,
+      (slot) => slot >= 0,
+    );
     const pending = Float64Array.from(this.pending).sort();
     const lost = new Map<number, Uint8Array>();
     for (const [b, m] of this.lost) lost.set(b, m.slice());
@@ -233,27 +218,40 @@ export class TableState {
 
   /** Base second copies merged with the overlay, sorted by block (typed arrays, no per-entry objects). */
   private mirrorSnapshot(): { blocks: Float64Array; slots: Uint32Array } {
-    const { blocks, slots } = this.mirrorBase;
-    const keys = Float64Array.from(this.mirrorOverlay.keys()).sort();
-    const outBlocks = new Float64Array(this.mirrorCount);
-    const outSlots = new Uint32Array(this.mirrorCount);
-    let i = 0;
-    let j = 0;
-    let o = 0;
-    while (i < blocks.length || j < keys.length) {
-      if (j >= keys.length || (i < blocks.length && blocks[i]! < keys[j]!)) {
-        outBlocks[o] = blocks[i]!;
-        outSlots[o++] = slots[i++]!;
-        continue;
-      }
-      const k = keys[j++]!;
-      if (i < blocks.length && blocks[i] === k) i++;
-      const slot = this.mirrorOverlay.get(k)!;
-      if (slot !== NO_MIRROR) {
-        outBlocks[o] = k;
-        outSlots[o++] = slot;
-      }
-    }
-    return { blocks: outBlocks, slots: outSlots };
+    return mergeOverlay(this.mirrorBase, this.mirrorOverlay, this.mirrorCount, (slot) => slot !== NO_MIRROR);
   }
+}
+
+/**
+ * Sorted base entries merged with an overlay of changes (block -> slot; a slot that `kept` refuses
+ * deletes the block), sorted by block: `count` entries in fresh typed arrays.
+ */
+function mergeOverlay(
+  base: { readonly blocks: Float64Array; readonly slots: Uint32Array },
+  overlay: ReadonlyMap<number, number>,
+  count: number,
+  kept: (slot: number) => boolean,
+): { blocks: Float64Array; slots: Uint32Array } {
+  const { blocks, slots } = base;
+  const keys = Float64Array.from(overlay.keys()).sort();
+  const outBlocks = new Float64Array(count);
+  const outSlots = new Uint32Array(count);
+  let i = 0;
+  let j = 0;
+  let o = 0;
+  while (i < blocks.length || j < keys.length) {
+    if (j >= keys.length || (i < blocks.length && blocks[i]! < keys[j]!)) {
+      outBlocks[o] = blocks[i]!;
+      outSlots[o++] = slots[i++]!;
+      continue;
+    }
+    const k = keys[j++]!;
+    if (i < blocks.length && blocks[i] === k) i++;
+    const slot = overlay.get(k)!;
+    if (kept(slot)) {
+      outBlocks[o] = k;
+      outSlots[o++] = slot;
+    }
+  }
+  return { blocks: outBlocks, slots: outSlots };
 }
