@@ -82,35 +82,56 @@ export abstract class BaseDevice implements BlockDevice {
     return undefined;
   }
 
-  async read(offsetBytes: number, target: Uint8Array): Promise<void> {
-    this.assertOpen();
-    this.assertRange(offsetBytes, target.length);
-    this.counters.reads++;
-    if (target.length === 0) return;
+  // read() and write() are plain functions returning the lower promise with one reaction attached
+  // (not async functions): they run on every request of every layer of a stack.
+  read(offsetBytes: number, target: Uint8Array): Promise<void> {
+    let pending: Promise<void>;
     try {
-      await this._read(offsetBytes, target);
+      this.assertOpen();
+      this.assertRange(offsetBytes, target.length);
+      this.counters.reads++;
+      if (target.length === 0) return Promise.resolve();
     } catch (err) {
-      this.counters.errors++;
-      throw err;
+      return Promise.reject(err as Error);
     }
-    this.counters.bytesRead += target.length;
+    try {
+      pending = this._read(offsetBytes, target);
+    } catch (err) {
+      return this.failed(err);
+    }
+    const n = target.length;
+    return pending.then(() => {
+      this.counters.bytesRead += n;
+    }, this.failed);
   }
 
-  async write(offsetBytes: number, data: Uint8Array, options: WriteOptions = {}): Promise<void> {
-    this.assertOpen();
-    this.assertRange(offsetBytes, data.length);
-    this.assertWritable();
-    this.counters.writes++;
-    if (data.length === 0 && !options.fua) return;
+  write(offsetBytes: number, data: Uint8Array, options: WriteOptions = {}): Promise<void> {
+    let pending: Promise<void>;
     try {
-      if (data.length === 0) await this._flush();
-      else await this._write(offsetBytes, data, options);
+      this.assertOpen();
+      this.assertRange(offsetBytes, data.length);
+      this.assertWritable();
+      this.counters.writes++;
+      if (data.length === 0 && !options.fua) return Promise.resolve();
     } catch (err) {
-      this.counters.errors++;
-      throw err;
+      return Promise.reject(err as Error);
     }
-    this.counters.bytesWritten += data.length;
+    try {
+      pending = data.length === 0 ? this._flush() : this._write(offsetBytes, data, options);
+    } catch (err) {
+      return this.failed(err);
+    }
+    const n = data.length;
+    return pending.then(() => {
+      this.counters.bytesWritten += n;
+    }, this.failed);
   }
+
+  /** Count a failed lower operation and pass its error on. */
+  private readonly failed = (err: unknown): Promise<never> => {
+    this.counters.errors++;
+    return Promise.reject(err as Error);
+  };
 
   async flush(): Promise<void> {
     this.assertOpen();

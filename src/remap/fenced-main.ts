@@ -31,17 +31,73 @@ export interface FencedMainOptions {
   readonly closeWaitMs?: number;
 }
 
-interface Flight {
-  readonly start: number;
-  readonly end: number;
-  /** Resolves when the lower write has ended (or was dropped before it started). */
-  readonly ended: Promise<void>;
-  /** Resolves when the write was answered: ended or abandoned. */
-  readonly answered: Promise<void>;
-  /** Resolves when the write is abandoned. */
-  readonly abandonedSignal: Promise<void>;
-  abandoned: boolean;
-  abandon(): void;
+/** A promise made only when someone waits for it (most flights end with nobody waiting). */
+class Signal {
+  private promise: Promise<void> | undefined;
+  private resolve: (() => void) | undefined;
+
+  wait(): Promise<void> {
+    return (this.promise ??= new Promise<void>((resolve) => (this.resolve = resolve)));
+  }
+
+  fire(): void {
+    this.resolve?.();
+  }
+}
+
+const ENDED = 1;
+const ANSWERED = 2;
+const ABANDONED = 4;
+
+/** One main write, zeroing or trim between its start and the end of the lower operation. */
+class Flight {
+  private state = 0;
+  private signals: [Signal?, Signal?, Signal?] | undefined;
+  /** Fails the caller's promise (set while the caller waits). */
+  fail: ((err: Error) => void) | undefined;
+
+  constructor(
+    readonly start: number,
+    readonly end: number,
+    /** Clock time at which the write is abandoned (Infinity: never). */
+    readonly deadline: number,
+  ) {}
+
+  /** The lower operation has ended (or the write was dropped before it started). */
+  get ended(): Promise<void> {
+    return this.waitFor(ENDED, 0);
+  }
+  /** The write was answered: ended or abandoned. */
+  get answered(): Promise<void> {
+    return this.waitFor(ANSWERED, 1);
+  }
+  /** The write was abandoned at its time budget (or dropped behind a fenced range). */
+  get abandonedSignal(): Promise<void> {
+    return this.waitFor(ABANDONED, 2);
+  }
+  get abandoned(): boolean {
+    return (this.state & ABANDONED) !== 0;
+  }
+  get isAnswered(): boolean {
+    return (this.state & ANSWERED) !== 0;
+  }
+
+  /** Mark `bits` (ENDED | ANSWERED | ABANDONED) and wake whoever waits for them. */
+  mark(bits: number): void {
+    const fresh = bits & ~this.state;
+    this.state |= bits;
+    const signals = this.signals;
+    if (!signals || fresh === 0) return;
+    if (fresh & ENDED) signals[0]?.fire();
+    if (fresh & ANSWERED) signals[1]?.fire();
+    if (fresh & ABANDONED) signals[2]?.fire();
+  }
+
+  private waitFor(bit: number, index: 0 | 1 | 2): Promise<void> {
+    if (this.state & bit) return Promise.resolve();
+    const signals = (this.signals ??= [undefined, undefined, undefined]);
+    return (signals[index] ??= new Signal()).wait();
+  }
 }
 
 /** Orders overlapping main I/O behind earlier writes and fences writes that missed their budget. */
@@ -121,38 +177,26 @@ export class FencedMain extends LayerDevice {
     return this.lower.flush();
   }
 
+  /**
+   * Run a main write-like operation as a flight: behind the earlier overlapping ones, answered with
+   * WriteTimeoutError at its deadline (its range fenced until the lower operation ends). Writes share
+   * one time budget, so deadlines come in the order of `flights` and one timer (for the oldest
+   * unanswered flight) serves them all.
+   */
   private track(offsetBytes: number, lengthBytes: number, run: () => Promise<void>): Promise<void> {
     const start = offsetBytes;
     const end = offsetBytes + lengthBytes;
     const wait = this.earlier(start, end);
-    let endFlight!: () => void;
-    let answer!: () => void;
-    let signal!: () => void;
-    const flight: Flight = {
-      start,
-      end,
-      ended: new Promise<void>((resolve) => (endFlight = resolve)),
-      answered: new Promise<void>((resolve) => (answer = resolve)),
-      abandonedSignal: new Promise<void>((resolve) => (signal = resolve)),
-      abandoned: false,
-      abandon: () => {
-        if (flight.abandoned) return;
-        flight.abandoned = true;
-        this.abandonedWrites++;
-        answer();
-        signal();
-      },
-    };
+    const timeoutMs = this.options.writeTimeoutMs;
+    const flight = new Flight(start, end, timeoutMs > 0 ? this.options.clock.now() + timeoutMs : Infinity);
     this.flights.push(flight);
-    let fail: ((err: Error) => void) | undefined;
     const op = wait
       ? wait.then((clear) => {
           // Behind a fenced write, or abandoned while it waited: it never reaches main, so it can
           // never land; it fails like a timed-out write and its block moves away.
           if (!clear || flight.abandoned) {
-            flight.abandon();
             this.droppedWrites++;
-            fail?.(new WriteTimeoutError(this.name, offsetBytes, lengthBytes, this.options.writeTimeoutMs));
+            this.abandon(flight, new WriteTimeoutError(this.name, offsetBytes, lengthBytes, timeoutMs));
             return;
           }
           return run();
@@ -160,32 +204,46 @@ export class FencedMain extends LayerDevice {
       : run();
     const finish = () => {
       this.flights.splice(this.flights.indexOf(flight), 1);
-      endFlight();
-      answer();
+      flight.mark(ENDED | ANSWERED);
     };
     op.then(finish, finish);
-    const timeoutMs = this.options.writeTimeoutMs;
+    if (timeoutMs > 0 && this.timerCancel === undefined) this.armTimer();
     return new Promise<void>((resolve, reject) => {
-      fail = reject;
-      const cancel =
-        timeoutMs > 0
-          ? this.options.clock.setTimer(timeoutMs, () => {
-              if (flight.abandoned) return;
-              flight.abandon();
-              this.report(offsetBytes, lengthBytes, timeoutMs);
-              reject(new WriteTimeoutError(this.name, offsetBytes, lengthBytes, timeoutMs));
-            })
-          : undefined;
+      if (flight.abandoned)
+        return reject(new WriteTimeoutError(this.name, offsetBytes, lengthBytes, timeoutMs));
+      flight.fail = reject;
       op.then(
-        () => {
-          cancel?.();
-          resolve();
-        },
-        (err: unknown) => {
-          cancel?.();
-          reject(err as Error);
-        },
+        () => resolve(),
+        (err: unknown) => reject(err as Error),
       );
+    });
+  }
+
+  /** Abandon `flight`: answered now with `err` (its range stays fenced until it ends). */
+  private abandon(flight: Flight, err: Error): void {
+    if (flight.abandoned) return;
+    flight.mark(ABANDONED | ANSWERED);
+    this.abandonedWrites++;
+    flight.fail?.(err);
+  }
+
+  private timerCancel: (() => void) | undefined;
+
+  /** Arm the one timer for the oldest flight not yet answered (none left: no timer). */
+  private armTimer(): void {
+    const next = this.flights.find((f) => !f.isAnswered && f.deadline !== Infinity);
+    if (!next) return;
+    const clock = this.options.clock;
+    this.timerCancel = clock.setTimer(Math.max(0, next.deadline - clock.now()), () => {
+      this.timerCancel = undefined;
+      const now = clock.now();
+      const timeoutMs = this.options.writeTimeoutMs;
+      for (const f of [...this.flights]) {
+        if (f.isAnswered || f.deadline > now) continue;
+        this.abandon(f, new WriteTimeoutError(this.name, f.start, f.end - f.start, timeoutMs));
+        this.report(f.start, f.end - f.start, timeoutMs);
+      }
+      this.armTimer();
     });
   }
 

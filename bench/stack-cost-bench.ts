@@ -1,0 +1,83 @@
+// In-process CPU cost per request of the served stack without sockets: MeasuredDevice over
+// RemappedDevice (with its write fence) over the replace-main tee over a file on tmpfs, as `serve`
+// builds it; random 4 KiB reads and writes, queue depth 32, seeded offsets, CPU ns per request (user +
+// system of this process), rounds alternating reads and writes, best round kept. Compares builds
+// without NBD noise: copy the built file into another build's dist/bench/ to measure that build.
+// Run: node dist/bench/stack-cost-bench.js [--requests=300000] [--rounds=3] [DIR]
+import { mkdtemp, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { FileDevice } from "../src/block/file-device.js";
+import { MeasuredDevice } from "../src/block/measured-device.js";
+import { Prng } from "../src/block/prng.js";
+import { ReplaceTee } from "../src/block/replace-tee.js";
+import type { BlockDevice } from "../src/block/block-device.js";
+import { createSet } from "../src/metadata/create-set.js";
+import { openRemappedDevice } from "../src/remap/remapped-device.js";
+import { writeRandomImage } from "./setup.js";
+
+const BLOCK = 4096;
+const MAIN_BYTES = 256 << 20;
+const QUEUE_DEPTH = 32;
+
+function option(name: string, fallback: number): number {
+  const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
+  return hit ? Number(hit.slice(name.length + 3)) : fallback;
+}
+
+/** CPU ns per request of `count` random 4 KiB requests of `kind`, QUEUE_DEPTH at a time. */
+async function timeRequests(device: BlockDevice, kind: "read" | "write", count: number, seed: number) {
+  const prng = new Prng(seed);
+  const blocks = MAIN_BYTES / BLOCK;
+  const buffers = Array.from({ length: QUEUE_DEPTH }, (_, i) => Buffer.alloc(BLOCK, i));
+  let issued = 0;
+  const lane = async (buf: Buffer): Promise<void> => {
+    while (issued < count) {
+      issued++;
+      const at = prng.nextInt(blocks) * BLOCK;
+      await (kind === "read" ? device.read(at, buf) : device.write(at, buf));
+    }
+  };
+  const t0 = process.cpuUsage();
+  await Promise.all(buffers.map(lane));
+  const used = process.cpuUsage(t0);
+  return Math.round(((used.user + used.system) * 1000) / count);
+}
+
+const requests = option("requests", 300_000);
+const rounds = option("rounds", 3);
+const dir = await mkdtemp(join(process.argv.slice(2).find((a) => !a.startsWith("--")) ?? "/dev/shm", "scb-"));
+try {
+  const mainPath = join(dir, "main.img");
+  await writeRandomImage(mainPath, MAIN_BYTES);
+  const tee = new ReplaceTee(await FileDevice.open(mainPath));
+  const spare = await FileDevice.create(join(dir, "spare.img"), 64 << 20);
+  const opened = await createSet({
+    main: tee,
+    spares: [spare],
+    blockSize: BLOCK,
+    name: "scb",
+    mainSpec: "scb",
+  });
+  const remapped = openRemappedDevice({ main: tee, spares: [spare], opened });
+  let observed = 0;
+  const device = new MeasuredDevice(remapped, (_op, seconds) => (observed += seconds));
+  const ns: { read: number[]; write: number[] } = { read: [], write: [] };
+  await timeRequests(device, "read", requests / 4, 99);
+  await timeRequests(device, "write", requests / 4, 99);
+  for (let r = 0; r < rounds; r++) {
+    const order = r % 2 === 0 ? (["read", "write"] as const) : (["write", "read"] as const);
+    for (const kind of order) ns[kind].push(await timeRequests(device, kind, requests, r + 1));
+  }
+  console.log(
+    JSON.stringify({
+      requests,
+      readNs: ns.read,
+      writeNs: ns.write,
+      bestRead: Math.min(...ns.read),
+      bestWrite: Math.min(...ns.write),
+    }),
+  );
+  await device.close();
+} finally {
+  await rm(dir, { recursive: true, force: true });
+}
