@@ -1,6 +1,7 @@
 // A block device backed by a regular file or a Linux block device: positional I/O on one fd.
 // Node has no fallocate/BLKDISCARD, so TRIM writes zeroes; `direct` opens O_DIRECT (direct-io.ts).
 import fs from "node:fs";
+import { performance } from "node:perf_hooks";
 import { directIoBuffers } from "./aligned-buffers.js";
 import type { DeviceCapabilities, WriteOptions } from "./block-device.js";
 import { BaseDevice } from "./base-device.js";
@@ -9,6 +10,7 @@ import { DirectIo } from "./direct-io.js";
 import { DeviceInUseError, OpenError, SpecError } from "./errors.js";
 import { endOfFile, ioFailure, readFully, writeFully } from "./file-io.js";
 import { ioEngineFromEnv, ioWorkerFor, type IoEngine } from "./io-engine.js";
+import { INLINE_PAGE_BYTES, InlineWriteGate, inlineWritesFromEnv } from "./inline-writes.js";
 import { WorkerFilePath } from "./file-device-worker.js";
 
 /** Largest single read()/write() call; longer requests loop (the kernel may also transfer less). */
@@ -45,6 +47,11 @@ export interface FileDeviceOptions {
    * DMREMAP_IO_ENGINE environment variable, else "auto".
    */
   readonly ioEngine?: IoEngine;
+  /**
+   * Small page-aligned writes of a buffered file on a disk run on the event loop while they stay
+   * fast (inline-writes.ts). Default: DMREMAP_IO_INLINE_WRITES, else true.
+   */
+  readonly inlineWrites?: boolean;
 }
 
 function fdatasync(fd: number): Promise<void> {
@@ -149,6 +156,8 @@ export class FileDevice extends BaseDevice {
     private readonly directIo: DirectIo | undefined,
     /** Set when an I/O worker thread does this device's buffered I/O (FIFO). */
     private readonly worker: WorkerFilePath | undefined,
+    /** Set when small buffered writes to a disk may run on the event loop. */
+    private readonly inline: InlineWriteGate | undefined,
   ) {
     super();
     this.name = path;
@@ -223,6 +232,9 @@ export class FileDevice extends BaseDevice {
         memoryBacked,
         directIo,
         useWorker ? new WorkerFilePath(ioWorkerFor(path), fd, path) : undefined,
+        !direct && !useWorker && !memoryBacked && !readOnly && (options.inlineWrites ?? inlineWritesFromEnv())
+          ? new InlineWriteGate()
+          : undefined,
       );
       device.exclusiveKey = exclusiveKey;
       return device;
@@ -315,7 +327,7 @@ export class FileDevice extends BaseDevice {
     return Promise.resolve();
   }
 
-  /** Synchronous write for memory-backed files (no threadpool hop). */
+  /** Synchronous write: memory-backed files, and small page-aligned writes inline (inline-writes.ts). */
   private writeNow(offsetBytes: number, data: Uint8Array): Promise<void> {
     let done = 0;
     while (done < data.length) {
@@ -334,6 +346,20 @@ export class FileDevice extends BaseDevice {
     if (this.worker) return this.counted(this.worker.write(offsetBytes, data, options.fua === true));
     if (this.memoryBacked && !options.fua && data.length <= SYNC_IO_MAX_BYTES) {
       return this.writeNow(offsetBytes, data);
+    }
+    const inline = this.inline;
+    if (
+      inline &&
+      !options.fua &&
+      data.length <= SYNC_IO_MAX_BYTES &&
+      offsetBytes % INLINE_PAGE_BYTES === 0 &&
+      data.length % INLINE_PAGE_BYTES === 0 &&
+      inline.allows()
+    ) {
+      const started = performance.now();
+      const written = this.writeNow(offsetBytes, data);
+      inline.took(performance.now() - started);
+      return written;
     }
     if (options.fua)
       return this.track(() => writeFully(this.fd, this.name, data, offsetBytes).then(() => this.sync()));
@@ -390,6 +416,9 @@ export class FileDevice extends BaseDevice {
       memoryBacked: this.memoryBacked,
       direct: this.direct,
       ioEngine: this.worker ? "worker" : "loop",
+      ...(this.inline
+        ? { inlineWrites: { coolingOff: this.inline.coolingOff, slowWrites: this.inline.slowWrites } }
+        : {}),
       ...(this.directIo ? { directAlignmentBytes: this.directIo.alignBytes } : {}),
       inflight: this.inflight,
     };
