@@ -177,7 +177,8 @@ async function main(): Promise<void> {
     if (only.has("spares")) {
       await guarded("spares", micro, async () => {
         log("spare pool: drain copy speed against dd");
-        const drain = await spareDrainBench([base, process.env.BENCH_DISK_DIR ?? "/var/tmp"]);
+        const disk = process.env.BENCH_DISK_DIR ?? "/var/tmp";
+        const drain = await spareDrainBench([base, disk, `direct:${disk}`]);
         micro.push(...drain.notes);
         raw["spares"] = drain.raw;
       });

@@ -4,18 +4,22 @@
 // file (bs=1M, conv=fsync,notrunc: like the drain's slots, the copy rewrites pages after its first
 // round); three rounds, the best of each kept. A last drain runs under an in-process load of 4 KiB
 // random writes and reads (one at a time), whose rate is compared with the same load alone. Each
-// directory is measured in turn (default /dev/shm and /var/tmp). Part of `npm run bench`
-// (--only=spares); alone: node dist/bench/spare-drain-bench.js [DIRS] [BLOCKS] [BATCH_BYTES] [DEPTH]
-// (DIRS comma-separated).
+// directory is measured in turn (default /dev/shm, /var/tmp, and /var/tmp with the page cache out of
+// the way: a directory written "direct:DIR" opens the spares O_DIRECT (file+direct:) and runs dd with
+// iflag=direct oflag=direct). Part of `npm run bench` (--only=spares); alone:
+// node dist/bench/spare-drain-bench.js [DIRS] [BLOCKS] [BATCH_BYTES] [DEPTH] (DIRS comma-separated).
+// The drain alone (before/after comparisons of the code, no dd):
+// node dist/bench/spare-drain-bench.js --drain-only [DIR] [ROUNDS] [BLOCKS] [BATCH_BYTES] [DEPTH].
 import { spawnSync } from "node:child_process";
 import { mkdtemp, rm, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { openDevice } from "../src/block/open-device.js";
 import { Prng } from "../src/block/prng.js";
 import { createSet } from "../src/metadata/create-set.js";
 import { openRemappedDevice, type RemappedDevice } from "../src/remap/remapped-device.js";
-import { DRAIN_BATCH_BYTES, DRAIN_DEPTH, DrainJob } from "../src/spares/drain.js";
+import { DRAIN_DEPTH, DrainJob, defaultBatchBytes } from "../src/spares/drain.js";
 
 const BS = 4096;
 /** Drain and dd rounds of the idle comparison. */
@@ -23,8 +27,11 @@ const ROUNDS = 3;
 /** remapBlock calls in flight while the set is built (they share metadata commits). */
 const SETUP_CONCURRENCY = 256;
 
-/** Directories measured by default: memory, then disk. */
-export const DRAIN_BENCH_DIRS = ["/dev/shm", "/var/tmp"];
+/** Directories measured by default: memory, disk through the page cache, disk with O_DIRECT. */
+export const DRAIN_BENCH_DIRS = ["/dev/shm", "/var/tmp", "direct:/var/tmp"];
+
+/** Prefix of a directory whose spares are opened O_DIRECT and whose dd copy is direct. */
+const DIRECT_PREFIX = "direct:";
 
 async function sparse(path: string, sizeBytes: number): Promise<string> {
   await writeFile(path, "");
@@ -38,15 +45,20 @@ function fsType(dir: string): string {
   return out.status === 0 ? (out.stdout.trim().split("\n").pop() ?? "unknown") : "unknown";
 }
 
-/** A served set on files with `blocks` remapped blocks, all on spare 0; returns it and its paths. */
-async function remappedSet(dir: string, blocks: number) {
+/**
+ * A served set on files with `blocks` remapped blocks, all on spare 0 (spares opened O_DIRECT when
+ * `direct`; main stays buffered, the drain never touches it); returns it and its paths.
+ */
+async function remappedSet(dir: string, blocks: number, direct: boolean) {
   const spareBytes = blocks * BS * 2 + (16 << 20);
   const paths = [
     await sparse(join(dir, "drain-main.img"), blocks * BS * 2),
     await sparse(join(dir, "drain-s0.img"), spareBytes),
     await sparse(join(dir, "drain-s1.img"), spareBytes),
   ];
-  const [main, ...spares] = await Promise.all(paths.map((p) => openDevice(p)));
+  const [main, ...spares] = await Promise.all(
+    paths.map((p, i) => openDevice(direct && i > 0 ? `file+direct:${p}` : p)),
+  );
   const opened = await createSet({ main: main!, spares, blockSize: BS, name: "bench" });
   const dev = openRemappedDevice({ main: main!, spares, opened });
   const data = new Uint8Array(blocks * BS).map((_, i) => (i * 7) & 255);
@@ -86,8 +98,11 @@ function foreground(dev: RemappedDevice, seed: number): { stop: () => Promise<nu
   };
 }
 
-/** `dd` of `mib` MiB from `from` at `skipBytes` to `to` (rewritten in place, fsync at the end); seconds. */
-function ddSeconds(from: string, skipBytes: number, to: string, mib: number): number {
+/**
+ * `dd` of `mib` MiB from `from` at `skipBytes` to `to` (rewritten in place, fsync at the end; both
+ * sides O_DIRECT when `direct`); seconds.
+ */
+function ddSeconds(from: string, skipBytes: number, to: string, mib: number, direct: boolean): number {
   const dd = spawnSync(
     "dd",
     [
@@ -96,7 +111,8 @@ function ddSeconds(from: string, skipBytes: number, to: string, mib: number): nu
       "bs=1M",
       `skip=${skipBytes}`,
       `count=${Math.ceil(mib)}`,
-      "iflag=skip_bytes",
+      direct ? "iflag=skip_bytes,direct" : "iflag=skip_bytes",
+      ...(direct ? ["oflag=direct"] : []),
       "conv=fsync,notrunc",
     ],
     { encoding: "utf8" },
@@ -113,19 +129,24 @@ export interface DrainBenchOptions {
   readonly depth?: number;
 }
 
-/** Idle drains against dd, then a drain under foreground load, in `dir`; report lines and raw numbers. */
+/**
+ * Idle drains against dd, then a drain under foreground load, in `target` (a directory, or
+ * "direct:DIR" for O_DIRECT spares and dd); report lines and raw numbers.
+ */
 export async function spareDrainBenchIn(
-  dir: string,
+  target: string,
   options: DrainBenchOptions = {},
 ): Promise<{ notes: string[]; raw: Record<string, number> }> {
+  const direct = target.startsWith(DIRECT_PREFIX);
+  const dir = direct ? target.slice(DIRECT_PREFIX.length) : target;
   const blocks = options.blocks ?? 32768;
-  const batchBytes = options.batchBytes ?? DRAIN_BATCH_BYTES;
   const depth = options.depth ?? DRAIN_DEPTH;
   const mib = (blocks * BS) / (1 << 20);
-  const label = `${dir} (${fsType(dir)})`;
+  const label = `${dir} (${fsType(dir)}${direct ? ", O_DIRECT" : ""})`;
   const work = await mkdtemp(join(dir, "dmremap-drain-bench-"));
   try {
-    const set = await remappedSet(work, blocks);
+    const set = await remappedSet(work, blocks, direct);
+    const batchBytes = options.batchBytes ?? defaultBatchBytes(set.dev);
     const copy = join(work, "drain-copy.img");
     // Rounds alternate a drain (spare 0 -> 1, then back) with dd of the same bytes; the best of each
     // is kept, so a busy moment of a shared machine does not decide the ratio. (After the first round
@@ -138,7 +159,7 @@ export async function spareDrainBenchIn(
       const started = performance.now();
       moved = (await new DrainJob(set.dev, from, { batchBytes, depth }).start()).done;
       drainRuns.push((performance.now() - started) / 1000);
-      ddRuns.push(ddSeconds(set.paths[1 + from]!, set.dataOffsets[from]!, copy, mib));
+      ddRuns.push(ddSeconds(set.paths[1 + from]!, set.dataOffsets[from]!, copy, mib, direct));
     }
     const drainMiBs = mib / Math.min(...drainRuns);
     const ddMiBs = mib / Math.min(...ddRuns);
@@ -158,7 +179,7 @@ export async function spareDrainBenchIn(
     return {
       notes: [
         `spare drain, idle, ${label}, best of ${ROUNDS}, ${moved} blocks of 4 KiB (${mib.toFixed(0)} MiB, batches of ${batchBytes >> 10} KiB, ${depth} in flight): ` +
-          `${drainMiBs.toFixed(0)} MiB/s vs dd conv=fsync of the same bytes ${ddMiBs.toFixed(0)} MiB/s = ${ratio.toFixed(0)} % (target >= 80 %); ` +
+          `${drainMiBs.toFixed(0)} MiB/s vs dd ${direct ? "iflag=direct oflag=direct " : ""}conv=fsync of the same bytes ${ddMiBs.toFixed(0)} MiB/s = ${ratio.toFixed(0)} % (target >= 80 %); ` +
           `rounds drain ${drainRuns.map((s) => (mib / s).toFixed(0)).join("/")}, dd ${ddRuns.map((s) => (mib / s).toFixed(0)).join("/")} MiB/s`,
         `spare drain under load, ${label}: drain ${busyDrainMiBs.toFixed(0)} MiB/s; foreground 4 KiB random read/write, one at a time, ` +
           `${duringOps.toFixed(0)} ops/s (${fgMiBs(duringOps)} MiB/s) during the drain vs ${aloneOps.toFixed(0)} ops/s (${fgMiBs(aloneOps)} MiB/s) alone`,
@@ -197,13 +218,80 @@ export async function spareDrainBench(
   return { notes, raw };
 }
 
+/** Median of `values` (the upper one of an even count). */
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/**
+ * The drain alone, for before/after comparisons of the code: one set in `target` (a directory or
+ * "direct:DIR"), two warm-up drains, then `rounds` idle drains back and forth; per drain its rate,
+ * the main thread's busy time (event loop utilisation) and the process's CPU time. Run it from two
+ * builds in turn (processes alternated) and compare the medians.
+ */
+export async function drainOnly(
+  target: string,
+  rounds: number,
+  options: DrainBenchOptions = {},
+): Promise<{ notes: string[]; raw: Record<string, number> }> {
+  const direct = target.startsWith(DIRECT_PREFIX);
+  const dir = direct ? target.slice(DIRECT_PREFIX.length) : target;
+  const blocks = options.blocks ?? 32768;
+  const mib = (blocks * BS) / (1 << 20);
+  const work = await mkdtemp(join(dir, "dmremap-drain-only-"));
+  try {
+    const set = await remappedSet(work, blocks, direct);
+    const batchBytes = options.batchBytes ?? defaultBatchBytes(set.dev);
+    const depth = options.depth ?? DRAIN_DEPTH;
+    const drain = (from: number) => new DrainJob(set.dev, from, { batchBytes, depth }).start();
+    for (let warm = 0; warm < 2; warm++) await drain(warm % 2);
+    const rates: number[] = [];
+    const busyMs: number[] = [];
+    const cpuMs: number[] = [];
+    for (let round = 0; round < rounds; round++) {
+      const loop = performance.eventLoopUtilization();
+      const cpu = process.cpuUsage();
+      const started = performance.now();
+      await drain(round % 2);
+      rates.push(mib / ((performance.now() - started) / 1000));
+      busyMs.push(performance.eventLoopUtilization(loop).active);
+      const used = process.cpuUsage(cpu);
+      cpuMs.push((used.user + used.system) / 1000);
+    }
+    await set.dev.close();
+    const list = (values: number[]) => values.map((v) => v.toFixed(0)).join(" ");
+    return {
+      notes: [
+        `drain only, ${dir} (${fsType(dir)}${direct ? ", O_DIRECT" : ""}), ${rounds} idle drains of ${mib.toFixed(0)} MiB ` +
+          `(batches of ${batchBytes >> 10} KiB, ${depth} in flight): median ${median(rates).toFixed(0)} MiB/s, ` +
+          `main thread busy ${median(busyMs).toFixed(0)} ms, CPU ${median(cpuMs).toFixed(0)} ms per drain; ` +
+          `MiB/s ${list(rates)}; busy ms ${list(busyMs)}; CPU ms ${list(cpuMs)}`,
+      ],
+      raw: { drainMiBs: median(rates), busyMs: median(busyMs), cpuMs: median(cpuMs) },
+    };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const dirs = process.argv[2] ? process.argv[2].split(",") : DRAIN_BENCH_DIRS;
-  const [blocks, batchBytes, depth] = [3, 4, 5].map((i) => Number(process.argv[i] ?? NaN));
-  const result = await spareDrainBench(dirs, {
+  const drainOnlyMode = process.argv[2] === "--drain-only";
+  const args = process.argv.slice(drainOnlyMode ? 3 : 2);
+  const at = (i: number) => Number(args[i] ?? NaN);
+  const numbers = (blocks: number, batchBytes: number, depth: number): DrainBenchOptions => ({
     ...(Number.isFinite(blocks) ? { blocks } : {}),
     ...(Number.isFinite(batchBytes) ? { batchBytes } : {}),
     ...(Number.isFinite(depth) ? { depth } : {}),
   });
-  for (const line of result.notes) console.log(line);
+  if (drainOnlyMode) {
+    // --drain-only [DIR] [ROUNDS] [BLOCKS] [BATCH_BYTES] [DEPTH]
+    const rounds = Number.isFinite(at(1)) ? at(1) : 6;
+    const result = await drainOnly(args[0] ?? "/dev/shm", rounds, numbers(at(2), at(3), at(4)));
+    for (const line of result.notes) console.log(line);
+  } else {
+    const dirs = args[0] ? args[0].split(",") : DRAIN_BENCH_DIRS;
+    const result = await spareDrainBench(dirs, numbers(at(1), at(2), at(3)));
+    for (const line of result.notes) console.log(line);
+  }
 }

@@ -112,3 +112,40 @@ runBlockDeviceContract("ReplaceTee (armed: mirroring to a replacement)", async (
   await tee.arm(new MemoryDevice({ sizeBytes: MiB }), 4096);
   return { device: tee };
 });
+
+test("a write that rewrites a watched block completes only after persist(); a persist failure fails the replacement only", async () => {
+  const tee = new ReplaceTee(new MemoryDevice({ sizeBytes: MiB }));
+  const next = new MemoryDevice({ sizeBytes: MiB });
+  await tee.arm(next, 4096);
+  let release!: () => void;
+  const persisted: number[][] = [];
+  tee.watchRewrites({
+    watched: (b) => b === 3 || b === 4,
+    persist: async (blocks) => {
+      await new Promise<void>((resolve) => (release = resolve));
+      persisted.push([...blocks]);
+    },
+  });
+  let done = false;
+  // Blocks 2 (partly), 3 and 4 (whole): only 3 and 4 are watched and wholly written.
+  const write = tee.write(2 * 4096 + 512, fill(3 * 4096 - 512, 7)).then(() => (done = true));
+  while (!release) await new Promise((r) => setImmediate(r));
+  assert.equal(done, false, "the write waits for persist()");
+  release();
+  await write;
+  assert.deepEqual(persisted, [[3, 4]]);
+  assert.ok(tee.wasWhollyWritten(3) && tee.wasWhollyWritten(4) && !tee.wasWhollyWritten(2));
+  await tee.write(8 * 4096, fill(4096, 8), {}); // not watched: no persist
+  assert.equal(persisted.length, 1);
+  tee.watchRewrites({
+    watched: () => true,
+    persist: () => Promise.reject(new Error("record not written")),
+  });
+  await tee.write(9 * 4096, fill(4096, 9));
+  assert.match(String(tee.replacementError), /record not written/);
+  assert.ok(Buffer.from(await readBytes(next, 9 * 4096, 4096)).equals(fill(4096, 9)));
+  // markWhollyWritten restores a bit (after a restart) without a write.
+  tee.markWhollyWritten(20);
+  assert.ok(tee.wasWhollyWritten(20));
+  await tee.close();
+});

@@ -11,6 +11,14 @@ import type {
 import { BaseDevice, zeroes } from "./base-device.js";
 import { RangeLock } from "./range-lock.js";
 
+/** Blocks a user rewrote whole whose fact must be persisted before the write completes (see watchRewrites). */
+export interface RewriteWatch {
+  /** Is the fact that `block` was rewritten worth persisting (a block known bad on the old main)? */
+  watched(block: number): boolean;
+  /** Persist that `blocks` were rewritten whole; the user's write completes after it. */
+  persist(blocks: readonly number[]): Promise<void>;
+}
+
 /**
  * Why no user write can be lost on the new device: user writes and the copier's read-then-write of a
  * range take the same range lock. A copier that read the old bytes holds the lock until it has
@@ -24,11 +32,13 @@ export class ReplaceTee extends BaseDevice {
   private current: BlockDevice;
   private target: BlockDevice | undefined;
   private readonly lock = new RangeLock();
-  private readonly inflight = new Set<Promise<unknown>>();
+  /** Requests in flight, counted per epoch; arm/disarm/swap start a new one and wait out the old. */
+  private epoch = new Epoch();
   /** Blocks wholly written (or zeroed) while armed, one bit each (undefined when not armed). */
   private rewritten: Uint8Array | undefined;
   private rewrittenBlockSize = 1;
   private targetError: unknown;
+  private watch: RewriteWatch | undefined;
   /** Bytes written to the new device by user writes while armed. */
   mirroredBytes = 0;
 
@@ -82,7 +92,21 @@ export class ReplaceTee extends BaseDevice {
     this.targetError = undefined;
     this.rewrittenBlockSize = blockSize;
     this.rewritten = new Uint8Array(Math.ceil(Math.ceil(this.current.sizeBytes / blockSize) / 8));
-    await Promise.allSettled([...this.inflight]);
+    await this.nextEpoch();
+  }
+
+  /**
+   * While armed, tell `watch` of each user write that rewrote a watched block whole, and complete the
+   * write only once watch.persist() did (a failure of it fails the replacement, not the write).
+   */
+  watchRewrites(watch: RewriteWatch | undefined): void {
+    this.watch = watch;
+  }
+
+  /** Note that block `block` holds the user's data on the replacement (restored after a restart). */
+  markWhollyWritten(block: number): void {
+    const map = this.rewritten;
+    if (map && block >= 0 && block >> 3 < map.length) map[block >> 3]! |= 1 << (block & 7);
   }
 
   /** Stop mirroring; returns the replacement device (not closed) or undefined when none was armed. */
@@ -90,7 +114,8 @@ export class ReplaceTee extends BaseDevice {
     const target = this.target;
     this.target = undefined;
     this.rewritten = undefined;
-    await Promise.allSettled([...this.inflight]);
+    this.watch = undefined;
+    await this.nextEpoch();
     return target;
   }
 
@@ -107,7 +132,8 @@ export class ReplaceTee extends BaseDevice {
     onSwapped?.();
     this.target = undefined;
     this.rewritten = undefined;
-    await Promise.allSettled([...this.inflight]);
+    this.watch = undefined;
+    await this.nextEpoch();
     return old;
   }
 
@@ -200,6 +226,8 @@ export class ReplaceTee extends BaseDevice {
     fua?: boolean,
   ): Promise<void> {
     const release = await this.lock.acquire(offsetBytes, offsetBytes + lengthBytes);
+    let watched: number[] = [];
+    const watch = this.watch;
     try {
       const target = this.target;
       const onTarget = async () => {
@@ -211,17 +239,20 @@ export class ReplaceTee extends BaseDevice {
       if (replacement.status === "rejected") this.noteTargetError(replacement.reason);
       else if (target && writes) {
         this.mirroredBytes += lengthBytes;
-        this.markRewritten(offsetBytes, lengthBytes);
+        watched = this.markRewritten(offsetBytes, lengthBytes, watch);
       }
       if (main.status === "rejected") throw main.reason;
     } finally {
       release();
     }
+    if (watch && watched.length > 0) await watch.persist(watched).catch((err) => this.noteTargetError(err));
   }
 
-  private markRewritten(offsetBytes: number, lengthBytes: number): void {
+  /** Set the bits of the blocks wholly in the range; returns those `watch` selects. */
+  private markRewritten(offsetBytes: number, lengthBytes: number, watch?: RewriteWatch): number[] {
     const map = this.rewritten;
-    if (!map) return;
+    const watched: number[] = [];
+    if (!map) return watched;
     const bs = this.rewrittenBlockSize;
     const end = Math.min(offsetBytes + lengthBytes, this.current.sizeBytes);
     // The last block may be partial: wholly written means up to the end of the device.
@@ -229,8 +260,11 @@ export class ReplaceTee extends BaseDevice {
       let b = Math.ceil(offsetBytes / bs);
       b * bs < end && Math.min((b + 1) * bs, this.current.sizeBytes) <= end;
       b++
-    )
+    ) {
       map[b >> 3]! |= 1 << (b & 7);
+      if (watch?.watched(b)) watched.push(b);
+    }
+    return watched;
   }
 
   private noteTargetError(err: unknown): void {
@@ -238,10 +272,17 @@ export class ReplaceTee extends BaseDevice {
   }
 
   private track<T>(p: Promise<T>): Promise<T> {
-    this.inflight.add(p);
-    const done = () => this.inflight.delete(p);
-    p.then(done, done);
+    const epoch = this.epoch;
+    epoch.running++;
+    p.then(epoch.done, epoch.done);
     return p;
+  }
+
+  /** Resolves once every request that started before this call has finished. */
+  private nextEpoch(): Promise<void> {
+    const old = this.epoch;
+    this.epoch = new Epoch(old);
+    return old.drained();
   }
 
   protected override async _close(): Promise<void> {
@@ -256,5 +297,30 @@ export class ReplaceTee extends BaseDevice {
       ...this.current.status(),
       replace: { replacing: this.target?.describe() ?? null, mirroredBytes: this.mirroredBytes },
     };
+  }
+}
+
+/**
+ * Requests started between two arm/disarm/swap calls. `drained()` resolves once they and those of
+ * every earlier epoch have finished (one counter and one bound callback per epoch, nothing per
+ * request beyond an increment and a promise reaction).
+ */
+class Epoch {
+  running = 0;
+  private waiters: (() => void)[] = [];
+
+  constructor(private readonly previous?: Epoch) {}
+
+  readonly done = (): void => {
+    if (--this.running === 0 && this.waiters.length > 0) {
+      const waiters = this.waiters;
+      this.waiters = [];
+      for (const w of waiters) w();
+    }
+  };
+
+  async drained(): Promise<void> {
+    if (this.previous) await this.previous.drained();
+    if (this.running > 0) await new Promise<void>((resolve) => this.waiters.push(resolve));
   }
 }

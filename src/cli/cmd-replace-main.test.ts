@@ -11,6 +11,7 @@ test("the progress line shows the bar, rate and ETA, and lists unreadable blocks
     copiedBytes: 1 << 20,
     remappedSkipped: 2,
     retryBlocks: 0,
+    requestsInFlight: 0,
     unremapped: 0,
     stillRemapped: 0,
   };

@@ -1,6 +1,6 @@
 // `dmremap replace-main [TARGET] NEWDEV` and `replace-main status|pause|resume [TARGET]`: move a
 // served set onto a new main device while it serves (like `mdadm --replace`), through the daemon.
-import { formatSize } from "../block/size.js";
+import { formatSize, parseSize } from "../block/size.js";
 import type { ReplaceProgress } from "../spares/replace-main.js";
 import { boolOpt, stringOpt, type Command, type CommandContext } from "./command.js";
 import { UsageError } from "./errors.js";
@@ -75,6 +75,11 @@ export const replaceMainCommand: Command = {
       value: "FILE",
       help: "keep a GNU ddrescue mapfile of the copy's state in FILE (written by the daemon)",
     },
+    "chunk-size": {
+      type: "string",
+      value: "SIZE",
+      help: "bytes per sequential copy request (default 1M; a multiple of the block size, at most 64M): smaller pauses sooner",
+    },
     force: {
       type: "boolean",
       help: "overwrite NEWDEV even though it holds a filesystem, partition table or set metadata",
@@ -118,11 +123,19 @@ async function startVerb(ctx: CommandContext, name: string | undefined, device: 
   const path = `/v1/targets/${encodeURIComponent(target)}/replace-main`;
   const json = boolOpt(ctx, "json");
   const mapfile = stringOpt(ctx, "mapfile");
+  const chunk = stringOpt(ctx, "chunk-size");
+  let chunkBytes: number | undefined;
+  try {
+    chunkBytes = chunk === undefined ? undefined : parseSize(chunk);
+  } catch (err) {
+    throw new UsageError(`dmremap replace-main: --chunk-size ${(err as Error).message}`);
+  }
   const body = {
     device,
     ...(boolOpt(ctx, "force") ? { force: true } : {}),
     ...(boolOpt(ctx, "dry-run") ? { dryRun: true } : {}),
     ...(mapfile ? { mapfile } : {}),
+    ...(chunkBytes !== undefined ? { chunkBytes } : {}),
   };
   if (boolOpt(ctx, "dry-run")) {
     const plan = await client.call<PlanView>("POST", path, body);

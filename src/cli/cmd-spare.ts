@@ -38,7 +38,8 @@ export const spareCommand: Command = {
   details: `add [TARGET] DEV: format a metadata area on DEV (both ends, a copy of the current table) and make
 its slots part of the set's pool. Online (default): the running daemon adds it while serving, user
 I/O goes on, the slots are usable when the command returns; then add DEV to the target's spares in
-the config so the next start has it (without it the set opens degraded and names DEV). Offline: name
+the config so the next start has it (without it the set opens degraded and names DEV). Online, the
+set may be degraded (a spare missing): that is how a lost spare is replaced. Offline: name
 every current spare with --spare (the set must not be served). The add is crash-safe: after a crash
 the set has its old spares (run the add again, with --force) or the new one (DEV is a member).
 drain [TARGET] DEV|INDEX (online): move every block whose slot is on that spare to slots on the
@@ -48,12 +49,18 @@ or restart and it moves what is left. The other spares need as many free slots a
 remove [TARGET] DEV|INDEX (online): any spare of the set leaves it once it holds no block
 (refused with the count otherwise: drain it first); its metadata is wiped so it is never taken for a
 member again (a spare other than the last stays listed as "removed spare N", so that no slot number
-changes). Then remove it from the target's spares in the config. Offline: name every current spare
-with --spare, and the one to remove (device or index) last; the set must not be served.
-rebuild [TARGET] (online, mirrored sets): give every remapped block its two copies again, on two
-different healthy spares (after a spare went missing or failed; run it after spare add of the
-replacement). Each new copy is written and flushed before its metadata commit; user I/O goes on.
-Prints progress until done (--no-wait: start it and return). Resumable: run it again.
+changes). A missing spare (the set runs degraded without it) leaves the same way, by its old device
+name or index, once no block has a copy there (a mirrored set: after spare rebuild); it stays listed
+as removed and its device is refused if given again. Then remove it from the target's spares in the
+config. Offline: name every current spare with --spare, and the one to remove (device or index)
+last; the set must not be served.
+rebuild [TARGET] [DEV|INDEX] (online, mirrored sets): give every remapped block its two copies
+again, on two different healthy spares (after a spare went missing or failed; run it after spare add
+of the replacement). With DEV, every new copy goes to that spare (refused by name unless it is a
+present member that takes new slots). Each new copy is written and flushed before its metadata
+commit; user I/O goes on. Prints progress until done (--no-wait: start it and return). Resumable:
+run it again. A mirrored set that lost a spare: spare add NEW, spare rebuild NEW, spare remove the
+lost one (by its old device name or index; it stays listed as a removed spare).
 list [TARGET]: every spare of the set with its slots (total, used, free) and its metadata copy.
 TARGET is the target's name, needed when the daemon serves several.
 examples:
@@ -62,6 +69,7 @@ examples:
   dmremap spare remove --spare /dev/sdc1 --spare /dev/sdd1 --spare /dev/sde1 /dev/sdd1
   dmremap spare list --spare /dev/sdc1 --spare /dev/sdd1
   dmremap spare rebuild disk0
+  dmremap spare rebuild disk0 /dev/sde1
   dmremap spare list disk0 --json`,
   async run(ctx) {
     const verb = ctx.positionals[0];
@@ -320,25 +328,49 @@ interface RebuildView {
   readonly unreadable: number;
   readonly rateBlocksPerSecond: number;
   readonly etaSeconds?: number;
+  readonly onto?: number;
   readonly error?: string;
 }
 
 const rebuildLine = (p: RebuildView) =>
-  `mirror rebuild: ${p.state}, ${p.done}/${p.total} blocks, ${p.rebuilt} with two copies again` +
+  `mirror rebuild${p.onto !== undefined ? ` onto spare ${p.onto}` : ""}: ${p.state}, ${p.done}/${p.total} blocks, ${p.rebuilt} with two copies again` +
   `${p.singleCopy ? `, ${p.singleCopy} still with one copy (no room on another healthy spare)` : ""}` +
   `${p.unreadable ? `, ${p.unreadable} unreadable` : ""}, ${p.rateBlocksPerSecond.toFixed(0)} blocks/s` +
   `${p.etaSeconds !== undefined ? `, ${Math.ceil(p.etaSeconds)} s left` : ""}${p.error ? `: ${p.error}` : ""}`;
 
-/** `spare rebuild [TARGET]` through the daemon: start, then show progress until done. */
+/** The target and the spare index named by `[TARGET] [DEV|INDEX]` of `spare rebuild`. */
+async function rebuildArgs(ctx: CommandContext) {
+  const args = ctx.positionals.slice(1);
+  if (args.length > 2) throw new UsageError("dmremap spare rebuild: give [TARGET] [DEV|INDEX]");
+  const client = apiClient(ctx);
+  let [name, which]: (string | undefined)[] = args;
+  if (args.length === 1) {
+    // One word: a target's name, or else the spare of the only target.
+    const targets = await client.call<{ name: string }[]>("GET", "/v1/targets");
+    if (!targets.some((t) => t.name === name)) [name, which] = [undefined, name];
+  }
+  const target = await onlineTarget(client, name);
+  if (which === undefined) return { client, target };
+  const rows = await client.call<SpareRow[]>("GET", `/v1/targets/${encodeURIComponent(target)}/spares`);
+  const row =
+    rows.find((r) => r.device === which) ??
+    (/^\d+$/.test(which) ? rows.find((r) => r.index === Number(which)) : undefined);
+  if (!row)
+    throw new UsageError(
+      `dmremap spare rebuild: "${which}" is not a spare of target ${target} (spares: ${rows.map((r) => `${r.index} ${r.device}`).join(", ")})`,
+    );
+  return { client, target, spare: row.index };
+}
+
+/** `spare rebuild [TARGET] [DEV|INDEX]` through the daemon: start, then show progress until done. */
 async function rebuildVerb(ctx: CommandContext): Promise<number> {
   if (isOffline(ctx))
-    throw new UsageError("dmremap spare rebuild works on a served set: give [TARGET], not --spare");
-  const args = ctx.positionals.slice(1);
-  if (args.length > 1) throw new UsageError("dmremap spare rebuild: give [TARGET]");
-  const client = apiClient(ctx);
-  const target = await onlineTarget(client, args[0]);
+    throw new UsageError(
+      "dmremap spare rebuild works on a served set: give [TARGET] [DEV|INDEX], not --spare",
+    );
+  const { client, target, spare } = await rebuildArgs(ctx);
   const path = `/v1/targets/${encodeURIComponent(target)}/mirror/rebuild`;
-  let progress = await client.call<RebuildView>("POST", path);
+  let progress = await client.call<RebuildView>("POST", path, spare === undefined ? undefined : { spare });
   const json = boolOpt(ctx, "json");
   if (!boolOpt(ctx, "no-wait")) {
     let stopped = false;

@@ -19,7 +19,9 @@ export interface DegradedView {
 
 /** The degraded view of `target` (pages through the remap table only when a spare is missing). */
 export function degradedView(target: AssembledTarget): DegradedView {
-  const missing = target.opened.missingSpares ?? [];
+  // A missing spare removed while serving (spare remove) is a tombstone now, no longer missing.
+  const removed = (index: number) => target.device.setIdentity.spares[index]?.removed === true;
+  const missing = (target.opened.missingSpares ?? []).filter((m) => !removed(m.index));
   if (missing.length === 0) return { missingSpares: [], unavailableBlocks: 0 };
   const indexes = new Set(missing.map((m) => m.index));
   let unavailableBlocks = 0;

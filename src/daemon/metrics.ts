@@ -6,7 +6,7 @@ import { createHealthMetrics } from "./health-metrics.js";
 import type { Logger } from "./logger.js";
 import type { MetricsAdapter } from "./metrics-adapter.js";
 import { RequestHistogram } from "./request-histogram.js";
-import { drainProgress, poolOperations } from "./spare-routes.js";
+import { drainProgress, poolOperations, rebuildProgress } from "./spare-routes.js";
 import { replaceProgress } from "./replace-routes.js";
 import type { ControlTarget, TargetStatus } from "./target.js";
 
@@ -98,6 +98,11 @@ export function createMetrics(options: MetricsOptions = {}): PrometheusMetrics {
     "Blocks of a spare drain, moved (done) and to move (total).",
     ["target", "spare", "kind"],
   );
+  const rebuildBlocks = g(
+    "dmremap_mirror_rebuild_blocks",
+    "Blocks of the newest mirror rebuild: handled (done) and needing a copy when it started (total).",
+    ["target", "kind"],
+  );
   const replaceBytes = g(
     "dmremap_replace_bytes",
     "Bytes of a main replacement: copied, done (copied or skipped) and total.",
@@ -159,6 +164,7 @@ export function createMetrics(options: MetricsOptions = {}): PrometheusMetrics {
     mirrorBlocks,
     spareSlots,
     drainBlocks,
+    rebuildBlocks,
     replaceBytes,
     replaceState,
   ];
@@ -169,7 +175,7 @@ export function createMetrics(options: MetricsOptions = {}): PrometheusMetrics {
   );
   const poolOps = c(
     "dmremap_spare_operations_total",
-    "Spare-pool operations of this daemon run (add, drain, remove), by result (ok, failed).",
+    "Spare-pool operations of this daemon run (add, drain, remove, rebuild), by result (ok, failed).",
     ["target", "op", "result"],
   );
   const counters = [ioErrors, remaps, readBytes, writtenBytes, datapath, poolOps];
@@ -195,6 +201,9 @@ export function createMetrics(options: MetricsOptions = {}): PrometheusMetrics {
       drainBlocks.set({ target, spare: String(p.spare), kind: "done" }, p.done);
       drainBlocks.set({ target, spare: String(p.spare), kind: "total" }, p.total);
     }
+    const rebuild = rebuildProgress(t);
+    if (rebuild)
+      for (const kind of ["done", "total"] as const) rebuildBlocks.set({ target, kind }, rebuild[kind]);
     const replacing = replaceProgress(t);
     if (replacing) {
       for (const kind of ["copied", "done", "total"] as const)

@@ -31,6 +31,19 @@ test("a replace record round-trips, is removed, and junk is refused naming the f
     await writeReplaceRecord(path, record);
     await writeReplaceRecord(path, { ...record, checkpoint: { ...record.checkpoint, cursorBlock: 128 } });
     assert.equal((await readReplaceRecord(path))?.checkpoint.cursorBlock, 128);
+    // The blocks a user rewrote and the copy request size survive the round trip.
+    await writeReplaceRecord(path, {
+      ...record,
+      chunkBytes: 256 << 10,
+      checkpoint: { ...record.checkpoint, rewrittenBlocks: [7] },
+    });
+    const again = await readReplaceRecord(path);
+    assert.deepEqual([again?.chunkBytes, again?.checkpoint.rewrittenBlocks], [256 << 10, [7]]);
+    await writeFile(
+      path,
+      JSON.stringify({ ...record, checkpoint: { ...record.checkpoint, rewrittenBlocks: ["7"] } }),
+    );
+    await assert.rejects(readReplaceRecord(path), { code: "EFORMAT" });
     await removeReplaceRecord(path);
     assert.equal(await readReplaceRecord(path), undefined);
     await writeFile(path, '{"format":"something-else"}');

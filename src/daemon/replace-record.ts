@@ -21,6 +21,8 @@ export interface ReplaceRecord {
   readonly oldSpec: string;
   /** Where to write the ddrescue mapfile of the copy, if asked. */
   readonly mapfile?: string;
+  /** Bytes per sequential copy request, when not the default. */
+  readonly chunkBytes?: number;
   readonly checkpoint: ReplaceCheckpoint;
 }
 
@@ -51,7 +53,11 @@ export async function readReplaceRecord(path: string): Promise<ReplaceRecord | u
     typeof parsed.newSpec !== "string" ||
     !c ||
     !REPLACE_PHASES.includes(c.phase) ||
-    !Number.isSafeInteger(c.cursorBlock)
+    !Number.isSafeInteger(c.cursorBlock) ||
+    !(
+      c.rewrittenBlocks === undefined ||
+      (Array.isArray(c.rewrittenBlocks) && c.rewrittenBlocks.every(Number.isSafeInteger))
+    )
   )
     throw new FormatSyntaxError(
       path,

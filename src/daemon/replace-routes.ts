@@ -1,5 +1,5 @@
 // Control API of main replacement: POST /v1/targets/:name/replace-main {"device", "force", "dryRun",
-// "mapfile"} starts (or plans) a replacement, GET .../replace-main shows its progress, POST
+// "mapfile", "chunkBytes"} starts (or plans) a replacement, GET .../replace-main shows its progress, POST
 // .../replace-main/pause|resume hold and release it. Served stacks are registered by the targets
 // service (registerReplaceTarget), which also re-arms and resumes a replacement found in the state
 // directory after a crash, and opens the new main when a crash came after the switch (openServedStack).
@@ -15,7 +15,12 @@ import { scanSuperblocks } from "../metadata/scan-copy.js";
 import { SpareStore } from "../metadata/spare-store.js";
 import { SpareOperationError } from "../spares/errors.js";
 import { planReplace } from "../spares/replace-plan.js";
-import { ReplaceMainJob, type ReplaceCheckpoint, type ReplaceProgress } from "../spares/replace-main.js";
+import {
+  MAX_CHUNK_BYTES,
+  ReplaceMainJob,
+  type ReplaceCheckpoint,
+  type ReplaceProgress,
+} from "../spares/replace-main.js";
 import { BadRequestError, NotFoundError } from "./errors.js";
 import { checkQueryNames, readJsonBody } from "./http-request.js";
 import type { Route, RouteContext } from "./http-routes.js";
@@ -73,9 +78,13 @@ export async function openServedStack(
     if (!record || !["switching", "unremapping"].includes(record.checkpoint.phase)) throw err;
     warn(
       `set "${identity.name}" was switched to its new main ${record.newSpec} by replace-main; ` +
-        `serving from it (update main = "${record.newSpec}" in the config)`,
+        `serving from it (update main = "${record.newSpec}" in the config)` +
+        (def.faults ? "; the fault rules configured for the old main are not applied to it" : ""),
     );
-    return openStack({ ...def, main: record.newSpec }, options);
+    // The configured fault layer stood over the old main (a replacement without a crash leaves it
+    // there): the new main is served bare, exactly as it was the moment the switch was committed.
+    const { faults: _oldMainFaults, ...onNewMain } = def;
+    return openStack({ ...onNewMain, main: record.newSpec }, options);
   }
 }
 
@@ -143,6 +152,7 @@ function run(
   };
   const job = new ReplaceMainJob(stack.device, stack.replaceTee!, {
     resumeFrom: record.checkpoint,
+    ...(record.chunkBytes ? { chunkBytes: record.chunkBytes } : {}),
     // At least 64 saves over the device (a small main resumes near where it stopped too).
     saveEveryBytes: Math.min(256 << 20, Math.max(4 << 20, Math.ceil(stack.device.sizeBytes / 64))),
     commitSwitch: async () => {
@@ -233,26 +243,29 @@ interface StartBody {
   readonly force: boolean;
   readonly dryRun: boolean;
   readonly mapfile?: string;
+  readonly chunkBytes?: number;
 }
 
 function startBody(body: unknown): StartBody {
-  const { device, force, dryRun, mapfile } = (body ?? {}) as Record<string, unknown>;
+  const { device, force, dryRun, mapfile, chunkBytes } = (body ?? {}) as Record<string, unknown>;
   const flag = (v: unknown) => v === undefined || typeof v === "boolean";
   if (
     typeof device !== "string" ||
     device === "" ||
     !flag(force) ||
     !flag(dryRun) ||
-    !(mapfile === undefined || (typeof mapfile === "string" && mapfile !== ""))
+    !(mapfile === undefined || (typeof mapfile === "string" && mapfile !== "")) ||
+    !(chunkBytes === undefined || Number.isSafeInteger(chunkBytes))
   )
     throw new BadRequestError(
-      'request body must be a JSON object {"device": "SPEC", "force": false, "dryRun": false, "mapfile": "PATH"}',
+      'request body must be a JSON object {"device": "SPEC", "force": false, "dryRun": false, "mapfile": "PATH", "chunkBytes": 4194304}',
     );
   return {
     device,
     force: force === true,
     dryRun: dryRun === true,
     ...(mapfile ? { mapfile: mapfile as string } : {}),
+    ...(chunkBytes !== undefined ? { chunkBytes: chunkBytes as number } : {}),
   };
 }
 
@@ -275,6 +288,14 @@ export const REPLACE_ROUTES: readonly Route[] = [
       checkQueryNames(ctx.query, []);
       const { control, stack, log } = stackOf(ctx);
       const body = startBody(await readJsonBody(ctx.req));
+      const bs = stack.device.blockSize;
+      if (
+        body.chunkBytes !== undefined &&
+        (body.chunkBytes < bs || body.chunkBytes % bs !== 0 || body.chunkBytes > MAX_CHUNK_BYTES)
+      )
+        throw new BadRequestError(
+          `chunkBytes ${body.chunkBytes} is not a multiple of the block size ${bs} up to ${MAX_CHUNK_BYTES}`,
+        );
       const running = replacements.get(control);
       if (running && ["running", "paused"].includes(running.job.progress().state)) {
         if (running.newSpec === body.device) return { status: 200, json: view(running) };
@@ -333,6 +354,7 @@ export const REPLACE_ROUTES: readonly Route[] = [
           newIdentity,
           oldSpec: stack.main.describe(),
           ...(body.mapfile ? { mapfile: body.mapfile } : {}),
+          ...(body.chunkBytes ? { chunkBytes: body.chunkBytes } : {}),
           checkpoint: { phase: "copying", cursorBlock: 0, retryBlocks: [], skippedPending: [] },
         };
         // The record exists before the first mirrored write: a restart re-arms the same device.

@@ -1,21 +1,26 @@
-// Control API routes of the spare pool: GET /v1/targets/:name/spares (every spare with its slots)
-// and POST /v1/targets/:name/spares {"device": SPEC, "force": false} (add a spare while serving).
-// Served stacks are registered here by the targets service (registerSpareTarget).
+// Control API routes of the spare pool: GET /v1/targets/:name/spares (every spare with its slots),
+// POST /v1/targets/:name/spares {"device": SPEC, "force": false} (add a spare while serving), drain,
+// DELETE (remove) and POST /v1/targets/:name/mirror/rebuild {"spare": INDEX} (optional target spare).
+// Served stacks are registered here by the targets service (registerSpareTarget), with the target's
+// logger: add, remove and rebuild are logged here, drains by the spare-pool service.
 import type { BlockDevice } from "../block/block-device.js";
 import { openDevice } from "../block/open-device.js";
 import { assertNoOverlap, resolveRegions } from "../block/overlap.js";
 import { addSpareToServed } from "../spares/add-spare-online.js";
 import { DrainJob, type DrainProgress } from "../spares/drain.js";
 import { removeSpareFromServed } from "../spares/remove-spare.js";
-import { MirrorRebuildJob } from "../spares/mirror-rebuild.js";
+import { MirrorRebuildJob, type MirrorRebuildProgress } from "../spares/mirror-rebuild.js";
 import { SpareOperationError } from "../spares/errors.js";
 import { BadRequestError, NotFoundError } from "./errors.js";
 import { checkQueryNames, readJsonBody } from "./http-request.js";
 import type { Route, RouteContext } from "./http-routes.js";
+import type { Logger } from "./logger.js";
 import type { AssembledTarget } from "./stack.js";
 import type { ControlTarget } from "./target.js";
 
 const stacks = new WeakMap<ControlTarget, AssembledTarget>();
+/** The logger of each registered target. */
+const loggers = new WeakMap<ControlTarget, Logger>();
 /** Device specs of the spares added while serving, by target (the stack only knows describe()). */
 const addedSpecs = new WeakMap<ControlTarget, string[]>();
 
@@ -25,11 +30,15 @@ const drains = new WeakMap<ControlTarget, Map<number, DrainJob>>();
 /** The newest mirror rebuild of each target. */
 const rebuilds = new WeakMap<ControlTarget, MirrorRebuildJob>();
 
-/** Pool operations of this daemon run by target, "op:result" -> count (add, drain, remove; ok, failed). */
+/** Pool operations of this daemon run by target, "op:result" -> count (add, drain, remove, rebuild; ok, failed). */
 const operations = new WeakMap<ControlTarget, Map<string, number>>();
 
 /** Count one pool operation of `control` (metrics: dmremap_spare_operations_total). */
-function countOperation(control: ControlTarget, op: "add" | "drain" | "remove", result: "ok" | "failed") {
+function countOperation(
+  control: ControlTarget,
+  op: "add" | "drain" | "remove" | "rebuild",
+  result: "ok" | "failed",
+) {
   const counts = operations.get(control) ?? new Map<string, number>();
   operations.set(control, counts);
   counts.set(`${op}:${result}`, (counts.get(`${op}:${result}`) ?? 0) + 1);
@@ -67,6 +76,11 @@ export function startDrain(control: ControlTarget, stack: AssembledTarget, index
   return job;
 }
 
+/** Progress of the newest mirror rebuild of `control`, if any (for the metrics). */
+export function rebuildProgress(control: ControlTarget): MirrorRebuildProgress | undefined {
+  return rebuilds.get(control)?.progress();
+}
+
 /** The drain jobs of `control`, by spare index (the newest of each spare). */
 export function drainJobs(control: ControlTarget): ReadonlyMap<number, DrainJob> {
   return drains.get(control) ?? new Map();
@@ -76,8 +90,9 @@ export function drainJobs(control: ControlTarget): ReadonlyMap<number, DrainJob>
  * Make `stack` reachable from the spare routes of `control`, and resume the drains its metadata
  * records (interrupted by a crash or a restart) that still have blocks to move.
  */
-export function registerSpareTarget(control: ControlTarget, stack: AssembledTarget): void {
+export function registerSpareTarget(control: ControlTarget, stack: AssembledTarget, log?: Logger): void {
   stacks.set(control, stack);
+  if (log) loggers.set(control, log);
   if (stack.device.readOnlyCause !== undefined) return;
   for (const index of stack.device.metadataStore.drainingSpares ?? []) {
     if (index >= stack.device.spareUsage().length || stack.device.blocksOnSpare(index).length === 0) continue;
@@ -180,10 +195,17 @@ export const SPARE_ROUTES: readonly Route[] = [
         const result = await addSpareToServed(stack.device, device, { force: force === true }).catch(
           (err: unknown) => {
             countOperation(control, "add", "failed");
+            loggers.get(control)?.warn("spare add refused", { device: spec, error: String(err) });
             throw err;
           },
         );
         countOperation(control, "add", "ok");
+        loggers.get(control)?.info("spare added", {
+          spare: result.added.index,
+          device: spec,
+          slots: result.added.slotCount,
+          usableAfterMs: Math.round(result.usableAfterMs),
+        });
         device = undefined;
         addedSpecs.set(control, [...(addedSpecs.get(control) ?? []), spec]);
         return {
@@ -240,12 +262,43 @@ export const SPARE_ROUTES: readonly Route[] = [
     handle: async (ctx) => {
       checkQueryNames(ctx.query, []);
       const { control, stack } = stackOf(ctx);
+      const body = await readJsonBody(ctx.req);
+      const onto = (body ?? {}) as Record<string, unknown>;
+      if (
+        (body !== undefined && (typeof body !== "object" || body === null || Array.isArray(body))) ||
+        Object.keys(onto).some((k) => k !== "spare") ||
+        (onto.spare !== undefined && (typeof onto.spare !== "number" || !Number.isSafeInteger(onto.spare)))
+      )
+        throw new BadRequestError('request body must be empty or a JSON object {"spare": INDEX}');
+      const spare = onto.spare as number | undefined;
+      if (spare !== undefined && (spare < 0 || spare >= stack.device.spareUsage().length))
+        throw new NotFoundError(
+          `no spare ${spare} in target ${control.name} (0..${stack.device.spareUsage().length - 1})`,
+        );
       const running = rebuilds.get(control);
       if (running?.progress().state === "running") return { status: 200, json: running.progress() };
-      const job = new MirrorRebuildJob(stack.device);
+      const log = loggers.get(control);
+      const ontoName =
+        spare === undefined ? "" : `spare ${spare} (${spareRows(stack)[spare]?.device ?? "?"})`;
+      const job = new MirrorRebuildJob(stack.device, spare === undefined ? {} : { onto: spare, ontoName });
       rebuilds.set(control, job);
-      // The job reports its failure in its progress; the request only starts it.
-      job.start().catch(() => undefined);
+      log?.info("mirror rebuild started", { blocks: stack.device.blocksNeedingCopies().length, onto: spare });
+      // The job reports its failure in its progress (and here in the log); the request only starts it.
+      job.start().then(
+        (p) => {
+          countOperation(control, "rebuild", "ok");
+          log?.info("mirror rebuild done", {
+            done: p.done,
+            rebuilt: p.rebuilt,
+            singleCopy: p.singleCopy,
+            unreadable: p.unreadable,
+          });
+        },
+        (err: unknown) => {
+          countOperation(control, "rebuild", "failed");
+          log?.warn("mirror rebuild failed", { done: job.progress().done, error: String(err) });
+        },
+      );
       return { status: 202, json: job.progress() };
     },
   },
@@ -271,9 +324,11 @@ export const SPARE_ROUTES: readonly Route[] = [
       const index = spareIndexParam(ctx, stack);
       const removed = await removeSpareFromServed(stack.device, index).catch((err: unknown) => {
         countOperation(control, "remove", "failed");
+        loggers.get(control)?.warn("spare remove refused", { spare: index, error: String(err) });
         throw err;
       });
       countOperation(control, "remove", "ok");
+      loggers.get(control)?.info("spare removed", { spare: index, device: removed.describe() });
       drains.get(control)?.delete(index);
       return { json: { removed: { index, device: removed.describe() }, spares: spareRows(stack) } };
     },

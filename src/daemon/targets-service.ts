@@ -111,7 +111,7 @@ export class TargetsService implements Service {
       });
     }
     const control = controlTarget(config.name, config.exportName, stack);
-    registerSpareTarget(control, stack);
+    registerSpareTarget(control, stack, log);
     await registerReplaceTarget(control, stack, log);
     events.opened(control.status());
     return { config, stack, control };

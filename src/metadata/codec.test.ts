@@ -198,3 +198,40 @@ test("table state applies records as assignments and undoes a batch that overflo
   s.apply([{ type: "unremap", block: 3 }]);
   assert.equal(s.snapshot().lost.size, 0, "unremap drops lost sectors");
 });
+
+test("table state moves a block of its base in place, never in the caller's arrays, and undoes it", () => {
+  const limits = { blockCount: 100, slotCount: 50, maxEntries: 3, pendingCapacity: 1, maskBytes: 1 };
+  const base: TableSnapshot = {
+    blocks: Float64Array.of(1, 2, 3),
+    slots: Uint32Array.of(10, 11, 12),
+    pending: new Float64Array(0),
+    lost: new Map(),
+    counters: {},
+  };
+  const s = new TableState(base, limits);
+  assert.equal(s.apply([{ type: "remap", block: 2, slot: 20, reason: "manual" }]), undefined);
+  assert.equal(s.slotOf(2), 20);
+  assert.equal(s.overlaySize, 0, "a base block that moves needs no overlay entry");
+  assert.deepEqual(Array.from(base.slots), [10, 11, 12], "the caller's snapshot is not written");
+  // A batch that overflows undoes its in-place moves too.
+  assert.match(
+    s.apply([
+      { type: "remap", block: 1, slot: 21, reason: "manual" },
+      { type: "remap", block: 7, slot: 22, reason: "manual" },
+    ]) ?? "",
+    /4 remapped blocks exceed/,
+  );
+  assert.equal(s.slotOf(1), 10);
+  // A base block unremapped and remapped again goes through the overlay.
+  s.apply([{ type: "unremap", block: 3 }]);
+  s.apply([{ type: "remap", block: 3, slot: 23, reason: "manual" }]);
+  assert.equal(s.entryCount, 3);
+  const snap = s.snapshot();
+  assert.deepEqual(Array.from(snap.blocks), [1, 2, 3]);
+  assert.deepEqual(Array.from(snap.slots), [10, 20, 23]);
+  // After a rebase the new base is copied again before its first in-place move.
+  s.rebase(snap);
+  s.apply([{ type: "remap", block: 1, slot: 24, reason: "manual" }]);
+  assert.deepEqual(Array.from(snap.slots), [10, 20, 23]);
+  assert.deepEqual(Array.from(s.snapshot().slots), [24, 20, 23]);
+});

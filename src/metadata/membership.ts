@@ -204,7 +204,8 @@ export async function addSpare(
 /**
  * Add `device` to a set that is being served, through its running store: the same steps as
  * addSpare, run between two commits (SpareStore.exclusive), then the store takes the new copy and
- * accepts its slots. The caller then hands the slots to the allocator (RemapCore.addSpare).
+ * accepts its slots. The caller then hands the slots to the allocator (RemapCore.addSpare). A
+ * degraded set (a spare missing) may add one too: that is how a lost spare is replaced.
  */
 export async function addSpareOnline(
   store: SpareStore,
@@ -221,10 +222,8 @@ export async function addSpareOnline(
     throw new SetOptionError(`set "${store.identity.name}" is read-only: ${store.writeFailure.message}`);
   return store.exclusive(async (x) => {
     const identity = store.identity;
-    if (x.missing() > 0)
-      throw new SetOptionError(
-        `set "${identity.name}" is running without ${x.missing()} of its spares; bring them back before adding one`,
-      );
+    // A missing member keeps its older superblocks: an open takes the larger membership, and the
+    // newer generation of the others, when it comes back.
     if (x.members().some((c) => c.device === device))
       throw new SpareInUseError(d, `${d} is already a spare of set "${identity.name}"`);
     await refuseForeign(device, identity, options.force ?? false);
@@ -282,9 +281,11 @@ function slotsHeldOn(snapshot: OpenedSet["snapshot"], spare: SpareIdentity): num
  * checkpoint. Recovery: removing the last spare, a crash before the wipe leaves the larger (old)
  * membership; removing another one, the tombstone wins as soon as one member records it (the removed
  * device, if given, is then refused). Either way, running it again finishes it. Returns the removed
- * device.
+ * device. A missing spare (degraded set) that holds nothing any more (a mirrored set rebuilt its
+ * copies elsewhere) is removed too: nothing to wipe, it always becomes a tombstone (even when last),
+ * so the device is refused if it is ever given again; returns undefined then.
  */
-export async function removeSpareOnline(store: SpareStore, index: number): Promise<BlockDevice> {
+export async function removeSpareOnline(store: SpareStore, index: number): Promise<BlockDevice | undefined> {
   return store.exclusive(async (x) => {
     const identity = store.identity;
     const spare = identity.spares[index];
@@ -294,19 +295,23 @@ export async function removeSpareOnline(store: SpareStore, index: number): Promi
       );
     if (liveIndexes(identity).length === 1)
       throw new SetOptionError(`set "${identity.name}": its only spare cannot be removed`);
-    if (x.missing() > 0)
+    const missing = x.missingIndexes().includes(index);
+    if (!missing && x.missing() > 0)
       throw new SetOptionError(`set "${identity.name}" is running without ${x.missing()} of its spares`);
     const held = slotsHeldOn(x.snapshot(), spare);
     if (held > 0)
       throw new SpareInUseError(
         String(index),
-        `spare ${index} of set "${identity.name}" still holds ${held} remapped blocks; drain it first`,
+        missing
+          ? `spare ${index} of set "${identity.name}" is missing and still holds ${held} remapped blocks; a mirrored set: add a spare and run spare rebuild first; otherwise bring it back and drain it`
+          : `spare ${index} of set "${identity.name}" still holds ${held} remapped blocks; drain it first`,
       );
     const copy = x.members().find((c) => c.spareIndex === index);
-    if (!copy)
+    if (!copy && !missing)
       throw new SetOptionError(`set "${identity.name}": spare ${index} has no writable metadata copy`);
     const { layout } = store;
-    const last = index === identity.spares.length - 1;
+    // A missing spare cannot be wiped: it always stays as a tombstone, which refuses it if it comes back.
+    const last = index === identity.spares.length - 1 && !missing;
     const next: SetIdentity = {
       ...identity,
       spares: last
@@ -325,19 +330,21 @@ export async function removeSpareOnline(store: SpareStore, index: number): Promi
         await member.device.flush();
       }
     }
-    const zero = new Uint8Array(2 * SUPERBLOCK_BYTES);
-    const sector = new Uint8Array(CHECKPOINT_HEADER_BYTES);
-    for (const end of ENDS) {
-      const g = endGeometry(layout, end, spare.sizeBytes);
-      await copy.device.write(g.superblocks[0], zero);
-      await copy.device.write(g.slot, sector);
-      await copy.device.write(g.reloc, sector);
+    if (copy) {
+      const zero = new Uint8Array(2 * SUPERBLOCK_BYTES);
+      const sector = new Uint8Array(CHECKPOINT_HEADER_BYTES);
+      for (const end of ENDS) {
+        const g = endGeometry(layout, end, spare.sizeBytes);
+        await copy.device.write(g.superblocks[0], zero);
+        await copy.device.write(g.slot, sector);
+        await copy.device.write(g.reloc, sector);
+      }
+      await copy.device.flush();
     }
-    await copy.device.flush();
     if (last) x.dropLastMember(next);
     else x.tombstoneMember(next, index);
     await x.checkpoint();
-    return copy.device;
+    return copy?.device;
   });
 }
 

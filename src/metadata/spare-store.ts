@@ -89,6 +89,8 @@ export interface ExclusiveAccess {
   members(): readonly CopyHandle[];
   /** Number of members the set runs without. */
   missing(): number;
+  /** Spare indexes of the members the set runs without (degraded). */
+  missingIndexes(): readonly number[];
   /** Take `handle` (already written, at the current generation) as a member under `identity`. */
   adoptMember(identity: SetIdentity, handle: CopyHandle, spec: string): void;
   /** Stop writing the last member: the set is `identity` (one spare fewer) from now on. */
@@ -162,7 +164,7 @@ export class SpareStore implements MetadataStore {
     private readonly table: TableState,
     private readonly handles: CopyHandle[],
     position: JournalPosition,
-    private readonly missing: readonly CopyStatus[] = [],
+    private missing: readonly CopyStatus[] = [],
     record: SetRecord = { spares: [] },
   ) {
     this.record = record;
@@ -253,6 +255,7 @@ export class SpareStore implements MetadataStore {
       generation: () => this.gen,
       members: () => this.handles.filter((c) => c.state === "ok"),
       missing: () => this.missing.length,
+      missingIndexes: () => this.missing.map((m) => m.spareIndex),
       adoptMember: (identity, handle, spec) => {
         this.identity = identity;
         this.handles.push(handle);
@@ -274,6 +277,8 @@ export class SpareStore implements MetadataStore {
       tombstoneMember: (identity, index) => {
         const at = this.handles.findIndex((c) => c.spareIndex === index);
         if (at >= 0) this.handles.splice(at, 1);
+        // A missing member removed as such is no longer missing: it is no member at all.
+        this.missing = this.missing.filter((m) => m.spareIndex !== index);
         this.identity = identity;
         const draining = (this.record.draining ?? []).filter((i) => i !== index);
         const spares = this.record.spares.map((s, i) => (i === index ? null : s));
@@ -417,12 +422,12 @@ export class SpareStore implements MetadataStore {
         if (problem) item.reject(new MetadataCapacityError(`set "${this.identity.name}": ${problem}`));
         else kept.push(item);
       }
-      if (kept.length > 0) await settle(kept, () => this.commit(kept.flatMap((i) => i.records)));
+      if (kept.length > 0) await settle(kept, () => this.commit(recordsOf(kept)));
     }
   }
 
   /** Make applied `records` durable: one journal batch, or a checkpoint when the ring is full. */
-  private async commit(records: JournalRecord[]): Promise<void> {
+  private async commit(records: readonly JournalRecord[]): Promise<void> {
     let payloadBytes = 0;
     for (const r of records) payloadBytes += recordBytes(r);
     const batchBytes = roundUp(BATCH_HEADER_BYTES + payloadBytes, 512);
@@ -639,6 +644,16 @@ export class SpareStore implements MetadataStore {
       throw this.failure;
     }
   }
+}
+
+/** The records of `items` in order, as one array (the first item's own array when it is alone). */
+function recordsOf(
+  items: readonly { readonly records: readonly JournalRecord[] }[],
+): readonly JournalRecord[] {
+  if (items.length === 1) return items[0]!.records;
+  const all: JournalRecord[] = [];
+  for (const item of items) for (const r of item.records) all.push(r);
+  return all;
 }
 
 async function settle(

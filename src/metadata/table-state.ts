@@ -60,6 +60,8 @@ const NO_MIRRORS = { blocks: new Float64Array(0), slots: new Uint32Array(0) };
 /** Base snapshot + overlay; records are assignments, so replaying one twice is harmless. */
 export class TableState {
   private base!: TableSnapshot;
+  /** True once base.slots is this state's own copy (written in place by remaps of base blocks). */
+  private baseSlotsOwned = false;
   /** block -> slot, or -1 when unremapped since the base. */
   private overlay = new Map<number, number>();
   private pending = new Set<number>();
@@ -81,6 +83,7 @@ export class TableState {
   /** Replace the base by `snapshot` (after a checkpoint) and drop the overlay. */
   rebase(snapshot: TableSnapshot): void {
     this.base = snapshot;
+    this.baseSlotsOwned = false;
     this.overlay.clear();
     this.pending = new Set(snapshot.pending);
     this.lost = new Map(snapshot.lost);
@@ -138,7 +141,9 @@ export class TableState {
     switch (r.type) {
       case "remap":
       case "unremap": {
-        // One overlay lookup per record (a drain applies one per moved block).
+        // A block of the base that moves to another slot (a drain) changes its base entry in place:
+        // no overlay entry, so the next checkpoint's merge stays a copy.
+        if (r.type === "remap" && this.moveInBase(b, r.slot, undo)) return;
         const prevOverlay = this.overlay.get(b);
         const before = prevOverlay ?? this.baseSlotOf(b);
         const after = r.type === "remap" ? r.slot : -1;
@@ -170,6 +175,25 @@ export class TableState {
         this.setLost(b, r.sectorMask.some((x) => x !== 0) ? r.sectorMask.slice() : undefined, undo);
         return;
     }
+  }
+
+  /**
+   * Give `block`, remapped in the base and not changed since, the slot `slot` in the base itself
+   * (copied once per base before the first such write); false when the block is not such a block.
+   */
+  private moveInBase(block: number, slot: number, undo: (() => void)[] | undefined): boolean {
+    if (this.overlay.size > 0 && this.overlay.has(block)) return false;
+    const i = search(this.base.blocks, block);
+    if (i < 0) return false;
+    if (!this.baseSlotsOwned) {
+      this.base = { ...this.base, slots: this.base.slots.slice() };
+      this.baseSlotsOwned = true;
+    }
+    const slots = this.base.slots as Uint32Array;
+    const before = slots[i]!;
+    slots[i] = slot;
+    undo?.push(() => (slots[i] = before));
+    return true;
   }
 
   /** Slot of the second copy of `block`, or NO_MIRROR. */

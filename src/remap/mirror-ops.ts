@@ -17,6 +17,8 @@ export interface EnsureCopiesOptions {
   readonly leaveSpare?: number;
   /** A slot whose content is stale (a write to it failed): it is never kept. */
   readonly stale?: number;
+  /** New copies go to this spare only (`spare rebuild TARGET DEV`); none fits elsewhere. */
+  readonly onto?: number;
 }
 
 /** Quarantine `slot` after its spare failed a write: kept allocated, never reused this session. */
@@ -27,10 +29,18 @@ export function quarantineSlot(core: RemapCore, slot: number): void {
   core.failingSpares.add(core.pool.spareIndexOf(slot));
 }
 
-/** Spares a new copy must not go to: unhealthy ones, those holding `keepSlots`, and `extra`. */
-function avoidFor(core: RemapCore, keepSlots: readonly number[], extra: number | undefined): Set<number> {
+/**
+ * Spares a new copy must not go to: unhealthy ones, those holding `keepSlots`, `extra`, and with
+ * `only` every spare but that one.
+ */
+function avoidFor(
+  core: RemapCore,
+  keepSlots: readonly number[],
+  extra: number | undefined,
+  only: number | undefined,
+): Set<number> {
   const avoid = new Set<number>();
-  for (let i = 0; i < core.spares.length; i++) if (!core.spareHealthy(i)) avoid.add(i);
+  for (let i = 0; i < core.spares.length; i++) if (!core.spareHealthy(i) || (only ?? i) !== i) avoid.add(i);
   for (const s of keepSlots) avoid.add(core.pool.spareIndexOf(s));
   if (extra !== undefined) avoid.add(extra);
   return avoid;
@@ -38,19 +48,20 @@ function avoidFor(core: RemapCore, keepSlots: readonly number[], extra: number |
 
 /**
  * Write `full` (a whole block) to a fresh slot on a healthy spare that holds none of `keepSlots`
- * (nor is `avoidSpare`), then flush it. Returns the slot, or -1 when no such spare has room or
- * every attempt failed (failed slots are quarantined).
+ * (nor is `avoidSpare`; with `onlySpare`, on that spare), then flush it. Returns the slot, or -1
+ * when no such spare has room or every attempt failed (failed slots are quarantined).
  */
 export async function writeNewCopy(
   core: RemapCore,
   full: Uint8Array,
   keepSlots: readonly number[],
   avoidSpare?: number,
+  onlySpare?: number,
 ): Promise<number> {
   for (let attempt = 1; attempt <= COPY_WRITE_ATTEMPTS; attempt++) {
     let slot: number;
     try {
-      slot = core.pool.allocate(avoidFor(core, keepSlots, avoidSpare));
+      slot = core.pool.allocate(avoidFor(core, keepSlots, avoidSpare, onlySpare));
     } catch (err) {
       if (err instanceof NoSpaceError) return -1;
       throw err;
@@ -115,7 +126,7 @@ export async function ensureTwoCopiesLocked(
   if (!data) return "unreadable";
   const made: number[] = [];
   while (kept.length + made.length < 2) {
-    const next = await writeNewCopy(core, data, [...kept, ...made], options.leaveSpare);
+    const next = await writeNewCopy(core, data, [...kept, ...made], options.leaveSpare, options.onto);
     if (next < 0) break;
     made.push(next);
   }
@@ -149,7 +160,15 @@ export async function ensureTwoCopiesLocked(
     core.count("mirror.rebuilt");
     core.emit("onMirror", { block, action: "rebuilt", slot: s, detail: "copy written to a new slot" });
   }
-  if (copies.length < 2) singleCopy(core, block, primary, "no healthy spare with room for a second copy");
+  if (copies.length < 2)
+    singleCopy(
+      core,
+      block,
+      primary,
+      options.onto === undefined
+        ? "no healthy spare with room for a second copy"
+        : `spare ${options.onto} has no room for a second copy, or holds the only one`,
+    );
   return copies.length >= 2 ? "rebuilt" : "single";
 }
 

@@ -492,6 +492,10 @@ export class RemappedDevice extends BaseDevice {
     const spares = this.core.spares as BlockDevice[];
     const device = spares[index]!;
     this.core.failingSpares.add(index);
+    // Slots still allocated there are quarantined ones (a write to a missing spare failed): unreferenced.
+    const { firstSlot, slotCount } = this.core.store.identity.spares[index]!;
+    for (let slot = firstSlot; slot < firstSlot + slotCount; slot++)
+      if (this.core.pool.isUsed(slot)) this.core.pool.release(slot);
     this.core.pool.retireSpare(index);
     spares[index] = removedSpare(index, device.sizeBytes);
     return device;
@@ -574,12 +578,16 @@ export class RemappedDevice extends BaseDevice {
     return blocks;
   }
 
-  /** Mirrored sets: give remapped `block` two copies on two healthy spares, under its lock. */
-  async rebuildCopies(block: number): Promise<CopiesOutcome> {
+  /**
+   * Mirrored sets: give remapped `block` two copies on two healthy spares, under its lock; with
+   * `onto`, new copies go to that spare only.
+   */
+  async rebuildCopies(block: number, onto?: number): Promise<CopiesOutcome> {
     this.assertOpen();
     this.assertWritable();
     if (this.core.mirrorCopies !== 2) return "ok";
-    return this.core.guard.withLock(block, () => ensureTwoCopiesLocked(this.core, block));
+    const options = onto === undefined ? {} : { onto };
+    return this.core.guard.withLock(block, () => ensureTwoCopiesLocked(this.core, block, options));
   }
 
   /** Remapped and pending blocks in block order, a page at a time. */

@@ -2,8 +2,19 @@
 // (its second copy was on a spare that is missing or failing, or could not be made) gets it back on
 // the remaining or newly added spares: read a good copy, write and flush the new one, commit, per
 // block under its lock while user I/O goes on. Resumable: what is left is what the table says.
+// With `onto`, every new copy goes to that spare (e.g. the one just added in place of a lost one).
+import { MissingDevice } from "../block/missing-device.js";
 import type { RemappedDevice } from "../remap/remapped-device.js";
 import { SpareOperationError } from "./errors.js";
+
+/** Options of a rebuild. */
+export interface MirrorRebuildOptions {
+  /** Index of the spare that receives every new copy (default: any healthy spare, by the allocation policy). */
+  readonly onto?: number;
+  /** How `onto` is named in messages (the device the admin gave). */
+  readonly ontoName?: string;
+  readonly now?: () => number;
+}
 
 /** Where a rebuild stands. */
 export interface MirrorRebuildProgress {
@@ -19,6 +30,8 @@ export interface MirrorRebuildProgress {
   readonly unreadable: number;
   readonly rateBlocksPerSecond: number;
   readonly etaSeconds?: number;
+  /** The spare receiving every new copy, when one was given. */
+  readonly onto?: number;
   readonly error?: string;
 }
 
@@ -33,10 +46,11 @@ export class MirrorRebuildJob {
   private startedMs = 0;
   private error: string | undefined;
   private readonly now: () => number;
+  private readonly onto: number | undefined;
 
   constructor(
     private readonly device: RemappedDevice,
-    options: { readonly now?: () => number } = {},
+    options: MirrorRebuildOptions = {},
   ) {
     this.now = options.now ?? (() => performance.now());
     if (device.mirrorCopies !== 2)
@@ -44,6 +58,8 @@ export class MirrorRebuildJob {
         device.name,
         `set "${device.name}" is not mirrored (create it with --mirror 2 to keep two copies)`,
       );
+    this.onto = options.onto;
+    if (options.onto !== undefined) checkTarget(device, options.onto, options.ontoName);
   }
 
   /** Re-create every missing copy; resolves with the final progress. */
@@ -53,7 +69,7 @@ export class MirrorRebuildJob {
     this.startedMs = this.now();
     try {
       for (const block of blocks) {
-        const outcome = await this.device.rebuildCopies(block);
+        const outcome = await this.device.rebuildCopies(block, this.onto);
         this.done++;
         if (outcome === "rebuilt") this.rebuilt++;
         else if (outcome === "single") this.single++;
@@ -80,7 +96,20 @@ export class MirrorRebuildJob {
       unreadable: this.unreadable,
       rateBlocksPerSecond: rate,
       ...(rate > 0 && this.state === "running" ? { etaSeconds: (this.total - this.done) / rate } : {}),
+      ...(this.onto !== undefined ? { onto: this.onto } : {}),
       ...(this.error ? { error: this.error } : {}),
     };
   }
+}
+
+/** Refuse a rebuild onto spare `index` unless it is a present, healthy member that takes new slots. */
+function checkTarget(device: RemappedDevice, index: number, name = `spare ${index}`): void {
+  const refuse = (why: string) =>
+    new SpareOperationError(device.name, `cannot rebuild onto ${name} of set "${device.name}": ${why}`);
+  const spare = device.setIdentity.spares[index];
+  if (!Number.isInteger(index) || !spare)
+    throw refuse(`it is not a member (spares 0..${device.setIdentity.spares.length - 1})`);
+  if (spare.removed) throw refuse("it has been removed from the set");
+  if (device.spareDevices[index] instanceof MissingDevice) throw refuse("it is missing");
+  if (device.isSpareAvoided(index)) throw refuse("it takes no new slots (drained, or it failed a write)");
 }

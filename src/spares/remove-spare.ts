@@ -1,8 +1,10 @@
 // `spare remove` on a served set (or, offline, on a set that is not served): a spare that holds no remapped block (drain it first) leaves the
 // set through the running metadata store (src/metadata/membership.ts), its metadata is wiped, the
 // allocator never uses its slots again and its device is closed. The last spare leaves the spare
-// table; any other one stays there as a tombstone so no slot number changes (docs/FORMAT.md).
+// table; any other one stays there as a tombstone so no slot number changes (docs/FORMAT.md). A
+// missing spare (degraded set) leaves as a tombstone once it holds nothing (mirror: after a rebuild).
 import type { BlockDevice } from "../block/block-device.js";
+import { MissingDevice } from "../block/missing-device.js";
 import { removeSpareOnline } from "../metadata/membership.js";
 import { SpareInUseError } from "../metadata/errors.js";
 import { SpareStore } from "../metadata/spare-store.js";
@@ -28,17 +30,21 @@ export async function removeSpareFromServed(device: RemappedDevice, index: numbe
     );
   if (live.length === 1)
     throw new SpareOperationError(device.name, `set "${device.name}": its only spare cannot be removed`);
-  if (usage.usedBlocks > 0)
+  // A missing spare's slots that no block references (writes there failed) are not holdings.
+  const missing = device.spareDevices[index] instanceof MissingDevice;
+  const held = missing ? device.blocksOnSpare(index).length : usage.usedBlocks;
+  if (held > 0)
     throw new SpareInUseError(
       String(index),
-      `spare ${index} of set "${device.name}" still holds ${usage.usedBlocks} slots; drain it first`,
+      missing
+        ? `spare ${index} of set "${device.name}" is missing and still holds ${held} slots; ${device.mirrorCopies === 2 ? "add a spare and run spare rebuild first" : "their only copy is on it: bring it back and drain it"}`
+        : `spare ${index} of set "${device.name}" still holds ${held} slots; drain it first`,
     );
   // No new slot on it from now on, while other spares have room.
   device.avoidSpare(index);
-  const last = index === spares.length - 1;
-  const removed = await removeSpareOnline(store, index);
-  if (last) device.detachLastSpare();
-  else device.detachSpare(index);
+  await removeSpareOnline(store, index);
+  // The last spare leaves the table, any other (or a missing one) stays as a tombstone.
+  const removed = store.identity.spares.length > index ? device.detachSpare(index) : device.detachLastSpare();
   await removed.close();
   return removed;
 }

@@ -192,6 +192,74 @@ test("pause holds the copy; after a crash the replacement resumes at the saved c
   await dev.close();
 });
 
+test("a crash mid-copy keeps the bad blocks a user rewrote: not pending, not copied, the user's data", async () => {
+  const spareMedia = new MemoryDevice({ sizeBytes: 1 << 20 });
+  const first = await served([spareMedia]);
+  // Block 100 is pending (a write remaps it); 150's reads fail but it takes writes in place: its bulk
+  // read fails, so it waits for the retry pass, and a crash must not forget that the user rewrote it.
+  const broken = (faulty: FaultyDevice) => {
+    faulty.breakBlock(100, BS, { reads: true });
+    faulty.breakBlock(150, BS, { reads: true });
+    faulty.breakBlock(160, BS, { reads: true });
+  };
+  broken(first.faulty);
+  await first.dev.markPending(100);
+  const newMedia = new MemoryDevice({ sizeBytes: MAIN, name: "new-media" });
+  await first.tee.arm(new KeepOpenDevice(newMedia), BS);
+  let saved: ReplaceCheckpoint | undefined;
+  let pastBlock150!: () => void;
+  const past = new Promise<void>((resolve) => (pastBlock150 = resolve));
+  const job = new ReplaceMainJob(first.dev, first.tee, {
+    commitSwitch: first.commitSwitch,
+    chunkBytes: 64 << 10,
+    concurrency: 1,
+    saveEveryBytes: 64 << 10,
+    save: async (c) => {
+      saved = c;
+      if (c.retryBlocks.includes(150) && job.pause().state === "paused") pastBlock150();
+    },
+  });
+  // 160 is rewritten before the bulk pass finds it unreadable: saved as rewritten when it does.
+  await first.dev.write(160 * BS, pattern(BS, 9160));
+  void job.start();
+  await past;
+  assert.deepEqual(saved!.skippedPending, [100]);
+  assert.deepEqual(saved!.rewrittenBlocks, [160]);
+  // The user rewrites both: 100 moves to a spare slot; the write of 150 lands on both mains and
+  // completes only once the resume point lists it.
+  await first.dev.write(100 * BS, pattern(BS, 9100));
+  assert.ok(first.dev.spareIndexOf(100) >= 0);
+  await first.dev.write(150 * BS, pattern(BS, 9150));
+  assert.deepEqual(saved!.rewrittenBlocks, [150, 160]);
+  assert.ok(same(await readBytes(newMedia, 150 * BS, BS), pattern(BS, 9150)));
+  // Crash (the paused job is abandoned); restart on the old main, re-arm, resume from the saved point.
+  await first.dev.close();
+  const spares = [new KeepOpenDevice(spareMedia)];
+  const log = new ReadLog(new KeepOpenDevice(first.mainMedia));
+  const faulty = new FaultyDevice(log, "old");
+  broken(faulty);
+  const tee = new ReplaceTee(faulty);
+  const opened = await openSet({ spares, main: tee });
+  const dev = openRemappedDevice({ main: tee, spares, opened });
+  assert.equal(dev.isRemappedOrPending(150), false);
+  const newMain = new KeepOpenDevice(newMedia);
+  await tee.arm(newMain, BS);
+  const resumed = new ReplaceMainJob(dev, tee, {
+    commitSwitch: () => (opened.store as SpareStore).commitMainIdentity(NEW_ID),
+    resumeFrom: saved!,
+    chunkBytes: 64 << 10,
+  });
+  const done = await resumed.start();
+  assert.equal(done.state, "done");
+  assert.deepEqual(done.unreadableBlocks, [], "nothing left pending: the user's data is on the new main");
+  for (const [off] of log.reads)
+    assert.ok(![100, 150, 160].some((b) => off === b * BS), `old main read at ${off}`);
+  assert.equal(tee.lower, newMain);
+  assert.equal(done.unremapped, 1, "block 100 moved back from its slot");
+  await assertAll(dev, (b) => ({ 100: 9100, 150: 9150, 160: 9160 })[b] ?? b);
+  await dev.close();
+});
+
 test("a crash at every write and flush of a replacement leaves the old or the new main, data exact", async () => {
   const recorder = new CrashRecorder();
   const SPARE = 512 << 10;

@@ -3,7 +3,10 @@
 // both meanwhile), skip remapped and pending blocks, retry what failed block by block at the end
 // (ddrescue's trim/scrape), then flush the new device, commit its identity (the switch), swap it in,
 // and copy each remapped block back from its spare slot onto it (unremap, freeing the slot).
-// A resumable job: the cursor is saved (after a flush of the new device) every `saveEveryBytes`.
+// A resumable job: the cursor is saved (after a flush of the new device) every `saveEveryBytes`, when
+// a pause has let the requests in flight finish, and before a user write that rewrote a block known
+// bad on the old main completes (the saved list of such blocks keeps them off the pending list after
+// a crash). The new device's writeback is started every 32 MiB beside the copy.
 import { MediumError } from "../block/errors.js";
 import type { ReplaceTee } from "../block/replace-tee.js";
 import type { RemappedDevice } from "../remap/remapped-device.js";
@@ -15,6 +18,13 @@ export const REPLACE_PHASES = ["copying", "retrying", "switching", "unremapping"
 /** Where the job is. */
 export type ReplacePhase = (typeof REPLACE_PHASES)[number];
 
+/** The largest copy request (ReplaceMainOptions.chunkBytes). */
+export const MAX_CHUNK_BYTES = 64 << 20;
+/** Bytes copied between two writebacks of the new device started beside the copy. */
+const WRITEBACK_EVERY_BYTES = 32 << 20;
+/** The default copy request. */
+export const DEFAULT_CHUNK_BYTES = 1 << 20;
+
 /** What is saved to resume a replacement (the side record, docs/OPERATIONS.md). */
 export interface ReplaceCheckpoint {
   readonly phase: ReplacePhase;
@@ -24,6 +34,11 @@ export interface ReplaceCheckpoint {
   readonly retryBlocks: readonly number[];
   /** Pending blocks skipped by the bulk pass. */
   readonly skippedPending: readonly number[];
+  /**
+   * Blocks known bad on the old main (pending, or in a failed read) that a user rewrote whole while
+   * the copy ran: the new device holds the user's data, so they are never left pending nor copied.
+   */
+  readonly rewrittenBlocks?: readonly number[];
 }
 
 /** Where a replacement stands (progress as data). */
@@ -38,6 +53,8 @@ export interface ReplaceProgress {
   readonly etaSeconds?: number;
   readonly remappedSkipped: number;
   readonly retryBlocks: number;
+  /** Copy requests in flight (0 once a paused copy stands still). */
+  readonly requestsInFlight: number;
   /** Blocks left pending on the new main: unreadable on the old one and not rewritten. */
   readonly unreadableBlocks: readonly number[];
   /** Remapped blocks moved back onto the new main after the switch. */
@@ -64,7 +81,10 @@ export interface ReplaceMainOptions {
   readonly save?: (checkpoint: ReplaceCheckpoint) => Promise<void>;
   /** Continue from here (a saved checkpoint). */
   readonly resumeFrom?: ReplaceCheckpoint;
-  /** Bytes per sequential copy request (default 4 MiB). */
+  /**
+   * Bytes per sequential copy request (default 1 MiB: buffered copies of 4 MiB measured slower and
+   * far less steady, their buffers no longer fit the CPU caches; docs/PERFORMANCE.md).
+   */
   readonly chunkBytes?: number;
   /** Copy requests in flight (default 2: one reads while the other writes). */
   readonly concurrency?: number;
@@ -89,8 +109,14 @@ export class ReplaceMainJob {
   private readonly retry = new Set<number>();
   private readonly skippedPending = new Set<number>();
   private readonly unreadable: number[] = [];
+  /** Known-bad blocks a user rewrote whole while armed (persisted with each save). */
+  private readonly rewritten = new Set<number>();
+  /** First blocks of the bulk copy requests in flight. */
+  private readonly inflight = new Set<number>();
   private readonly gate = new PauseGate();
   private saving: Promise<void> = Promise.resolve();
+  /** The cursor of the last resume point handed to save(). */
+  private savedCursor = 0;
   private startedMs = 0;
   private startedBytes = 0;
   private readonly chunkBlocks: number;
@@ -105,8 +131,8 @@ export class ReplaceMainJob {
     private readonly options: ReplaceMainOptions,
   ) {
     const bs = device.blockSize;
-    const chunk = options.chunkBytes ?? 4 << 20;
-    if (!Number.isInteger(chunk) || chunk < bs || chunk % bs !== 0 || chunk > 64 << 20)
+    const chunk = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+    if (!Number.isInteger(chunk) || chunk < bs || chunk % bs !== 0 || chunk > MAX_CHUNK_BYTES)
       throw new SpareOperationError(
         device.name,
         `replace chunk ${chunk} is not a multiple of the block size ${bs} up to 64 MiB`,
@@ -127,12 +153,39 @@ export class ReplaceMainJob {
       this.cursor = Math.min(from.cursorBlock, device.blockCount);
       for (const b of from.retryBlocks) this.retry.add(b);
       for (const b of from.skippedPending) this.skippedPending.add(b);
+      for (const b of from.rewrittenBlocks ?? []) {
+        this.rewritten.add(b);
+        tee.markWhollyWritten(b);
+      }
       this.doneBytes = Math.min(this.cursor * bs, device.sizeBytes);
+      this.savedCursor = this.cursor;
     }
+  }
+
+  /**
+   * A user write that rewrites a block known bad on the old main completes only once the resume
+   * point lists it, so a crash cannot forget that the new device holds the user's data there.
+   */
+  private watchRewrites(): void {
+    const dev = this.device;
+    this.tee.watchRewrites({
+      watched: (b) =>
+        !this.rewritten.has(b) &&
+        (this.retry.has(b) ||
+          this.skippedPending.has(b) ||
+          (dev.isRemappedOrPending(b) && dev.spareIndexOf(b) < 0)),
+      persist: async (blocks) => {
+        for (const b of blocks) this.rewritten.add(b);
+        // Swapped meanwhile: the new device serves, there is nothing left to resume.
+        if (!this.tee.replacement) return;
+        await this.save(this.phase === "copying" ? this.savedCursor : this.cursor);
+      },
+    });
   }
 
   /** Run to the end; resolves with the final progress (throws, with state failed, on an error). */
   async start(): Promise<ReplaceProgress> {
+    if (this.tee.replacement) this.watchRewrites();
     this.startedMs = this.now();
     this.startedBytes = this.doneBytes;
     try {
@@ -164,13 +217,22 @@ export class ReplaceMainJob {
     const dev = this.device;
     const count = dev.blockCount;
     // Extents are handed out in order; the saved cursor is the start of the oldest unfinished one.
-    const inflight = new Set<number>();
+    const inflight = this.inflight;
     let sinceSave = 0;
+    let sinceFlush = 0;
+    let flushing: Promise<unknown> | undefined;
+    let flushFailure: { err: unknown } | undefined;
     const worker = async () => {
       const buf = new Uint8Array(this.chunkBlocks * dev.blockSize);
       while (this.cursor < count) {
+        // Paused: the last request in flight saves the exact resume point (a restart loses nothing).
+        if (this.gate.isClosed && inflight.size === 0 && sinceSave > 0) {
+          sinceSave = 0;
+          await this.save(this.cursor);
+        }
         await this.gate.wait();
         this.failIfReplacementBroken();
+        if (flushFailure) throw flushFailure.err;
         const first = this.cursor;
         const limit = Math.min(first + this.chunkBlocks, count);
         const special = dev.firstRemappedOrPending(first, limit);
@@ -190,13 +252,26 @@ export class ReplaceMainJob {
           inflight.delete(first);
         }
         sinceSave += this.bytesOf(first, end);
+        sinceFlush += this.bytesOf(first, end);
         if (sinceSave >= this.saveEveryBytes) {
           sinceSave = 0;
+          sinceFlush = 0;
           await this.save(inflight.size > 0 ? Math.min(...inflight) : this.cursor);
+        } else if (sinceFlush >= WRITEBACK_EVERY_BYTES && !flushing) {
+          // Start the new device's writeback now, beside the copy, so the flush before the next save
+          // (or the switch) finds little left to write (a buffered copy otherwise ends with one long
+          // flush of everything, as dd conv=fsync does).
+          sinceFlush = 0;
+          flushing = this.tee.flushReplacement().then(
+            () => (flushing = undefined),
+            (err: unknown) => (flushFailure ??= { err }),
+          );
         }
       }
     };
     await Promise.all(Array.from({ length: this.concurrency }, worker));
+    await flushing;
+    if (flushFailure) throw flushFailure.err;
   }
 
   private async copyExtent(first: number, end: number, buf: Uint8Array): Promise<void> {
@@ -207,8 +282,17 @@ export class ReplaceMainJob {
       this.copiedBytes += bytes;
     } catch (err) {
       if (!(err instanceof MediumError)) throw err;
-      // ddrescue's first pass: skip the whole failed area now, go block by block at the end.
-      for (let b = first; b < end; b++) this.retry.add(b);
+      // ddrescue's first pass: skip the whole failed area now, go block by block at the end. Blocks
+      // of it a user already rewrote (before they were known bad) are saved as such at once.
+      let rewritten = false;
+      for (let b = first; b < end; b++) {
+        this.retry.add(b);
+        if (this.tee.wasWhollyWritten(b) && !this.rewritten.has(b)) {
+          this.rewritten.add(b);
+          rewritten = true;
+        }
+      }
+      if (rewritten) await this.save(this.savedCursor);
     }
     this.doneBytes += bytes;
   }
@@ -223,8 +307,12 @@ export class ReplaceMainJob {
     for (const block of again) {
       await this.gate.wait();
       this.failIfReplacementBroken();
-      // A block remapped meanwhile is on a spare: the unremap after the switch copies it.
-      if (dev.isRemappedOrPending(block)) continue;
+      // A block remapped meanwhile is on a spare: the unremap after the switch copies it. One a user
+      // rewrote whole holds the user's data on the new device already.
+      if (dev.isRemappedOrPending(block) || this.tee.wasWhollyWritten(block)) {
+        this.retry.delete(block);
+        continue;
+      }
       let copied = false;
       for (let a = 0; a < this.readAttempts && !copied; a++) {
         try {
@@ -334,6 +422,7 @@ export class ReplaceMainJob {
       cursorBlock,
       retryBlocks: [...this.retry].sort((a, b) => a - b),
       skippedPending: [...this.skippedPending].sort((a, b) => a - b),
+      rewrittenBlocks: [...this.rewritten].sort((a, b) => a - b),
     };
   }
 
@@ -341,6 +430,7 @@ export class ReplaceMainJob {
   private save(cursorBlock = this.cursor): Promise<void> {
     const save = this.options.save;
     if (!save) return Promise.resolve();
+    this.savedCursor = Math.max(this.savedCursor, cursorBlock);
     const next = this.saving.then(async () => {
       await this.tee.flushReplacement();
       await save(this.checkpoint(cursorBlock));
@@ -388,6 +478,7 @@ export class ReplaceMainJob {
       ...(rate > 0 && this.phase === "copying" && this.state !== "done" ? { etaSeconds: left / rate } : {}),
       remappedSkipped: this.remappedSkipped,
       retryBlocks: this.retry.size,
+      requestsInFlight: this.inflight.size,
       unreadableBlocks: [...this.unreadable],
       unremapped: this.unremapped,
       stillRemapped: this.stillRemapped,

@@ -5,7 +5,7 @@
 // commands of docs/OPERATIONS.md "Retire the main disk" work as written.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { open, readFile, writeFile } from "node:fs/promises";
+import { open, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { cliJson, runCli, startProgram, tempDir, TOOL_ENV, type RunningProgram } from "./harness.js";
 import { call, fioClean, liveSet, whileFioRuns } from "./spare-support.js";
@@ -147,3 +147,150 @@ async function headDigest(uri: string): Promise<string> {
   assert.equal(result.code, 0, result.stderr);
   return result.stdout.trim();
 }
+
+/** Python: write every block B of the 16 MiB export with bytes (B + seed) % 251 + 1. */
+const fillAll = (seed: number) =>
+  `for b in range(0, 4096, 64):\n    h.pwrite(b"".join(bytes([(x + ${seed}) % 251 + 1]) * ${BS} for x in range(b, b + 64)), b * ${BS})\nh.flush()`;
+/** Python: print the blocks that differ from fillAll(seed), block 5 holding `block5` bytes. */
+const checkAll = (seed: number, block5: number) =>
+  `bad = []\nfor b in range(0, 4096, 64):\n    got = h.pread(64 * ${BS}, b * ${BS})\n    for x in range(b, b + 64):\n        want = bytes([${block5}]) * ${BS} if x == 5 else bytes([(x + ${seed}) % 251 + 1]) * ${BS}\n        if got[(x - b) * ${BS}:(x - b + 1) * ${BS}] != want: bad.append(x)\nprint(bad)`;
+
+interface SavedRecord {
+  checkpoint: { phase: string; cursorBlock: number };
+}
+
+test("replace-main stopped and killed mid-copy: each restart re-arms the copy and it finishes exact", async () => {
+  await requireTools("nbdsh");
+  const dir = await tempDir();
+  const state = join(dir.path, "state");
+  (TOOL_ENV as Record<string, string>).DMREMAP_STATE_DIR = state;
+  let program: RunningProgram | undefined;
+  try {
+    const set = await liveSet(dir.path);
+    const { s0, s1, config, base, uri, online } = set;
+    const next = await sparseFile(join(dir.path, "new.img"), 16 << 20);
+    await set.write([s0, s1]);
+    // Slow reads of the old main: 64 copy requests of 256 KiB, two at a time, 200 ms each, so the
+    // copy takes 6 s and each pause below stops it mid-copy (asserted: the saved point is < the end).
+    await writeFile(
+      config,
+      (await readFile(config, "utf8")) +
+        `[target.faults]\nenabled = true\n[target.faults.delay]\nread = "200ms"\n`,
+    );
+    program = await startProgram(["serve", "--config", config]);
+    assert.equal((await nbdsh(uri, fillAll(3))).code, 0);
+    const badChunk = await runCli(["replace-main", "live", next, "--chunk-size", "1000", ...online]);
+    assert.notEqual(badChunk.code, 0);
+    assert.match(badChunk.stderr, /chunkBytes 1000 is not a multiple of the block size 4096/);
+    const started = await runCli([
+      "replace-main",
+      "live",
+      next,
+      "--no-wait",
+      "--chunk-size",
+      "256K",
+      ...online,
+    ]);
+    assert.equal(started.code, 0, started.stderr);
+    const record = join(
+      state,
+      (await readdir(state)).find((f) => f.endsWith(".replace.json"))!,
+    );
+    /** Pause the copy and wait until it stands still mid-copy: its saved resume point is returned. */
+    const pauseMidCopy = async (): Promise<number> => {
+      const paused = (await call(base, "POST", "/v1/targets/live/replace-main/pause")) as ReplaceView;
+      assert.equal(paused.state, "paused");
+      // The requests in flight finish, the last one saves the resume point, then nothing moves.
+      for (let polls = 0; ; polls++) {
+        assert.ok(polls < 1500, "the paused copy saved its resume point within 30 s");
+        const view = (await call(base, "GET", "/v1/targets/live/replace-main")) as {
+          doneBytes: number;
+          requestsInFlight: number;
+        };
+        const saved = (JSON.parse(await readFile(record, "utf8")) as SavedRecord).checkpoint;
+        if (view.requestsInFlight === 0 && saved.cursorBlock * BS === view.doneBytes) {
+          assert.equal(saved.phase, "copying");
+          assert.ok(saved.cursorBlock < 4096, `paused mid-copy (saved at block ${saved.cursorBlock})`);
+          return saved.cursorBlock;
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    const first = await pauseMidCopy();
+    // A clean stop mid-copy keeps the record: the next start re-arms and resumes.
+    assert.equal(await program.stop("SIGTERM"), 0);
+    program = await startProgram(["serve", "--config", config]);
+    const again = JSON.parse(
+      await program.waitForLog((l) => l.includes("resuming the replacement of the main")),
+    ) as { cursorBlock: number };
+    assert.equal(again.cursorBlock, first);
+    // Then a kill, paused mid-copy again (further on).
+    const second = await pauseMidCopy();
+    assert.ok(second > first, `the copy went on after the restart (${first} -> ${second})`);
+    const midCopyRecord = JSON.parse(await readFile(record, "utf8")) as SavedRecord;
+    assert.equal(await program.stop("SIGKILL"), null);
+    program = undefined;
+
+    program = await startProgram(["serve", "--config", config]);
+    const resumed = JSON.parse(
+      await program.waitForLog((l) => l.includes("resuming the replacement of the main")),
+    ) as { cursorBlock: number };
+    assert.equal(resumed.cursorBlock, second);
+    // A write after the restart lands on both devices (the copy was re-armed before serving).
+    assert.equal((await nbdsh(uri, `h.pwrite(bytes([200]) * ${BS}, 5 * ${BS})\nh.flush()`)).code, 0);
+    await program.waitForLog((l) => l.includes("replacement of the main done"));
+    const status = await cliJson<ReplaceView>(["replace-main", "status", "live", "--json", ...online]);
+    assert.equal(status.state, "done");
+    assert.deepEqual(status.unreadableBlocks, []);
+    // Served from the new main now: no read reaches the slow old one (its fault counters stand still).
+    type Served = { mainDevice: string; faults: Record<string, number> };
+    const served = (await call(base, "GET", "/v1/targets/live")) as Served;
+    assert.equal(served.mainDevice, next);
+    const check = await nbdsh(uri, checkAll(3, 200), 20_000);
+    assert.equal(check.stdout.trim(), "[]", check.stderr + program.logLines.slice(-8).join("\n"));
+    assert.deepEqual(((await call(base, "GET", "/v1/targets/live")) as Served).faults, served.faults);
+    assert.equal(await program.stop("SIGTERM"), 0);
+    program = undefined;
+    assert.deepEqual(
+      (await readdir(state)).filter((f) => f.endsWith(".replace.json")),
+      [],
+      "the record is gone when done",
+    );
+
+    // A crash right after the switch's commit leaves the record at "switching" with the set already
+    // on the new main. Recreated exactly: the record saved mid-copy, its phase set to "switching".
+    // The config still names the old main and its fault rules (the slow reads): the daemon serves
+    // the new main as it was at the switch, without the old main's fault layer (that layer over the
+    // new main made every read wait: the read stall once seen after a resumed replacement).
+    await writeFile(
+      record,
+      JSON.stringify({ ...midCopyRecord, checkpoint: { ...midCopyRecord.checkpoint, phase: "switching" } }),
+    );
+    program = await startProgram(["serve", "--config", config]);
+    await program.waitForLog((l) => l.includes("was switched to its new main"));
+    await program.waitForLog((l) => l.includes("replacement of the main done"));
+    const afterCrash = (await call(base, "GET", "/v1/targets/live")) as Served;
+    assert.equal(afterCrash.mainDevice, next);
+    assert.equal(afterCrash.faults, undefined, "no fault layer over the new main");
+    assert.equal((await nbdsh(uri, checkAll(3, 200), 20_000)).stdout.trim(), "[]");
+    assert.equal(await program.stop("SIGTERM"), 0);
+    program = undefined;
+    assert.deepEqual(
+      (await readdir(state)).filter((f) => f.endsWith(".replace.json")),
+      [],
+    );
+
+    // The new image alone holds the data.
+    await writeFile(
+      config,
+      (await readFile(config, "utf8")).replace(set.main, next).replace(/\[target\.faults[\s\S]*$/, ""),
+    );
+    program = await startProgram(["serve", "--config", config]);
+    assert.equal((await nbdsh(uri, checkAll(3, 200))).stdout.trim(), "[]");
+    assert.equal(await program.stop("SIGTERM"), 0);
+    program = undefined;
+  } finally {
+    await program?.stop("SIGKILL");
+    await dir.cleanup();
+  }
+});
