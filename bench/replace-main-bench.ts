@@ -151,14 +151,14 @@ export async function replaceMainBench(
   for (const p of busy.paths) await rm(p, { force: true });
   return {
     notes: [
-      `replace-main, idle, ${mib} MiB main (${runs[0]!.unremapped} remapped blocks moved back), ${rounds} rounds: ` +
+      `replace-main, idle, ${dir}, ${mib} MiB main (${runs[0]!.unremapped} remapped blocks moved back), ${rounds} rounds: ` +
         `${range(replaceMiBs)} MiB/s vs raw dd of the same bytes ${range(ddMiBs)} MiB/s = ` +
         `${ratios.map((r) => r.toFixed(0)).join(", ")} % (median ${median.toFixed(0)} %, target >= 80 %)`,
       direct
         ? `replace-main, idle, O_DIRECT mains: ${direct.replaceMiBs.toFixed(0)} MiB/s vs dd iflag=direct oflag=direct ` +
           `${direct.ddMiBs.toFixed(0)} MiB/s = ${direct.ratio.toFixed(0)} %`
         : `replace-main, O_DIRECT: ${dir} does not take O_DIRECT (tmpfs); no direct round`,
-      `replace-main under a 4 KiB random read/write foreground load: copy ${(mib / busyS).toFixed(0)} MiB/s, ` +
+      `replace-main under a 4 KiB random read/write foreground load, ${dir}: copy ${(mib / busyS).toFixed(0)} MiB/s, ` +
         `foreground ${duringOps.toFixed(0)} ops/s during the copy vs ${aloneOps.toFixed(0)} ops/s alone`,
     ],
     raw: {

@@ -189,6 +189,10 @@ async function main(): Promise<void> {
         const replaced = await replaceMainBench(dir);
         micro.push(...replaced.notes);
         raw["replace"] = replaced.raw;
+        // On a disk too (and O_DIRECT there), where users replace a main.
+        const onDisk = await replaceMainBench(process.env.BENCH_DISK_DIR ?? "/var/tmp");
+        micro.push(...onDisk.notes);
+        raw["replaceDisk"] = onDisk.raw;
       });
     }
   } finally {

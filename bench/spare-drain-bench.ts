@@ -15,6 +15,7 @@ import { mkdtemp, rm, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
+import { directIoTotals } from "../src/block/direct-io.js";
 import { openDevice } from "../src/block/open-device.js";
 import { Prng } from "../src/block/prng.js";
 import { createSet } from "../src/metadata/create-set.js";
@@ -227,7 +228,8 @@ function median(values: readonly number[]): number {
 /**
  * The drain alone, for before/after comparisons of the code: one set in `target` (a directory or
  * "direct:DIR"), two warm-up drains, then `rounds` idle drains back and forth; per drain its rate,
- * the main thread's busy time (event loop utilisation) and the process's CPU time. Run it from two
+ * the main thread's busy time (event loop utilisation) and the process's CPU time (and for "direct:"
+ * how many O_DIRECT requests went in place and how many through bounce buffers). Run it from two
  * builds in turn (processes alternated) and compare the medians.
  */
 export async function drainOnly(
@@ -249,6 +251,7 @@ export async function drainOnly(
     const rates: number[] = [];
     const busyMs: number[] = [];
     const cpuMs: number[] = [];
+    const io = directIoTotals();
     for (let round = 0; round < rounds; round++) {
       const loop = performance.eventLoopUtilization();
       const cpu = process.cpuUsage();
@@ -259,16 +262,26 @@ export async function drainOnly(
       const used = process.cpuUsage(cpu);
       cpuMs.push((used.user + used.system) / 1000);
     }
+    const inPlace = directIoTotals().zeroCopyRequests - io.zeroCopyRequests;
+    const bounced = directIoTotals().bouncedRequests - io.bouncedRequests;
     await set.dev.close();
     const list = (values: number[]) => values.map((v) => v.toFixed(0)).join(" ");
+    // Data requests in place, metadata (small, in unaligned memory) through bounce buffers.
+    const copies = direct ? `; O_DIRECT requests ${inPlace} in place, ${bounced} bounced` : "";
     return {
       notes: [
         `drain only, ${dir} (${fsType(dir)}${direct ? ", O_DIRECT" : ""}), ${rounds} idle drains of ${mib.toFixed(0)} MiB ` +
           `(batches of ${batchBytes >> 10} KiB, ${depth} in flight): median ${median(rates).toFixed(0)} MiB/s, ` +
           `main thread busy ${median(busyMs).toFixed(0)} ms, CPU ${median(cpuMs).toFixed(0)} ms per drain; ` +
-          `MiB/s ${list(rates)}; busy ms ${list(busyMs)}; CPU ms ${list(cpuMs)}`,
+          `MiB/s ${list(rates)}; busy ms ${list(busyMs)}; CPU ms ${list(cpuMs)}${copies}`,
       ],
-      raw: { drainMiBs: median(rates), busyMs: median(busyMs), cpuMs: median(cpuMs) },
+      raw: {
+        drainMiBs: median(rates),
+        busyMs: median(busyMs),
+        cpuMs: median(cpuMs),
+        zeroCopyRequests: inPlace,
+        bouncedRequests: bounced,
+      },
     };
   } finally {
     await rm(work, { recursive: true, force: true });

@@ -1,7 +1,14 @@
 // Unit tests of AlignedBufferPool: sizes, reuse, the cap with FIFO waiters, growth without detaching.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ALIGNED_CHUNK_BYTES, AlignedBufferPool, directIoBuffers } from "./aligned-buffers.js";
+import {
+  ALIGNED_CHUNK_BYTES,
+  AlignedBufferCache,
+  AlignedBufferPool,
+  allocateAligned,
+  directIoBuffers,
+  isMemoryAligned,
+} from "./aligned-buffers.js";
 
 describe("AlignedBufferPool", () => {
   it("hands out chunk-sized views of WebAssembly memory and reuses released ones", async () => {
@@ -71,5 +78,39 @@ describe("AlignedBufferPool", () => {
     assert.throws(() => pool.release(new Uint8Array(4096)), /not a chunk of this pool/);
     const chunk = await pool.acquire();
     assert.throws(() => pool.release(chunk.subarray(0, 512)), /not a chunk of this pool/);
+  });
+});
+
+describe("allocateAligned / isMemoryAligned", () => {
+  it("knows the alignment of its own memory only, at aligned byte offsets", async () => {
+    const buffer = allocateAligned(10000);
+    assert.equal(buffer.length, 10000);
+    assert.ok(buffer.every((b) => b === 0));
+    assert.ok(isMemoryAligned(buffer, 4096));
+    assert.ok(isMemoryAligned(buffer.subarray(4096), 4096));
+    assert.ok(isMemoryAligned(buffer.subarray(512), 512));
+    assert.ok(!isMemoryAligned(buffer.subarray(512), 4096));
+    assert.ok(!isMemoryAligned(buffer, 8192), "only 4096 is guaranteed");
+    assert.ok(!isMemoryAligned(new Uint8Array(4096), 512), "ordinary memory is never assumed aligned");
+    assert.ok(isMemoryAligned(await new AlignedBufferPool({ chunkBytes: 4096 }).acquire(), 4096));
+    assert.throws(() => allocateAligned(0), /aligned buffer size 0 is not an integer in 1\.\.1 GiB/);
+  });
+});
+
+describe("AlignedBufferCache", () => {
+  it("hands back kept buffers of the same size and keeps no more than its cap", () => {
+    const cache = new AlignedBufferCache(12288);
+    const a = cache.take(8192);
+    const b = cache.take(8192);
+    assert.notEqual(a, b);
+    assert.ok(isMemoryAligned(a, 4096) && isMemoryAligned(b, 4096));
+    cache.give(a);
+    cache.give(b); // 16384 would pass the cap: dropped
+    assert.equal(cache.bytes, 8192);
+    assert.notEqual(cache.take(4096), a, "sizes are not mixed");
+    assert.equal(cache.take(8192), a);
+    assert.equal(cache.bytes, 0);
+    cache.give(new Uint8Array(4096));
+    assert.equal(cache.bytes, 0, "memory that is not aligned is never kept");
   });
 });

@@ -26,6 +26,78 @@ export interface AlignedBufferPoolStats {
   readonly memories: number;
 }
 
+/**
+ * Backing stores known to start on a BUFFER_ALIGNMENT_BYTES boundary: the WebAssembly memories made
+ * here. JavaScript cannot read an address, so alignment is known only for memory allocated this way.
+ */
+const alignedStores = new WeakSet<ArrayBufferLike>();
+
+/** A fresh WebAssembly.Memory of at least `bytes` bytes (never grown, so its buffer never detaches). */
+function newMemory(bytes: number): ArrayBuffer {
+  const pages = Math.max(1, Math.ceil(bytes / WASM_PAGE_BYTES));
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+  alignedStores.add(memory.buffer);
+  return memory.buffer;
+}
+
+/**
+ * `bytes` zeroed bytes starting on a BUFFER_ALIGNMENT_BYTES boundary, for buffers that O_DIRECT
+ * devices read and write in place (DirectIo skips its bounce copy for them). One Memory each: for a
+ * few long-lived buffers (a drain's batches), not per request.
+ */
+export function allocateAligned(bytes: number): Uint8Array {
+  if (!Number.isSafeInteger(bytes) || bytes <= 0 || bytes > 1 << 30)
+    throw new RangeError(`aligned buffer size ${bytes} is not an integer in 1..1 GiB`);
+  return new Uint8Array(newMemory(bytes), 0, bytes);
+}
+
+/**
+ * Aligned buffers kept for reuse between jobs (by exact size, up to `capBytes` in all): a drain takes
+ * its batch buffers here and gives them back at its end. Measured: O_DIRECT drains into buffers
+ * reused this way ran about 1.15x faster than into a fresh Memory per drain (docs/PERFORMANCE.md).
+ */
+export class AlignedBufferCache {
+  private readonly kept = new Map<number, Uint8Array[]>();
+  private keptBytes = 0;
+
+  constructor(readonly capBytes: number) {}
+
+  /** A buffer of `bytes` aligned bytes (old contents when reused). */
+  take(bytes: number): Uint8Array {
+    const reused = this.kept.get(bytes)?.pop();
+    if (reused === undefined) return allocateAligned(bytes);
+    this.keptBytes -= bytes;
+    return reused;
+  }
+
+  /** Keep `buffer` (from take()) for a later take(), unless that would pass the cap. */
+  give(buffer: Uint8Array): void {
+    if (this.keptBytes + buffer.length > this.capBytes || !isMemoryAligned(buffer, BUFFER_ALIGNMENT_BYTES))
+      return;
+    const list = this.kept.get(buffer.length) ?? [];
+    list.push(buffer);
+    this.kept.set(buffer.length, list);
+    this.keptBytes += buffer.length;
+  }
+
+  /** Bytes kept now. */
+  get bytes(): number {
+    return this.keptBytes;
+  }
+}
+
+/**
+ * Whether `view` starts at a memory address that is a multiple of `alignBytes` (a power of two):
+ * true only for views at a suitable byteOffset into memory from allocateAligned() or a pool.
+ */
+export function isMemoryAligned(view: Uint8Array, alignBytes: number): boolean {
+  return (
+    alignBytes <= BUFFER_ALIGNMENT_BYTES &&
+    view.byteOffset % alignBytes === 0 &&
+    alignedStores.has(view.buffer)
+  );
+}
+
 function positiveInteger(what: string, value: number): number {
   if (!Number.isSafeInteger(value) || value <= 0)
     throw new RangeError(`${what} ${value} is not a positive integer`);
@@ -107,16 +179,18 @@ export class AlignedBufferPool {
 
   private grow(): void {
     const count = Math.min(this.chunksPerMemory, this.maxChunks - this.allocated);
-    const pages = Math.ceil((count * this.chunkBytes) / WASM_PAGE_BYTES);
-    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
-    const all = new Uint8Array(memory.buffer);
-    this.buffers.add(memory.buffer);
+    const buffer = newMemory(count * this.chunkBytes);
+    const all = new Uint8Array(buffer);
+    this.buffers.add(buffer);
     for (let i = count - 1; i >= 0; i--) {
       this.free.push(all.subarray(i * this.chunkBytes, (i + 1) * this.chunkBytes));
     }
     this.allocated += count;
   }
 }
+
+/** Batch buffers that drains share across jobs (at most 64 MiB kept). */
+export const batchBuffers = new AlignedBufferCache(64 << 20);
 
 /** The process-wide pool that direct file devices share (64 MiB at most, allocated on demand). */
 export const directIoBuffers = new AlignedBufferPool();

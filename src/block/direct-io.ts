@@ -1,13 +1,32 @@
-// O_DIRECT data path of a file device: every transfer goes through aligned bounce buffers at
-// aligned offsets and lengths; unaligned writes read-modify-write their edge blocks under a range lock.
-import type { AlignedBufferPool } from "./aligned-buffers.js";
+// O_DIRECT data path of a file device: a request whose offset, length and memory are aligned is read
+// or written in place (zero-copy); any other goes through aligned bounce buffers at aligned offsets
+// and lengths, unaligned writes read-modify-writing their edge blocks. Writes hold a range lock.
+import { isMemoryAligned, type AlignedBufferPool } from "./aligned-buffers.js";
 import { endOfFile, ioFailure, readAt, writeAt } from "./file-io.js";
 import { RangeLock } from "./range-lock.js";
+
+/** How the requests of a DirectIo went. */
+export interface DirectIoStats {
+  /** Requests read or written in place in the caller's buffer. */
+  readonly zeroCopyRequests: number;
+  /** Requests copied through a bounce buffer (unaligned offset, length or memory). */
+  readonly bouncedRequests: number;
+}
+
+/** The counters of every DirectIo of this process together (benchmarks and tests read them). */
+const totals = { zeroCopyRequests: 0, bouncedRequests: 0 };
+
+/** How the O_DIRECT requests of this whole process went so far. */
+export function directIoTotals(): DirectIoStats {
+  return { ...totals };
+}
 
 /** Aligned reads and writes on an fd opened with O_DIRECT. */
 export class DirectIo {
   /** Held over the aligned blocks a write covers, so edge-block read-modify-writes lose nothing. */
   private readonly lock = new RangeLock();
+  private zeroCopy = 0;
+  private bounced = 0;
 
   constructor(
     private readonly fd: number,
@@ -26,8 +45,34 @@ export class DirectIo {
     }
   }
 
+  /** Counters since open. */
+  stats(): DirectIoStats {
+    return { zeroCopyRequests: this.zeroCopy, bouncedRequests: this.bounced };
+  }
+
+  private note(zeroCopy: boolean): void {
+    if (zeroCopy) {
+      this.zeroCopy++;
+      totals.zeroCopyRequests++;
+    } else {
+      this.bounced++;
+      totals.bouncedRequests++;
+    }
+  }
+
+  /** Whether a request can use `buffer` itself: offset, length and memory address all aligned. */
+  private inPlace(offsetBytes: number, buffer: Uint8Array): boolean {
+    const a = this.alignBytes;
+    return offsetBytes % a === 0 && buffer.length % a === 0 && isMemoryAligned(buffer, a);
+  }
+
   /** Read `target.length` bytes at `offsetBytes` (any offset and length). */
   async read(offsetBytes: number, target: Uint8Array): Promise<void> {
+    if (this.inPlace(offsetBytes, target)) {
+      this.note(true);
+      return this.readFull(target, 0, target.length, offsetBytes);
+    }
+    this.note(false);
     const end = offsetBytes + target.length;
     const first = this.alignDown(offsetBytes);
     const stop = this.alignUp(end);
@@ -53,6 +98,12 @@ export class DirectIo {
     const a = this.alignBytes;
     const release = await this.lock.acquire(first / a, stop / a);
     try {
+      if (this.inPlace(offsetBytes, data)) {
+        this.note(true);
+        await this.writeFull(data, data.length, offsetBytes);
+        return;
+      }
+      this.note(false);
       const chunk = await this.acquire("write", offsetBytes, data.length);
       try {
         for (let at = first; at < stop; at += chunk.length) {
@@ -89,12 +140,20 @@ export class DirectIo {
     }
   }
 
+  /**
+   * Bytes of one pread / pwrite when `left` remain: at most a bounce chunk (1 MiB), so in-place
+   * requests reach the device in the same sizes as bounced ones (2 MiB calls measured no faster).
+   */
+  private callBytes(left: number): number {
+    return Math.min(this.pool.chunkBytes, left);
+  }
+
   private async readFull(chunk: Uint8Array, at: number, length: number, position: number): Promise<void> {
     let done = 0;
     while (done < length) {
       let n: number;
       try {
-        n = await readAt(this.fd, chunk, at + done, length - done, position + done);
+        n = await readAt(this.fd, chunk, at + done, this.callBytes(length - done), position + done);
       } catch (err) {
         throw ioFailure(this.name, "read", position + done, length - done, err);
       }
@@ -107,7 +166,7 @@ export class DirectIo {
     let done = 0;
     while (done < length) {
       try {
-        done += await writeAt(this.fd, chunk, done, length - done, position + done);
+        done += await writeAt(this.fd, chunk, done, this.callBytes(length - done), position + done);
       } catch (err) {
         throw ioFailure(this.name, "write", position + done, length - done, err);
       }

@@ -2,7 +2,7 @@
 // on another spare with its data and the drain is recorded across a reopen, pause/resume holds
 // between batches, a drain without room is refused, a crash at every write and flush leaves every
 // block readable and the drain resumable, an unreadable old slot loses only its own block, and a
-// destination whose writes fail keeps the blocks in place.
+// destination whose writes fail keeps the blocks in place; spares opened O_DIRECT get larger batches.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readBytes } from "../block/base-device.js";
@@ -15,7 +15,18 @@ import { openSet } from "../metadata/open-set.js";
 import { openRemappedDevice } from "../remap/remapped-device.js";
 import { KeepOpenDevice, pattern } from "../remap/testing/rig.js";
 import { CrashDevice, CrashRecorder, type CrashPoint, crashImage } from "../testing/crash-device.js";
-import { DrainJob, blocksOnSpare } from "./drain.js";
+import { join } from "node:path";
+import { rm } from "node:fs/promises";
+import { directIoTotals } from "../block/direct-io.js";
+import { directTestDir } from "../block/direct-test-dir.js";
+import { FileDevice } from "../block/file-device.js";
+import {
+  DRAIN_BATCH_BYTES,
+  DRAIN_DIRECT_BATCH_BYTES,
+  DrainJob,
+  blocksOnSpare,
+  defaultBatchBytes,
+} from "./drain.js";
 
 const BS = 4096;
 const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(b);
@@ -217,7 +228,10 @@ test("a crash at every write and flush of a drain leaves every block readable an
 /** A spare whose reads touching byte `badBytes` fail (a bad sector under one slot). */
 class BadSector extends KeepOpenDevice {
   badBytes = -1;
+  /** Lengths of the reads asked of it. */
+  readonly readLengths: number[] = [];
   protected override _read(offsetBytes: number, target: Uint8Array): Promise<void> {
+    this.readLengths.push(target.length);
     if (this.badBytes >= offsetBytes && this.badBytes < offsetBytes + target.length)
       return Promise.reject(new MediumError("spare0", "read", offsetBytes, target.length));
     return super._read(offsetBytes, target);
@@ -289,5 +303,62 @@ test("a destination that fails its slot writes fails the batch, keeps the blocks
   );
   for (let b = 0; b < 16; b++)
     assert.ok(same(await readBytes(dev, b * BS, BS), pattern(BS, b)), `block ${b}`);
+  await dev.close();
+});
+
+test("spares opened O_DIRECT get the larger default batch, and a drain over them moves every block intact", async () => {
+  const { dev: inMemory } = await servedSet();
+  assert.equal(defaultBatchBytes(inMemory), DRAIN_BATCH_BYTES);
+  await inMemory.close();
+  const dir = await directTestDir();
+  const paths = ["main", "s0", "s1"].map((n) => join(dir, `drain-${n}-${process.pid}.img`));
+  try {
+    const main = await FileDevice.create(paths[0]!, 4 << 20);
+    const spares = [
+      await FileDevice.create(paths[1]!, 4 << 20, { direct: true }),
+      await FileDevice.create(paths[2]!, 4 << 20, { direct: true }),
+    ];
+    const opened = await createSet({ main, spares, blockSize: BS, name: "d", journalBytes: 8192 });
+    const dev = openRemappedDevice({ main, spares, opened });
+    assert.equal(defaultBatchBytes(dev), DRAIN_DIRECT_BATCH_BYTES);
+    // 640 blocks (2.5 MiB): one batch, read and written as two pieces in parallel.
+    const blocks = 640;
+    for (let b = 0; b < blocks; b++) await dev.write(b * BS, pattern(BS, b));
+    for (let b = 0; b < blocks; b += 64)
+      await Promise.all(Array.from({ length: 64 }, (_, i) => dev.remapBlock(b + i)));
+    const before = directIoTotals();
+    const progress = await new DrainJob(dev, 0).start();
+    assert.equal(progress.done, blocks);
+    assert.deepEqual(blocksOnSpare(dev, 0), []);
+    // The batch buffer is memory-aligned: both pieces are read and written in place (no bounce copy).
+    assert.ok(directIoTotals().zeroCopyRequests - before.zeroCopyRequests >= 4, "data went zero-copy");
+    for (let b = 0; b < blocks; b++)
+      assert.ok(same(await readBytes(dev, b * BS, BS), pattern(BS, b)), `block ${b}`);
+    await dev.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("a run longer than one piece with an unreadable slot in its second piece loses only that block", async () => {
+  const media = [4 << 20, 6 << 20, 6 << 20].map((sizeBytes) => new MemoryDevice({ sizeBytes }));
+  const bad = new BadSector(media[1]!);
+  const [main, spare1] = [new KeepOpenDevice(media[0]!), new KeepOpenDevice(media[2]!)];
+  const opened = await createSet({ main, spares: [bad, spare1], blockSize: BS, name: "p" });
+  const dev = openRemappedDevice({ main, spares: [bad, spare1], opened });
+  const blocks = 768;
+  for (let b = 0; b < blocks; b++) await dev.write(b * BS, pattern(BS, b));
+  for (let b = 0; b < blocks; b += 64)
+    await Promise.all(Array.from({ length: 64 }, (_, i) => dev.remapBlock(b + i)));
+  // Block 600's slot is the 601st of spare 0: in the second 2 MiB piece of the 3 MiB run.
+  bad.badBytes = dev.setIdentity.spares[0]!.dataOffsetBytes + 600 * BS + 100;
+  bad.readLengths.length = 0;
+  const progress = await new DrainJob(dev, 0, { batchBytes: 4 << 20 }).start();
+  assert.deepEqual([progress.state, progress.done, progress.lostBlocks], ["done", blocks, 1]);
+  assert.deepEqual(bad.readLengths.slice(0, 2), [2 << 20, 1 << 20], "the run went out as two pieces");
+  assert.deepEqual(blocksOnSpare(dev, 0), []);
+  await assert.rejects(readBytes(dev, 600 * BS, BS), { code: "EMEDIUM" });
+  for (let b = 0; b < blocks; b++)
+    if (b !== 600) assert.ok(same(await readBytes(dev, b * BS, BS), pattern(BS, b)), `block ${b}`);
   await dev.close();
 });
