@@ -8,6 +8,8 @@ import { lockSet } from "../daemon/set-lock.js";
 import type { TargetStatus } from "../daemon/target.js";
 import type { SpareUsage } from "../remap/spare-pool.js";
 import { addSpareOffline } from "../spares/add-spare.js";
+import type { DrainProgress } from "../spares/drain.js";
+import type { MirrorRebuildProgress } from "../spares/mirror-rebuild.js";
 import { removeSpareOffline } from "../spares/remove-spare.js";
 import { boolOpt, stringsOpt, type Command, type CommandContext } from "./command.js";
 import { JSON_OPTION, SET_OPTIONS, withSetReadOnly } from "./offline.js";
@@ -204,18 +206,7 @@ async function listVerb(ctx: CommandContext): Promise<number> {
   return 0;
 }
 
-interface DrainView {
-  readonly spare: number;
-  readonly state: string;
-  readonly done: number;
-  readonly total: number;
-  readonly rateBlocksPerSecond: number;
-  readonly etaSeconds?: number;
-  readonly lostBlocks: number;
-  readonly error?: string;
-}
-
-const drainLine = (p: DrainView) =>
+const drainLine = (p: DrainProgress) =>
   `drain of spare ${p.spare}: ${p.state}, ${p.done}/${p.total} blocks, ${p.rateBlocksPerSecond.toFixed(0)} blocks/s` +
   `${p.etaSeconds !== undefined ? `, ${Math.ceil(p.etaSeconds)} s left` : ""}${p.lostBlocks ? `, ${p.lostBlocks} with lost sectors` : ""}` +
   `${p.error ? `: ${p.error}` : ""}`;
@@ -304,7 +295,7 @@ async function removeVerb(ctx: CommandContext): Promise<number> {
 /** `spare drain [TARGET] DEV|INDEX` through the daemon: start, then show progress until done. */
 async function drainVerb(ctx: CommandContext): Promise<number> {
   const { client, base, row } = await onlineSpare(ctx, "drain");
-  let progress = await client.call<DrainView>("POST", `${base}/${row.index}/drain`);
+  let progress = await client.call<DrainProgress>("POST", `${base}/${row.index}/drain`);
   const json = boolOpt(ctx, "json");
   if (!boolOpt(ctx, "no-wait")) {
     let stopped = false;
@@ -312,27 +303,14 @@ async function drainVerb(ctx: CommandContext): Promise<number> {
     while (!stopped && (progress.state === "running" || progress.state === "paused")) {
       if (!json) ctx.err.write(drainLine(progress) + "\n");
       await Promise.race([ctx.stopSignal, new Promise((r) => setTimeout(r, 500))]);
-      progress = await client.call<DrainView>("GET", `${base}/${row.index}/drain`);
+      progress = await client.call<DrainProgress>("GET", `${base}/${row.index}/drain`);
     }
   }
   ctx.out.write(json ? JSON.stringify(progress, null, 2) + "\n" : drainLine(progress) + "\n");
   return progress.state === "failed" ? 1 : 0;
 }
 
-interface RebuildView {
-  readonly state: string;
-  readonly done: number;
-  readonly total: number;
-  readonly rebuilt: number;
-  readonly singleCopy: number;
-  readonly unreadable: number;
-  readonly rateBlocksPerSecond: number;
-  readonly etaSeconds?: number;
-  readonly onto?: number;
-  readonly error?: string;
-}
-
-const rebuildLine = (p: RebuildView) =>
+const rebuildLine = (p: MirrorRebuildProgress) =>
   `mirror rebuild${p.onto !== undefined ? ` onto spare ${p.onto}` : ""}: ${p.state}, ${p.done}/${p.total} blocks, ${p.rebuilt} with two copies again` +
   `${p.singleCopy ? `, ${p.singleCopy} still with one copy (no room on another healthy spare)` : ""}` +
   `${p.unreadable ? `, ${p.unreadable} unreadable` : ""}, ${p.rateBlocksPerSecond.toFixed(0)} blocks/s` +
@@ -370,7 +348,11 @@ async function rebuildVerb(ctx: CommandContext): Promise<number> {
     );
   const { client, target, spare } = await rebuildArgs(ctx);
   const path = `/v1/targets/${encodeURIComponent(target)}/mirror/rebuild`;
-  let progress = await client.call<RebuildView>("POST", path, spare === undefined ? undefined : { spare });
+  let progress = await client.call<MirrorRebuildProgress>(
+    "POST",
+    path,
+    spare === undefined ? undefined : { spare },
+  );
   const json = boolOpt(ctx, "json");
   if (!boolOpt(ctx, "no-wait")) {
     let stopped = false;
@@ -378,7 +360,7 @@ async function rebuildVerb(ctx: CommandContext): Promise<number> {
     while (!stopped && progress.state === "running") {
       if (!json) ctx.err.write(rebuildLine(progress) + "\n");
       await Promise.race([ctx.stopSignal, new Promise((r) => setTimeout(r, 500))]);
-      progress = await client.call<RebuildView>("GET", path);
+      progress = await client.call<MirrorRebuildProgress>("GET", path);
     }
   }
   ctx.out.write(json ? JSON.stringify(progress, null, 2) + "\n" : rebuildLine(progress) + "\n");
