@@ -208,14 +208,10 @@ export class FencedMain extends LayerDevice {
     };
     op.then(finish, finish);
     if (timeoutMs > 0 && this.timerCancel === undefined) this.armTimer();
+    // Answered by the lower operation, or earlier by abandon() (the flight cannot be abandoned yet).
     return new Promise<void>((resolve, reject) => {
-      if (flight.abandoned)
-        return reject(new WriteTimeoutError(this.name, offsetBytes, lengthBytes, timeoutMs));
       flight.fail = reject;
-      op.then(
-        () => resolve(),
-        (err: unknown) => reject(err as Error),
-      );
+      op.then(resolve, reject);
     });
   }
 
