@@ -8,10 +8,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { rename } from "node:fs/promises";
 import { join } from "node:path";
-import { runCli, startProgram, tempDir, type RunningProgram } from "./harness.js";
-import { api, nbdsh, nbdUnixUri, parsePrometheus, requireTools, sampleValue, sparseFile } from "./tools.js";
+import { runCli, tempDir, type RunningProgram } from "./harness.js";
+import { mirroredSet } from "./mirror-support.js";
+import { api, parsePrometheus, requireTools, sampleValue } from "./tools.js";
 
-const BS = 4096;
 /** Bad blocks of the dust main: every write to them fails, so each is remapped (two copies). */
 const BAD = Array.from({ length: 24 }, (_, i) => 300 + i);
 /** Python expression of block b's content (seeded by the block number). */
@@ -25,69 +25,24 @@ interface LostStatus {
   mirror: { mirroredBlocks: number; singleCopyBlocks: number };
 }
 
-/** How many remapped blocks read back exact through NBD (asserts all of them do). */
-async function exactBlocks(uri: string): Promise<number> {
-  const r = await nbdsh(
-    uri,
-    `bad = [b for b in ${JSON.stringify(BAD)} if h.pread(${BS}, b * ${BS}) != ${CONTENT}]\nprint(${BAD.length} if not bad else "mismatch %r" % bad)`,
-  );
-  assert.equal(r.code, 0, r.stderr);
-  assert.equal(r.stdout.trim(), String(BAD.length), "every remapped block reads back exact");
-  return BAD.length;
-}
-
 test("mirror 2, a spare lost: spare add, kill + restart, spare rebuild onto it, spare remove the lost one; no data lost", async () => {
   await requireTools("nbdsh");
   const dir = await tempDir();
   let program: RunningProgram | undefined;
   try {
-    const main = await sparseFile(join(dir.path, "main.img"), 16 << 20);
-    const [s0, s1, s2] = await Promise.all(
-      ["s0", "s1", "s2"].map((n) => sparseFile(join(dir.path, `${n}.img`), 2 << 20)),
-    );
-    const mainSpec = `dust:block=${BAD[0]}-${BAD[BAD.length - 1]},block-size=${BS}:${main}`;
-    const created = await runCli([
-      "create",
-      "--main",
-      mainSpec,
-      "--spare",
-      s0!,
-      "--spare",
-      s1!,
-      "--name",
-      "mir",
-      "--mirror",
-      "2",
-    ]);
-    assert.equal(created.code, 0, created.stderr);
-    const apiSocket = `unix:${join(dir.path, "api.sock")}`;
-    const socket = join(dir.path, "nbd.sock");
-    const uri = nbdUnixUri(socket, "mir");
-    const online = ["--api", apiSocket];
-    const serve = (spares: string[]) =>
-      startProgram([
-        "serve",
-        ...spares.flatMap((s) => ["--spare", s]),
-        "--listen",
-        `unix:${socket}`,
-        "--api",
-        apiSocket,
-      ]);
-    const status = async () => (await api(apiSocket, "GET", "/v1/targets/mir")).json as LostStatus;
+    const set = await mirroredSet(dir.path, BAD, CONTENT);
+    const { s0, s1, s2, apiSocket, online, serve } = set;
+    const status = () => set.status<LostStatus>();
 
-    program = await serve([s0!, s1!]);
-    const written = await nbdsh(
-      uri,
-      `for b in ${JSON.stringify(BAD)}:\n    h.pwrite(${CONTENT}, b * ${BS})\nh.flush()`,
-    );
-    assert.equal(written.code, 0, written.stderr);
+    program = await serve([s0, s1]);
+    await set.writeBlocks();
     assert.equal((await status()).mirror.mirroredBlocks, BAD.length);
     assert.equal(await program.stop("SIGTERM"), 0);
 
     // s1 is lost: the set serves degraded from s0, every block still exact (its copy on s0).
-    await rename(s1!, `${s1}.lost`);
-    program = await serve([s0!]);
-    await exactBlocks(uri);
+    await rename(s1, `${s1}.lost`);
+    program = await serve([s0]);
+    await set.compareBlocks();
     let st = await status();
     assert.equal(st.state, "degraded");
     assert.deepEqual(
@@ -105,10 +60,10 @@ test("mirror 2, a spare lost: spare add, kill + restart, spare rebuild onto it, 
         `spare 1 of set "mir" is missing and still holds ${BAD.length} slots; add a spare and run spare rebuild first`,
       ),
     );
-    const added = await runCli(["spare", "add", "mir", s2!, ...online]);
+    const added = await runCli(["spare", "add", "mir", s2, ...online]);
     assert.equal(added.code, 0, added.stderr);
     assert.match(added.stdout, /added .*s2\.img as spare 2 of target mir/);
-    await exactBlocks(uri);
+    await set.compareBlocks();
     assert.ok(
       program.logLines.some((l) => l.includes("spare added")),
       "the add is logged",
@@ -121,8 +76,8 @@ test("mirror 2, a spare lost: spare add, kill + restart, spare rebuild onto it, 
 
     // A crash right after the add: the restarted daemon (s0 and s2 given) has s2 as a member.
     await program.stop("SIGKILL");
-    program = await serve([s0!, s2!]);
-    await exactBlocks(uri);
+    program = await serve([s0, s2]);
+    await set.compareBlocks();
     st = await status();
     assert.equal(st.state, "degraded");
     assert.equal(st.mirror.singleCopyBlocks, BAD.length);
@@ -140,7 +95,7 @@ test("mirror 2, a spare lost: spare add, kill + restart, spare rebuild onto it, 
     const noSpare = await api(apiSocket, "POST", "/v1/targets/mir/mirror/rebuild", { body: { spare: 9 } });
     assert.equal(noSpare.status, 404, noSpare.text);
     assert.match(noSpare.text, /no spare 9 in target mir/);
-    const rebuilt = await runCli(["spare", "rebuild", "mir", s2!, ...online]);
+    const rebuilt = await runCli(["spare", "rebuild", "mir", s2, ...online]);
     assert.equal(rebuilt.code, 0, rebuilt.stdout + rebuilt.stderr);
     assert.match(
       rebuilt.stdout,
@@ -148,16 +103,16 @@ test("mirror 2, a spare lost: spare add, kill + restart, spare rebuild onto it, 
         `mirror rebuild onto spare 2: done, ${BAD.length}/${BAD.length} blocks, ${BAD.length} with two copies again`,
       ),
     );
-    await exactBlocks(uri);
+    await set.compareBlocks();
 
-    const removed = await runCli(["spare", "remove", "mir", s1!, ...online]);
+    const removed = await runCli(["spare", "remove", "mir", s1, ...online]);
     assert.equal(removed.code, 0, removed.stderr);
     assert.match(removed.stdout, /removed spare 1 \(missing spare 1 .*\) from target mir/);
     st = await status();
     assert.equal(st.state, "healthy", st.reason);
     assert.deepEqual(st.missingSpares, []);
     assert.deepEqual([st.mirror.mirroredBlocks, st.mirror.singleCopyBlocks], [BAD.length, 0]);
-    await exactBlocks(uri);
+    await set.compareBlocks();
 
     const metrics = parsePrometheus((await api(apiSocket, "GET", "/metrics")).text);
     const ops = (op: string, result: string) =>
@@ -178,14 +133,14 @@ test("mirror 2, a spare lost: spare add, kill + restart, spare rebuild onto it, 
     program = undefined;
 
     // The set restarts complete from s0 and s2; the lost device, back again, is refused by name.
-    program = await serve([s0!, s2!]);
+    program = await serve([s0, s2]);
     st = await status();
     assert.equal(st.state, "healthy", st.reason);
-    await exactBlocks(uri);
+    await set.compareBlocks();
     assert.equal(await program.stop("SIGTERM"), 0);
     program = undefined;
-    await rename(`${s1}.lost`, s1!);
-    const back = await runCli(["status", "--spare", s0!, "--spare", s1!, "--spare", s2!]);
+    await rename(`${s1}.lost`, s1);
+    const back = await runCli(["status", "--spare", s0, "--spare", s1, "--spare", s2]);
     assert.notEqual(back.code, 0);
     assert.match(
       back.stderr,

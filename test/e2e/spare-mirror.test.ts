@@ -5,11 +5,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { rename } from "node:fs/promises";
-import { join } from "node:path";
-import { runCli, startProgram, tempDir, type RunningProgram } from "./harness.js";
-import { api, nbdsh, nbdUnixUri, parsePrometheus, requireTools, sampleValue, sparseFile } from "./tools.js";
+import { runCli, tempDir, type RunningProgram } from "./harness.js";
+import { mirroredSet } from "./mirror-support.js";
+import { api, parsePrometheus, requireTools, sampleValue } from "./tools.js";
 
-const BS = 4096;
 /** Bad blocks of the dust main: every write to them fails, so each is remapped. */
 const BAD = Array.from({ length: 24 }, (_, i) => 200 + i);
 
@@ -30,69 +29,32 @@ interface MirrorStatus {
 /** Python expression of block b's content (seeded by the block number). */
 const CONTENT = "bytes(((b * 131 + i * 7) % 251) for i in range(4096))";
 
-async function writeBlocks(uri: string): Promise<void> {
-  const r = await nbdsh(
-    uri,
-    `for b in ${JSON.stringify(BAD)}:\n    h.pwrite(${CONTENT}, b * ${BS})\nh.flush()\nprint("written")`,
-  );
-  assert.equal(r.code, 0, r.stderr);
-}
-
-/** Every remapped block reads back exact; returns the count compared. */
-async function compareBlocks(uri: string): Promise<number> {
-  const r = await nbdsh(
-    uri,
-    `bad = [b for b in ${JSON.stringify(BAD)} if h.pread(${BS}, b * ${BS}) != ${CONTENT}]\nprint(len(${JSON.stringify(BAD)}) if not bad else "mismatch %r" % bad)`,
-  );
-  assert.equal(r.code, 0, r.stderr);
-  return Number(r.stdout.trim());
-}
-
 test("mirror 2: a spare removed while mirrored loses no data; spare add + rebuild restore two copies", async () => {
   await requireTools("nbdsh");
   const dir = await tempDir();
   let program: RunningProgram | undefined;
   try {
-    const main = await sparseFile(join(dir.path, "main.img"), 16 << 20);
-    const s0 = await sparseFile(join(dir.path, "s0.img"), 2 << 20);
-    const s1 = await sparseFile(join(dir.path, "s1.img"), 2 << 20);
-    const s2 = await sparseFile(join(dir.path, "s2.img"), 2 << 20);
-    const mainSpec = `dust:block=${BAD[0]}-${BAD[BAD.length - 1]},block-size=${BS}:${main}`;
-    const one = await runCli(["create", "--main", mainSpec, "--spare", s0, "--name", "mir", "--mirror", "2"]);
-    assert.notEqual(one.code, 0);
-    assert.match(one.stderr, /--mirror 2 needs at least 2 --spare devices \(1 given\)/);
-    const created = await runCli([
-      "create",
-      "--main",
-      mainSpec,
-      "--spare",
-      s0,
-      "--spare",
-      s1,
-      "--name",
-      "mir",
-      "--mirror",
-      "2",
-    ]);
-    assert.equal(created.code, 0, created.stderr);
-    assert.match(created.stdout, /mirrored \(2 copies of every remapped block\)/);
-
-    const apiSocket = `unix:${join(dir.path, "api.sock")}`;
-    const socket = join(dir.path, "nbd.sock");
-    const uri = nbdUnixUri(socket, "mir");
-    const serve = (spares: string[]) =>
-      startProgram([
-        "serve",
-        ...spares.flatMap((s) => ["--spare", s]),
-        "--listen",
-        `unix:${socket}`,
-        "--api",
-        apiSocket,
+    const set = await mirroredSet(dir.path, BAD, CONTENT, async (mainSpec, s0) => {
+      const one = await runCli([
+        "create",
+        "--main",
+        mainSpec,
+        "--spare",
+        s0,
+        "--name",
+        "mir",
+        "--mirror",
+        "2",
       ]);
-    const status = async () => (await api(apiSocket, "GET", "/v1/targets/mir")).json as MirrorStatus;
+      assert.notEqual(one.code, 0);
+      assert.match(one.stderr, /--mirror 2 needs at least 2 --spare devices \(1 given\)/);
+    });
+    assert.match(set.createdStdout, /mirrored \(2 copies of every remapped block\)/);
+    const { s0, s1, s2, apiSocket, serve } = set;
+    const status = () => set.status<MirrorStatus>();
 
     program = await serve([s0, s1]);
-    await writeBlocks(uri);
+    await set.writeBlocks();
     let st = await status();
     assert.equal(st.remappedBlocks, BAD.length);
     assert.deepEqual(
@@ -109,7 +71,7 @@ test("mirror 2: a spare removed while mirrored loses no data; spare add + rebuil
     // Spare s1's image is gone: the daemon restarted without it serves every remapped block exact.
     await rename(s1, `${s1}.gone`);
     program = await serve([s0, s2]);
-    assert.equal(await compareBlocks(uri), BAD.length);
+    assert.equal(await set.compareBlocks(), BAD.length);
     st = await status();
     assert.equal(st.state, "degraded");
     assert.match(st.reason ?? "", new RegExp(`mirror degraded: ${BAD.length} remapped blocks have one copy`));
@@ -150,7 +112,7 @@ test("mirror 2: a spare removed while mirrored loses no data; spare add + rebuil
       sampleValue(healed, "dmremap_mirror_blocks", { target: "mir", kind: "mirrored" }),
       BAD.length,
     );
-    assert.equal(await compareBlocks(uri), BAD.length);
+    assert.equal(await set.compareBlocks(), BAD.length);
     const again = await runCli(["spare", "rebuild", "mir", "--api", apiSocket]);
     assert.match(again.stdout, /mirror rebuild: done, 0\/0 blocks/, "nothing left to rebuild");
     assert.equal(await program.stop("SIGTERM"), 0);
@@ -158,7 +120,7 @@ test("mirror 2: a spare removed while mirrored loses no data; spare add + rebuil
 
     // The rebuilt copies are durable: with s0 gone too, s2 alone serves every block exact.
     program = await serve([s2]);
-    assert.equal(await compareBlocks(uri), BAD.length);
+    assert.equal(await set.compareBlocks(), BAD.length);
     assert.equal(await program.stop("SIGTERM"), 0);
     program = undefined;
   } finally {
