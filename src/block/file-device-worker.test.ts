@@ -1,7 +1,7 @@
 // FileDevice on the I/O worker engine (io-worker.ts): the block contract on a disk file and on tmpfs,
 // order (a flush covers earlier writes, large ones included), errors, a queue deeper than the slots.
 import assert from "node:assert/strict";
-import { closeSync, openSync, readFileSync } from "node:fs";
+import { closeSync, ftruncateSync, openSync, readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -126,6 +126,47 @@ describe("IoWorker", () => {
       );
     } finally {
       closeSync(fd);
+    }
+  });
+
+  it("completes 100,000 seeded requests in bursts, each ending with the event loop waiting for a wake-up", async () => {
+    const dir = await mkdtemp(join(SHM, "dmremap-ioworker-"));
+    const fd = openSync(join(dir, "bursts.img"), "w+");
+    const worker = new IoWorker({ slots: 16, slotBytes: 4096 });
+    try {
+      const prng = new Prng(1616);
+      const blocks = 256;
+      ftruncateSync(fd, blocks * 512);
+      const expected = Buffer.alloc(blocks * 512);
+      let requests = 0;
+      while (requests < 100_000) {
+        // 1 to 40 requests at once (more than the slots, so some wait), then nothing until all are done.
+        const burst: Promise<unknown>[] = [];
+        for (let n = 1 + prng.nextInt(40); n > 0; n--, requests++) {
+          const block = prng.nextInt(blocks);
+          const kind = prng.nextInt(8);
+          if (kind < 4) {
+            const data = Buffer.alloc(512);
+            prng.fill(data);
+            data.copy(expected, block * 512);
+            burst.push(worker.write(fd, block * 512, data, kind === 0));
+          } else if (kind < 7) {
+            const want = Buffer.from(expected.subarray(block * 512, (block + 1) * 512));
+            const target = Buffer.alloc(512);
+            // Requests of one worker run in order: this read sees every write submitted before it.
+            burst.push(worker.read(fd, block * 512, target).then(() => assert.deepEqual(target, want)));
+          } else {
+            burst.push(worker.sync(fd));
+          }
+        }
+        await Promise.all(burst);
+        assert.equal(worker.pending, 0);
+      }
+      assert.deepEqual(readFileSync(join(dir, "bursts.img")), expected);
+    } finally {
+      await worker.close();
+      closeSync(fd);
+      await rm(dir, { recursive: true, force: true });
     }
   });
 

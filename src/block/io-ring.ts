@@ -14,7 +14,10 @@ export const CTRL_SUB_HEAD = 0;
 /** 1 while the worker sleeps in Atomics.wait on CTRL_SUB_HEAD: the event loop must notify it. */
 export const CTRL_WORKER_SLEEPING = 1;
 export const CTRL_COMP_HEAD = 2;
-/** 1 while the event loop waits (Atomics.waitAsync) on CTRL_COMP_HEAD: the worker must notify it. */
+/**
+ * 1 while the event loop waits for a wake-up message: the worker that turns it back to 0
+ * (compareExchange) owes the event loop exactly one message on the wake port (io-worker.ts).
+ */
 export const CTRL_MAIN_WAITING = 3;
 /** Set to 1 to make the worker exit. */
 export const CTRL_STOP = 4;
@@ -70,4 +73,31 @@ export function ioRing(slots: number, slotBytes: number, sab?: SharedArrayBuffer
 /** Index of slot `slot`'s word `word` in IoRing.header. */
 export function slotWord(slot: number, word: number): number {
   return slot * SLOT_WORDS + word;
+}
+
+/** Called between the atomic steps of the wake protocol; tests use it to force an interleaving. */
+export type StepHook = (step: number) => void;
+
+/**
+ * Event-loop side: announce a wait for completions past `compTail`. True when a wake-up message is
+ * owed (the worker takes CTRL_MAIN_WAITING back, or already has); false when completions arrived
+ * meanwhile and the flag was taken back here: nobody sends a message, the caller drains at once.
+ * Each side stores before it looks (sequentially consistent), so at least one sees the other.
+ */
+export function announceWait(ctrl: Int32Array, compTail: number, hook?: StepHook): boolean {
+  Atomics.store(ctrl, CTRL_MAIN_WAITING, 1);
+  hook?.(1);
+  if (Atomics.load(ctrl, CTRL_COMP_HEAD) === compTail) return true;
+  hook?.(2);
+  return Atomics.compareExchange(ctrl, CTRL_MAIN_WAITING, 1, 0) !== 1;
+}
+
+/**
+ * Worker side: publish completions up to `compHead`. True when the event loop announced a wait
+ * and this call took the flag back: the caller owes it exactly one wake-up message.
+ */
+export function publishCompletions(ctrl: Int32Array, compHead: number, hook?: StepHook): boolean {
+  Atomics.store(ctrl, CTRL_COMP_HEAD, compHead);
+  hook?.(1);
+  return Atomics.compareExchange(ctrl, CTRL_MAIN_WAITING, 1, 0) === 1;
 }

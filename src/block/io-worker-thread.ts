@@ -1,10 +1,8 @@
 // Body of one I/O worker thread: takes slots from the submission ring in order, does the positional
 // I/O synchronously on the fd named in the slot, and posts the slot to the completion ring.
 import fs from "node:fs";
-import { workerData } from "node:worker_threads";
+import { workerData, type MessagePort } from "node:worker_threads";
 import {
-  CTRL_COMP_HEAD,
-  CTRL_MAIN_WAITING,
   CTRL_STOP,
   CTRL_SUB_HEAD,
   CTRL_WORKER_SLEEPING,
@@ -13,6 +11,7 @@ import {
   OP_SYNC,
   OP_WRITE,
   OP_WRITE_SYNC,
+  publishCompletions,
   SLOT_FD,
   SLOT_LENGTH,
   SLOT_OP,
@@ -27,6 +26,8 @@ interface WorkerInit {
   readonly slotBytes: number;
   /** Microseconds to poll for the next request before sleeping (saves a futex wake under load). */
   readonly spinUs: number;
+  /** Where the event loop waits for wake-ups (io-worker.ts). */
+  readonly wakePort: MessagePort;
 }
 
 /** Bytes transferred, or a negative errno (-5 = EIO when the error carries none). */
@@ -74,7 +75,7 @@ function spin(ctrl: Int32Array, tail: number, spinUs: number): boolean {
   }
 }
 
-function serve(ring: IoRing, spinUs: number): void {
+function serve(ring: IoRing, spinUs: number, wakePort: MessagePort): void {
   const { ctrl, subRing, compRing } = ring;
   // Counters wrap at 2^32; slots is a power of two, so the masked index stays continuous.
   const mask = ring.slots - 1;
@@ -95,11 +96,10 @@ function serve(ring: IoRing, spinUs: number): void {
     ring.header[slotWord(slot, SLOT_RESULT)] = perform(ring, slot);
     compRing[compHead & mask] = slot;
     compHead = (compHead + 1) | 0;
-    Atomics.store(ctrl, CTRL_COMP_HEAD, compHead);
     // One wake per batch: only when the event loop has gone to wait since it last drained.
-    if (Atomics.compareExchange(ctrl, CTRL_MAIN_WAITING, 1, 0) === 1) Atomics.notify(ctrl, CTRL_COMP_HEAD);
+    if (publishCompletions(ctrl, compHead)) wakePort.postMessage(null);
   }
 }
 
 const init = workerData as WorkerInit;
-serve(ioRing(init.slots, init.slotBytes, init.sab), init.spinUs);
+serve(ioRing(init.slots, init.slotBytes, init.sab), init.spinUs, init.wakePort);

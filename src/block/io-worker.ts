@@ -1,11 +1,11 @@
 // The event-loop side of an I/O worker thread: requests go into shared-memory slots and a
 // submission ring (the worker is woken only when it sleeps); completions are drained in batches,
-// one Atomics.waitAsync wake per batch. Requests of one IoWorker run in submission order (FIFO).
+// one wake-up message per batch. Requests of one IoWorker run in submission order (FIFO).
 import os from "node:os";
-import { Worker } from "node:worker_threads";
+import { MessageChannel, Worker, type MessagePort } from "node:worker_threads";
 import {
+  announceWait,
   CTRL_COMP_HEAD,
-  CTRL_MAIN_WAITING,
   CTRL_STOP,
   CTRL_SUB_HEAD,
   CTRL_WORKER_SLEEPING,
@@ -21,14 +21,6 @@ import {
   slotWord,
   type IoRing,
 } from "./io-ring.js";
-
-type WaitAsync = (
-  view: Int32Array,
-  index: number,
-  value: number,
-) => { async: false; value: string } | { async: true; value: Promise<string> };
-/** ES2024's Atomics.waitAsync (Node 20 has it; the ES2022 lib does not declare it). */
-const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
 
 const ERRNO_NAMES = new Map<number, string>(
   Object.entries(os.constants.errno).map(([name, n]) => [-n, name] as const),
@@ -79,6 +71,12 @@ export class IoWorker {
   private readonly pollTurns: number;
   /** Turns polled since the last completion. */
   private idleTurns = 0;
+  /**
+   * Where the worker wakes the event loop: one message each time it takes back CTRL_MAIN_WAITING.
+   * Not Atomics.waitAsync: in served sets on Node 20 its promise at times never settled after the
+   * worker's notify, wedging every device on the worker (docs/PERFORMANCE.md, issue 16 round 3).
+   */
+  private readonly wakePort: MessagePort;
   private polling = false;
   private readonly onPoll = (): void => {
     this.polling = false;
@@ -111,8 +109,20 @@ export class IoWorker {
     this.settle = new Array<Settle | undefined>(slots).fill(undefined);
     this.targets = new Array<Uint8Array | undefined>(slots).fill(undefined);
     for (let i = slots - 1; i >= 0; i--) this.free.push(i);
+    const { port1, port2 } = new MessageChannel();
+    this.wakePort = port1;
+    this.wakePort.on("message", this.onWake);
+    // The worker's reference keeps the process alive while requests are in flight, not the port.
+    this.wakePort.unref();
     this.worker = new Worker(new URL("./io-worker-thread.js", import.meta.url), {
-      workerData: { sab: this.ring.sab, slots, slotBytes: this.slotBytes, spinUs: options.spinUs ?? 0 },
+      workerData: {
+        sab: this.ring.sab,
+        slots,
+        slotBytes: this.slotBytes,
+        spinUs: options.spinUs ?? 0,
+        wakePort: port2,
+      },
+      transferList: [port2],
     });
     this.worker.unref();
     // A worker that dies (it should not) must not leave requests waiting forever: they fail with EIO.
@@ -122,6 +132,7 @@ export class IoWorker {
 
   private failAll(): void {
     this.closed = true;
+    this.wakePort.close();
     for (let slot = 0; slot < this.settle.length; slot++) {
       const done = this.settle[slot];
       this.settle[slot] = undefined;
@@ -170,6 +181,7 @@ export class IoWorker {
     this.closed = true;
     Atomics.store(this.ring.ctrl, CTRL_STOP, 1);
     Atomics.notify(this.ring.ctrl, CTRL_SUB_HEAD);
+    this.wakePort.close();
     await this.worker.terminate();
   }
 
@@ -233,12 +245,8 @@ export class IoWorker {
       return;
     }
     this.idleTurns = 0;
-    const { ctrl } = this.ring;
-    Atomics.store(ctrl, CTRL_MAIN_WAITING, 1);
-    const wait = waitAsync(ctrl, CTRL_COMP_HEAD, this.compTail);
     this.armed = true;
-    if (wait.async) void wait.value.then(this.onWake);
-    else queueMicrotask(this.onWake);
+    if (!announceWait(this.ring.ctrl, this.compTail)) queueMicrotask(this.onWake);
   }
 
   private drain(): void {
