@@ -2,7 +2,7 @@
 // files with N remapped blocks (remapped 256 at a time) is drained from one spare to the other and
 // back while idle, alternating with `dd` of the same bytes from the source spare's data area to a
 // file (bs=1M, conv=fsync,notrunc: like the drain's slots, the copy rewrites pages after its first
-// round); three rounds, the best of each kept. A last drain runs under an in-process load of 4 KiB
+// round); a warm-up round of each, then three rounds, the best of each kept. A last drain runs under an in-process load of 4 KiB
 // random writes and reads (one at a time), whose rate is compared with the same load alone. Each
 // directory is measured in turn (default /dev/shm, /var/tmp, and /var/tmp with the page cache out of
 // the way: a directory written "direct:DIR" opens the spares O_DIRECT (file+direct:) and runs dd with
@@ -11,7 +11,7 @@
 // The drain alone (before/after comparisons of the code, no dd):
 // node dist/bench/spare-drain-bench.js --drain-only [DIR] [ROUNDS] [BLOCKS] [BATCH_BYTES] [DEPTH].
 import { spawnSync } from "node:child_process";
-import { mkdtemp, rm, truncate, writeFile } from "node:fs/promises";
+import { mkdtemp, open, rm, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
@@ -40,6 +40,24 @@ async function sparse(path: string, sizeBytes: number): Promise<string> {
   return path;
 }
 
+/**
+ * A file of `sizeBytes` written with zeroes, so no drain writes into a hole (a spare is a disk or a
+ * partition: every slot exists before the first drain, as every page of dd's copy does after its
+ * first round).
+ */
+async function filled(path: string, sizeBytes: number): Promise<string> {
+  const chunk = Buffer.alloc(8 << 20);
+  const file = await open(path, "w");
+  try {
+    for (let at = 0; at < sizeBytes; at += chunk.length)
+      await file.write(chunk, 0, Math.min(chunk.length, sizeBytes - at), at);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  return path;
+}
+
 /** File system type of `dir` (tmpfs, ext4, ...), for the report. */
 function fsType(dir: string): string {
   const out = spawnSync("df", ["--output=fstype", dir], { encoding: "utf8" });
@@ -47,15 +65,16 @@ function fsType(dir: string): string {
 }
 
 /**
- * A served set on files with `blocks` remapped blocks, all on spare 0 (spares opened O_DIRECT when
+ * A served set on files with `blocks` remapped blocks, all on spare 0 (spare files written in full;
+ * spares opened O_DIRECT when
  * `direct`; main stays buffered, the drain never touches it); returns it and its paths.
  */
 async function remappedSet(dir: string, blocks: number, direct: boolean) {
   const spareBytes = blocks * BS * 2 + (16 << 20);
   const paths = [
     await sparse(join(dir, "drain-main.img"), blocks * BS * 2),
-    await sparse(join(dir, "drain-s0.img"), spareBytes),
-    await sparse(join(dir, "drain-s1.img"), spareBytes),
+    await filled(join(dir, "drain-s0.img"), spareBytes),
+    await filled(join(dir, "drain-s1.img"), spareBytes),
   ];
   const [main, ...spares] = await Promise.all(
     paths.map((p, i) => openDevice(direct && i > 0 ? `file+direct:${p}` : p)),
@@ -150,28 +169,33 @@ export async function spareDrainBenchIn(
     const batchBytes = options.batchBytes ?? defaultBatchBytes(set.dev);
     const copy = join(work, "drain-copy.img");
     // Rounds alternate a drain (spare 0 -> 1, then back) with dd of the same bytes; the best of each
-    // is kept, so a busy moment of a shared machine does not decide the ratio. (After the first round
+    // is kept, so a busy moment of a shared machine does not decide the ratio. A first round of each
+    // is a warm-up, not counted: the first drain writes into the sparse destination's holes (block
+    // allocation) with cold code, and dd's first round creates its copy file. (After the first round
     // both spares are recorded as draining: a drain then still moves to the other spare, its only room.)
     const drainRuns: number[] = [];
     const ddRuns: number[] = [];
     let moved = 0;
-    for (let round = 0; round < ROUNDS; round++) {
-      const from = round % 2;
+    for (let round = -1; round < ROUNDS; round++) {
+      const from = (round + 1) % 2;
       const started = performance.now();
       moved = (await new DrainJob(set.dev, from, { batchBytes, depth }).start()).done;
-      drainRuns.push((performance.now() - started) / 1000);
-      ddRuns.push(ddSeconds(set.paths[1 + from]!, set.dataOffsets[from]!, copy, mib, direct));
+      const drainSeconds = (performance.now() - started) / 1000;
+      const dd = ddSeconds(set.paths[1 + from]!, set.dataOffsets[from]!, copy, mib, direct);
+      if (round < 0) continue;
+      drainRuns.push(drainSeconds);
+      ddRuns.push(dd);
     }
     const drainMiBs = mib / Math.min(...drainRuns);
     const ddMiBs = mib / Math.min(...ddRuns);
 
-    // Foreground rate alone, then during a drain of the same blocks (now on spare ROUNDS % 2).
+    // Foreground rate alone, then during a drain of the same blocks (now on spare (ROUNDS + 1) % 2).
     const alone = foreground(set.dev, 1);
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const aloneOps = await alone.stop();
     const during = foreground(set.dev, 2);
     const busyStarted = performance.now();
-    await new DrainJob(set.dev, ROUNDS % 2, { batchBytes, depth }).start();
+    await new DrainJob(set.dev, (ROUNDS + 1) % 2, { batchBytes, depth }).start();
     const busyDrainMiBs = mib / ((performance.now() - busyStarted) / 1000);
     const duringOps = await during.stop();
     await set.dev.close();
@@ -179,7 +203,7 @@ export async function spareDrainBenchIn(
     const fgMiBs = (ops: number) => ((ops * BS) / (1 << 20)).toFixed(1);
     return {
       notes: [
-        `spare drain, idle, ${label}, best of ${ROUNDS}, ${moved} blocks of 4 KiB (${mib.toFixed(0)} MiB, batches of ${batchBytes >> 10} KiB, ${depth} in flight): ` +
+        `spare drain, idle, ${label}, best of ${ROUNDS} after a warm-up round, ${moved} blocks of 4 KiB (${mib.toFixed(0)} MiB, batches of ${batchBytes >> 10} KiB, ${depth} in flight): ` +
           `${drainMiBs.toFixed(0)} MiB/s vs dd ${direct ? "iflag=direct oflag=direct " : ""}conv=fsync of the same bytes ${ddMiBs.toFixed(0)} MiB/s = ${ratio.toFixed(0)} % (target >= 80 %); ` +
           `rounds drain ${drainRuns.map((s) => (mib / s).toFixed(0)).join("/")}, dd ${ddRuns.map((s) => (mib / s).toFixed(0)).join("/")} MiB/s`,
         `spare drain under load, ${label}: drain ${busyDrainMiBs.toFixed(0)} MiB/s; foreground 4 KiB random read/write, one at a time, ` +

@@ -386,7 +386,9 @@ export class FileDevice extends BaseDevice {
   private async sync(): Promise<void> {
     if (this.worker) return this.worker.sync();
     try {
-      await fdatasync(this.fd);
+      // tmpfs / ramfs have nothing to write back (their fsync is a no-op): no threadpool round trip.
+      if (this.memoryBacked) fs.fdatasyncSync(this.fd);
+      else await fdatasync(this.fd);
     } catch (err) {
       throw ioFailure(this.name, "flush", 0, 0, err);
     }

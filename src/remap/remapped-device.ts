@@ -33,8 +33,11 @@ import type { SpareUsage } from "./spare-pool.js";
 import {
   type SpareBatch,
   type SpareBatchOutcome,
+  type WrittenSpareBatch,
   commitSpareBatch,
+  commitSpareBatches,
   readSpareBatch,
+  writeSpareBatch,
 } from "./spare-batch-move.js";
 import { MissingDevice } from "../block/missing-device.js";
 
@@ -543,10 +546,11 @@ export class RemappedDevice extends BaseDevice {
     index: number,
     maxRunBlocks: number,
     buffer?: Uint8Array,
+    onContended?: () => void,
   ): Promise<SpareBatch> {
     this.assertOpen();
     this.assertWritable();
-    return readSpareBatch(this.core, blocks, index, maxRunBlocks, buffer);
+    return readSpareBatch(this.core, blocks, index, maxRunBlocks, buffer, onContended);
   }
 
   /** Move a read batch to other spares (one flush each, one commit), free its old slots, unlock it. */
@@ -554,11 +558,26 @@ export class RemappedDevice extends BaseDevice {
     return commitSpareBatch(this.core, batch, index, maxRunBlocks);
   }
 
+  /** Write a read batch to new slots on other spares, not yet flushed or committed (spare-batch-move.ts). */
+  async writeSpareBatch(batch: SpareBatch, index: number, maxRunBlocks: number): Promise<WrittenSpareBatch> {
+    return writeSpareBatch(this.core, batch, index, maxRunBlocks);
+  }
+
+  /** Flush and commit written batches as one group, free their old slots, unlock them. */
+  async commitSpareBatches(written: readonly WrittenSpareBatch[]): Promise<SpareBatchOutcome> {
+    return commitSpareBatches(this.core, written);
+  }
+
   /** Move remapped `block` off spare `index` to a slot on another spare, under the block's lock. */
   async moveOffSpare(block: number, index: number, why: string): Promise<SpareMoveOutcome> {
     this.assertOpen();
     this.assertWritable();
     return moveOffSpare(this.core, block, index, why);
+  }
+
+  /** User I/O requests (and recovery reads) started so far: a drain reads it to yield to user I/O. */
+  get userIoCount(): number {
+    return this.core.guard.registrations;
   }
 
   /** Copies every remapped block has when healthy: 2 for a mirrored set, else 1. */

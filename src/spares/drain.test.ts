@@ -2,7 +2,8 @@
 // on another spare with its data and the drain is recorded across a reopen, pause/resume holds
 // between batches, a drain without room is refused, a crash at every write and flush leaves every
 // block readable and the drain resumable, an unreadable old slot loses only its own block, and a
-// destination whose writes fail keeps the blocks in place; spares opened O_DIRECT get larger batches.
+// destination whose writes fail keeps the blocks in place; spares opened O_DIRECT get larger batches;
+// batches are committed in groups (crash-safe at every step) and at once when user I/O waits for one.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readBytes } from "../block/base-device.js";
@@ -12,6 +13,7 @@ import { MemoryDevice } from "../block/memory-device.js";
 import { Prng } from "../block/prng.js";
 import { createSet } from "../metadata/create-set.js";
 import { openSet } from "../metadata/open-set.js";
+import type { SpareStore } from "../metadata/spare-store.js";
 import { openRemappedDevice } from "../remap/remapped-device.js";
 import { KeepOpenDevice, pattern } from "../remap/testing/rig.js";
 import { CrashDevice, CrashRecorder, type CrashPoint, crashImage } from "../testing/crash-device.js";
@@ -22,6 +24,7 @@ import { directTestDir } from "../block/direct-test-dir.js";
 import { FileDevice } from "../block/file-device.js";
 import {
   DRAIN_BATCH_BYTES,
+  DRAIN_BUSY_BATCH_BYTES,
   DRAIN_DIRECT_BATCH_BYTES,
   DrainJob,
   blocksOnSpare,
@@ -151,7 +154,13 @@ test("every depth moves every block with its data while verified I/O goes on; a 
   }
 });
 
-test("a crash at every write and flush of a drain leaves every block readable and the drain resumes to the end", async () => {
+/**
+ * Drain `blocks` remapped blocks off spare 0 in batches of `batchBlocks` with a crash recorded at
+ * every write and flush; every crash state (durable image, and torn ones) must reopen with every
+ * block exact and let the drain resume to the end. Returns counts, and the journal appends and
+ * checkpoints of the recorded drain.
+ */
+async function crashEveryStep(blocks: number, batchBlocks: number, seed: number) {
   const recorder = new CrashRecorder();
   const SPARE = 512 << 10;
   const spares = [0, 1].map((i) => new CrashDevice({ sizeBytes: SPARE, name: `spare${i}`, recorder }));
@@ -168,21 +177,22 @@ test("a crash at every write and flush of a drain leaves every block readable an
     spares: spares.map((s) => new KeepOpenDevice(s)),
     opened,
   });
-  for (let b = 0; b < 16; b++) await dev.write(b * BS, pattern(BS, b));
-  for (let b = 0; b < 6; b++) await dev.remapBlock(b);
+  for (let b = 0; b < blocks + 10; b++) await dev.write(b * BS, pattern(BS, b));
+  for (let b = 0; b < blocks; b++) await dev.remapBlock(b);
   // The spare slots now hold the data; main's copies are overwritten so only the slots have it.
   await dev.flush();
-  for (let b = 0; b < 6; b++) await mainMedia.write(b * BS, new Uint8Array(BS));
+  for (let b = 0; b < blocks; b++) await mainMedia.write(b * BS, new Uint8Array(BS));
   const points: CrashPoint[][] = [];
   recorder.hook = () => {
     points.push(spares.map((s) => s.capture()));
   };
-  // Batches of 2 blocks: three batches (two in flight, the default), each with its own flush and
-  // commit to crash at.
-  await new DrainJob(dev, 0, { batchBytes: 2 * BS }).start();
+  const stats = (dev.metadataStore as SpareStore).stats;
+  const commitsBefore = stats.batches + stats.checkpoints;
+  await new DrainJob(dev, 0, { batchBytes: batchBlocks * BS }).start();
+  const commits = stats.batches + stats.checkpoints - commitsBefore;
   recorder.hook = undefined;
   points.push(spares.map((s) => s.capture()));
-  const rng = new Prng(21);
+  const rng = new Prng(seed);
   let states = 0;
   let complete = 0;
   for (const point of points) {
@@ -197,7 +207,7 @@ test("a crash at every write and flush of a drain leaves every block readable an
       const main = new KeepOpenDevice(mainMedia);
       const reopened = await openSet({ spares: devices, main });
       const back = openRemappedDevice({ main, spares: devices, opened: reopened });
-      for (let b = 0; b < 6; b++)
+      for (let b = 0; b < blocks; b++)
         assert.ok(
           same(await readBytes(back, b * BS, BS), pattern(BS, b)),
           `block ${b} after a crash (state ${states})`,
@@ -206,11 +216,11 @@ test("a crash at every write and flush of a drain leaves every block readable an
       const left = blocksOnSpare(back, 0).length;
       if (left === 0) complete++;
       // Once a block has moved, the drain is recorded (allocation avoids the spare after a restart).
-      if (left < 6) assert.deepEqual(back.metadataStore.drainingSpares, [0], `state ${states}`);
-      const resumed = await new DrainJob(back, 0, { batchBytes: 2 * BS }).start();
+      if (left < blocks) assert.deepEqual(back.metadataStore.drainingSpares, [0], `state ${states}`);
+      const resumed = await new DrainJob(back, 0, { batchBytes: batchBlocks * BS }).start();
       assert.equal(resumed.done, left, `state ${states}`);
       assert.deepEqual(blocksOnSpare(back, 0), [], `state ${states}`);
-      for (let b = 0; b < 6; b++)
+      for (let b = 0; b < blocks; b++)
         assert.ok(
           same(await readBytes(back, b * BS, BS), pattern(BS, b)),
           `block ${b} resumed (state ${states})`,
@@ -218,11 +228,27 @@ test("a crash at every write and flush of a drain leaves every block readable an
       await back.close();
     }
   }
+  await dev.close();
+  return { points: points.length, states, complete, commits };
+}
+
+test("a crash at every write and flush of a drain leaves every block readable and the drain resumes to the end", async () => {
+  // Batches of 2 blocks: three batches, committed together as the copiers finish.
+  const { points, states, complete } = await crashEveryStep(6, 2, 21);
   console.log(
-    `# drain: ${points.length} crash points, ${states} crash states, ${complete} complete, ${states - complete} resumed`,
+    `# drain: ${points} crash points, ${states} crash states, ${complete} complete, ${states - complete} resumed`,
   );
   assert.ok(complete > 0 && complete < states, "some states are before the drain ends, some after");
-  await dev.close();
+});
+
+test("batches are committed in groups while the copies go on; a crash at every write and flush of a grouped drain recovers every block exact", async () => {
+  // 24 one-block batches, two copied at a time: the committer takes groups of written batches.
+  const { points, states, complete, commits } = await crashEveryStep(24, 1, 22);
+  console.log(
+    `# grouped drain: ${commits} commits for 24 batches, ${points} crash points, ${states} crash states, ${complete} complete`,
+  );
+  assert.ok(commits >= 2 && commits < 24, `24 batches took ${commits} metadata commits`);
+  assert.ok(complete > 0 && complete < states, "some states are before the drain ends, some after");
 });
 
 /** A spare whose reads touching byte `badBytes` fail (a bad sector under one slot). */
@@ -321,7 +347,7 @@ test("spares opened O_DIRECT get the larger default batch, and a drain over them
     const opened = await createSet({ main, spares, blockSize: BS, name: "d", journalBytes: 8192 });
     const dev = openRemappedDevice({ main, spares, opened });
     assert.equal(defaultBatchBytes(dev), DRAIN_DIRECT_BATCH_BYTES);
-    // 640 blocks (2.5 MiB): one batch, read and written as two pieces in parallel.
+    // 640 blocks (2.5 MiB): one batch, read and written as three 1 MiB pieces in parallel.
     const blocks = 640;
     for (let b = 0; b < blocks; b++) await dev.write(b * BS, pattern(BS, b));
     for (let b = 0; b < blocks; b += 64)
@@ -330,7 +356,7 @@ test("spares opened O_DIRECT get the larger default batch, and a drain over them
     const progress = await new DrainJob(dev, 0).start();
     assert.equal(progress.done, blocks);
     assert.deepEqual(blocksOnSpare(dev, 0), []);
-    // The batch buffer is memory-aligned: both pieces are read and written in place (no bounce copy).
+    // The batch buffer is memory-aligned: the pieces are read and written in place (no bounce copy).
     assert.ok(directIoTotals().zeroCopyRequests - before.zeroCopyRequests >= 4, "data went zero-copy");
     for (let b = 0; b < blocks; b++)
       assert.ok(same(await readBytes(dev, b * BS, BS), pattern(BS, b)), `block ${b}`);
@@ -340,7 +366,7 @@ test("spares opened O_DIRECT get the larger default batch, and a drain over them
   }
 });
 
-test("a run longer than one piece with an unreadable slot in its second piece loses only that block", async () => {
+test("a run longer than one piece with an unreadable slot in its last piece loses only that block", async () => {
   const media = [4 << 20, 6 << 20, 6 << 20].map((sizeBytes) => new MemoryDevice({ sizeBytes }));
   const bad = new BadSector(media[1]!);
   const [main, spare1] = [new KeepOpenDevice(media[0]!), new KeepOpenDevice(media[2]!)];
@@ -350,15 +376,123 @@ test("a run longer than one piece with an unreadable slot in its second piece lo
   for (let b = 0; b < blocks; b++) await dev.write(b * BS, pattern(BS, b));
   for (let b = 0; b < blocks; b += 64)
     await Promise.all(Array.from({ length: 64 }, (_, i) => dev.remapBlock(b + i)));
-  // Block 600's slot is the 601st of spare 0: in the second 2 MiB piece of the 3 MiB run.
+  // Block 600's slot is the 601st of spare 0: in the third 1 MiB piece of the 3 MiB run.
   bad.badBytes = dev.setIdentity.spares[0]!.dataOffsetBytes + 600 * BS + 100;
   bad.readLengths.length = 0;
   const progress = await new DrainJob(dev, 0, { batchBytes: 4 << 20 }).start();
   assert.deepEqual([progress.state, progress.done, progress.lostBlocks], ["done", blocks, 1]);
-  assert.deepEqual(bad.readLengths.slice(0, 2), [2 << 20, 1 << 20], "the run went out as two pieces");
+  assert.deepEqual(
+    bad.readLengths.slice(0, 3),
+    [1 << 20, 1 << 20, 1 << 20],
+    "the run went out as three pieces",
+  );
   assert.deepEqual(blocksOnSpare(dev, 0), []);
   await assert.rejects(readBytes(dev, 600 * BS, BS), { code: "EMEDIUM" });
   for (let b = 0; b < blocks; b++)
     if (b !== 600) assert.ok(same(await readBytes(dev, b * BS, BS), pattern(BS, b)), `block ${b}`);
+  await dev.close();
+});
+
+/** A spare whose reads, once `holdAfter` reads were made, wait until release() (a slow old slot). */
+class HeldReads extends KeepOpenDevice {
+  reads = 0;
+  holdAfter = Infinity;
+  private gate: Promise<void> | undefined;
+  release: () => void = () => undefined;
+  /** Resolves when the first read is held. */
+  readonly holding: Promise<void>;
+  private held: () => void = () => undefined;
+  constructor(lower: MemoryDevice) {
+    super(lower);
+    this.holding = new Promise<void>((resolve) => (this.held = resolve));
+    this.gate = new Promise<void>((resolve) => (this.release = resolve));
+  }
+  protected override async _read(offsetBytes: number, target: Uint8Array): Promise<void> {
+    if (++this.reads > this.holdAfter) {
+      this.held();
+      await this.gate;
+    }
+    return super._read(offsetBytes, target);
+  }
+}
+
+// Without the early commit the read below would wait for the held batch: the timeout reports it.
+test(
+  "user I/O on a written batch gets it committed at once, without waiting for a full group",
+  { timeout: 20_000 },
+  async () => {
+    const media = [2 << 20, 1 << 20, 1 << 20].map((sizeBytes) => new MemoryDevice({ sizeBytes }));
+    const held = new HeldReads(media[1]!);
+    const main = new KeepOpenDevice(media[0]!);
+    const spares = [held, new KeepOpenDevice(media[2]!)];
+    const opened = await createSet({ main, spares, blockSize: BS, name: "u", journalBytes: 8192 });
+    const dev = openRemappedDevice({ main, spares, opened });
+    for (let b = 0; b < 8; b++) await dev.write(b * BS, pattern(BS, b));
+    for (let b = 0; b < 8; b++) await dev.remapBlock(b);
+    // One block per batch, one copier: batch 0 is written, then the read of batch 1 is held, so the
+    // group (4 batches) cannot fill; a user read of block 0 waits for batch 0 and must get it committed.
+    held.holdAfter = held.reads + 1;
+    const drain = new DrainJob(dev, 0, { batchBytes: BS, depth: 1 }).start();
+    await held.holding;
+    assert.ok(same(await readBytes(dev, 0, BS), pattern(BS, 0)), "block 0 read during the drain");
+    assert.equal(dev.copySpares(0)[0], 1, "block 0 is committed on spare 1 while batch 1 is still held");
+    assert.deepEqual(blocksOnSpare(dev, 0), [1, 2, 3, 4, 5, 6, 7]);
+    held.release();
+    assert.equal((await drain).done, 8);
+    for (let b = 0; b < 8; b++)
+      assert.ok(same(await readBytes(dev, b * BS, BS), pattern(BS, b)), `block ${b}`);
+    await dev.close();
+  },
+);
+
+/** A spare that records the length of every read and runs `onRead` before the first of them. */
+class ReadSpy extends KeepOpenDevice {
+  readonly lengths: number[] = [];
+  onRead: (() => void) | undefined;
+  protected override _read(offsetBytes: number, target: Uint8Array): Promise<void> {
+    this.lengths.push(target.length);
+    const hook = this.onRead;
+    this.onRead = undefined;
+    hook?.();
+    return super._read(offsetBytes, target);
+  }
+}
+
+test("a drain yields to user I/O: small batches while user I/O runs, large batches when idle", async () => {
+  const blocks = 512;
+  const media = [4 << 20, 4 << 20, 4 << 20].map((sizeBytes) => new MemoryDevice({ sizeBytes }));
+  const spies = [new ReadSpy(media[1]!), new ReadSpy(media[2]!)];
+  const main = new KeepOpenDevice(media[0]!);
+  const opened = await createSet({ main, spares: spies, blockSize: BS, name: "y", journalBytes: 65536 });
+  const dev = openRemappedDevice({ main, spares: spies, opened });
+  for (const b of [...Array(blocks).keys(), 1000]) await dev.write(b * BS, pattern(BS, b));
+  for (let b = 0; b < blocks; b++) await dev.remapBlock(b);
+  // The clock never moves: once user I/O is seen the drain stays in small steps to its end.
+  const now = () => 0;
+  const batchBytes = DRAIN_BUSY_BATCH_BYTES * 2;
+  // A user read of a block past the remapped ones, started while the drain reads its first batch.
+  let userRead: Promise<Uint8Array> | undefined;
+  spies[0]!.onRead = () => (userRead = readBytes(dev, 1000 * BS, BS));
+  spies[0]!.lengths.length = 0;
+  assert.equal((await new DrainJob(dev, 0, { batchBytes, depth: 1, now }).start()).done, blocks);
+  assert.ok(userRead && same(await userRead, pattern(BS, 1000)), "the user read is answered");
+  const busy = spies[0]!.lengths;
+  assert.equal(busy[0], batchBytes, "the first batch was claimed before any user I/O: full size");
+  assert.equal(
+    busy.length,
+    1 + (blocks * BS - batchBytes) / DRAIN_BUSY_BATCH_BYTES,
+    `reads ${busy.join(",")}`,
+  );
+  for (const length of busy.slice(1)) assert.equal(length, DRAIN_BUSY_BATCH_BYTES, "a batch after user I/O");
+  // Back to spare 0 with nobody else on the set: every batch is full size.
+  spies[1]!.lengths.length = 0;
+  assert.equal((await new DrainJob(dev, 1, { batchBytes, depth: 1, now }).start()).done, blocks);
+  assert.deepEqual(
+    spies[1]!.lengths,
+    Array((blocks * BS) / batchBytes).fill(batchBytes),
+    "idle drain batches",
+  );
+  for (let b = 0; b < blocks; b++)
+    assert.ok(same(await readBytes(dev, b * BS, BS), pattern(BS, b)), `block ${b}`);
   await dev.close();
 });

@@ -1,8 +1,8 @@
 // Drain one spare of a served set: move every block whose slot is on it to a slot on another spare,
-// in batches (lock the batch's blocks, read old slots in contiguous runs, write new slots in runs,
-// one flush per destination spare, one metadata commit, free the old slots), a few batches in flight
-// so that the commit of one overlaps the copy of the next, while user I/O goes on (a block written
-// meanwhile waits for its batch and then lands in the new slot). A resumable job: the remap table is
+// in batches (lock the batch's blocks, read old slots in contiguous runs, write new slots in runs),
+// a few batches copied at a time while the batches written so far are committed as a group (one
+// flush per destination spare, one metadata commit, then their old slots freed), while user I/O goes
+// on (a block written meanwhile waits for its batch's commit and then lands in the new slot). A resumable job: the remap table is
 // its cursor (what is still on the spare is what is left); progress is data; pause and resume
 // between batches.
 import { batchBuffers } from "../block/aligned-buffers.js";
@@ -10,6 +10,7 @@ import { FileDevice } from "../block/file-device.js";
 import { findLayer } from "../block/open-device.js";
 import { SpareStore } from "../metadata/spare-store.js";
 import type { RemappedDevice } from "../remap/remapped-device.js";
+import type { WrittenSpareBatch } from "../remap/spare-batch-move.js";
 import { SpareOperationError } from "./errors.js";
 import { PauseGate } from "./pause-gate.js";
 
@@ -23,8 +24,32 @@ export const DRAIN_BATCH_BYTES = 2 << 20;
  */
 export const DRAIN_DIRECT_BATCH_BYTES = 8 << 20;
 
-/** Batches in flight by default (read, written, flushed or committed at the same time). */
+/** Batches copied at the same time by default (each read, then written). */
 export const DRAIN_DEPTH = 2;
+
+/**
+ * Written batches waiting for their group commit, per copier, before the copiers wait: bounds how
+ * many blocks are locked and how much is written but not yet committed.
+ */
+const UNCOMMITTED_PER_COPIER = 8;
+
+/**
+ * Written batches per copier a group commit waits for while the copiers go on: fewer flushes and
+ * journal appends (with the defaults a group is 16 MiB through the page cache, 64 MiB with O_DIRECT
+ * spares; smaller groups measured slower on ext4, docs/PERFORMANCE.md).
+ */
+const GROUP_PER_COPIER = 4;
+
+/**
+ * The drain yields to user I/O: once user I/O ran on the set (or waited for a block of a batch), for
+ * this long the drain goes in small steps (batches of DRAIN_BUSY_BATCH_BYTES, each committed at once,
+ * at most one per copier written and not committed), so a user request waits behind a small copy and
+ * a small commit instead of a group's; an idle drain keeps the large batches and group commits.
+ */
+export const DRAIN_BUSY_HOLD_MS = 1000;
+
+/** Bytes per batch while user I/O runs (see DRAIN_BUSY_HOLD_MS). */
+export const DRAIN_BUSY_BATCH_BYTES = 256 << 10;
 
 /** Where a drain stands. */
 export interface DrainProgress {
@@ -51,7 +76,10 @@ export interface DrainOptions {
    * least one block): one flush and one commit each.
    */
   readonly batchBytes?: number;
-  /** Batches in flight (default DRAIN_DEPTH, 1..64): 1 moves one batch at a time. */
+  /**
+   * Batches copied at the same time (default DRAIN_DEPTH, 1..64); commits run beside the copies, a
+   * group of written batches at a time.
+   */
   readonly depth?: number;
 }
 
@@ -79,6 +107,8 @@ export class DrainJob {
   private error: string | undefined;
   private readonly gate = new PauseGate();
   private startedMs = 0;
+  /** Until when (this.now() ms) user I/O keeps the drain in small steps (DRAIN_BUSY_HOLD_MS). */
+  private busyUntilMs = -Infinity;
   private finished: Promise<void> = Promise.resolve();
   private readonly now: () => number;
   private readonly batchBlocks: number;
@@ -183,49 +213,123 @@ export class DrainJob {
   }
 
   /**
-   * Move `blocks` batch by batch, `depth` batches in flight: while one batch is committed the next
-   * are read and written (each batch still flushes its new slots before its own commit, and frees
-   * its old slots only after it). Concurrent commits share metadata appends (group commit).
+   * Move `blocks` batch by batch as a pipeline: `depth` copiers each lock a batch, read its old slots
+   * and write its new ones, then hand it to one committer, which makes every batch written meanwhile
+   * durable as a group (one flush per destination spare, one metadata append: each batch's new slots
+   * are still flushed before its commit, its old slots freed only after it) while the copiers go on.
+   * At most UNCOMMITTED_PER_COPIER x depth batches are written and not yet committed (they stay locked).
    */
   private async moveAll(blocks: readonly number[]): Promise<void> {
     const bytes = Math.min(blocks.length, this.batchBlocks) * this.device.blockSize;
     /**
-     * Batch buffers not in use: reused, at most `depth` made. With an O_DIRECT spare they are
-     * memory-aligned, so it reads and writes them in place (no bounce copy), and kept for the next
-     * drain (fresh memory for every drain measured slower); through the page cache plain arrays
-     * measured as fast or faster (docs/PERFORMANCE.md).
+     * Batch buffers not in use: reused, at most `depth` made (a buffer is free once its batch is
+     * written). With an O_DIRECT spare they are memory-aligned, so it reads and writes them in place
+     * (no bounce copy), and kept for the next drain (fresh memory for every drain measured slower);
+     * through the page cache plain arrays measured as fast or faster (docs/PERFORMANCE.md).
      */
     const buffers: Uint8Array[] = [];
+    const maxUncommitted = UNCOMMITTED_PER_COPIER * this.depth;
+    const minGroup = GROUP_PER_COPIER * this.depth;
     let nextAt = 0;
+    let uncommitted = 0;
+    let copiersLeft = this.depth;
     let failure: { error: unknown } | undefined;
-    const worker = async (): Promise<void> => {
+    const ready: WrittenSpareBatch[] = [];
+    let wakeCommitter: (() => void) | undefined;
+    let wakeCopiers: (() => void)[] = [];
+    const poke = (): void => {
+      wakeCommitter?.();
+      wakeCommitter = undefined;
+    };
+    /** User I/O waits for a block of a batch: small steps for a while (DRAIN_BUSY_HOLD_MS). */
+    const contended = (): void => {
+      this.busyUntilMs = this.now() + DRAIN_BUSY_HOLD_MS;
+      poke();
+    };
+    let userIoSeen = this.device.userIoCount;
+    /** Whether user I/O ran lately (it started requests since the last look, or waited for a batch). */
+    const busy = (): boolean => {
+      const count = this.device.userIoCount;
+      if (count !== userIoSeen) {
+        userIoSeen = count;
+        this.busyUntilMs = this.now() + DRAIN_BUSY_HOLD_MS;
+      }
+      return this.now() < this.busyUntilMs;
+    };
+    const limit = (): number => (busy() ? this.depth : maxUncommitted);
+    const busyBatchBlocks = Math.max(
+      1,
+      Math.min(this.batchBlocks, Math.floor(DRAIN_BUSY_BATCH_BYTES / this.device.blockSize)),
+    );
+    const copier = async (): Promise<void> => {
       while (failure === undefined && nextAt < blocks.length) {
         if (this.gate.isClosed) {
+          poke(); // commit what is written before the pause
           await this.gate.wait();
           continue;
         }
+        if (uncommitted >= limit()) {
+          await new Promise<void>((resolve) => wakeCopiers.push(resolve));
+          continue;
+        }
         const at = nextAt;
-        nextAt += this.batchBlocks;
+        const count = busy() ? busyBatchBlocks : this.batchBlocks;
+        nextAt += count;
+        uncommitted++;
         const buffer =
           buffers.pop() ?? (this.alignedBuffers ? batchBuffers.take(bytes) : new Uint8Array(bytes));
         try {
           const batch = await this.device.readSpareBatch(
-            blocks.slice(at, at + this.batchBlocks),
+            blocks.slice(at, at + count),
             this.spare,
             this.batchBlocks,
             buffer,
+            contended,
           );
-          const outcome = await this.device.commitSpareBatch(batch, this.spare, this.batchBlocks);
+          ready.push(await this.device.writeSpareBatch(batch, this.spare, this.batchBlocks));
+        } catch (error) {
+          failure ??= { error };
+          uncommitted--;
+        } finally {
+          buffers.push(buffer);
+          poke();
+        }
+      }
+    };
+    // Batches written before a failure are still committed (each group commit cleans up after itself).
+    const committer = async (): Promise<void> => {
+      while (copiersLeft > 0 || ready.length > 0) {
+        // Wait for a group of GROUP_PER_COPIER x depth batches, unless no more are coming soon (the
+        // last batches are copying: what is written commits now, so the commit left after the last
+        // copy is small) or user I/O waits for a written batch.
+        const more =
+          nextAt < blocks.length && failure === undefined && !this.gate.isClosed && uncommitted < limit();
+        const urgent = (): boolean => busy() || ready.some((w) => w.batch.contended());
+        if (ready.length === 0 || (more && ready.length < minGroup && !urgent())) {
+          await new Promise<void>((resolve) => (wakeCommitter = resolve));
+          continue;
+        }
+        const group = ready.splice(0);
+        try {
+          const outcome = await this.device.commitSpareBatches(group);
           this.moved += outcome.moved;
           this.lost += outcome.lost;
         } catch (error) {
           failure ??= { error };
-        } finally {
-          buffers.push(buffer);
         }
+        uncommitted -= group.length;
+        const waiting = wakeCopiers;
+        wakeCopiers = [];
+        for (const wake of waiting) wake();
       }
     };
-    await Promise.all(Array.from({ length: this.depth }, worker));
+    const copiers = Array.from({ length: this.depth }, () =>
+      copier().finally(() => {
+        copiersLeft--;
+        poke();
+      }),
+    );
+    await Promise.all([...copiers, committer()]);
     if (this.alignedBuffers) for (const buffer of buffers) batchBuffers.give(buffer);
     if (failure) throw failure.error;
   }
