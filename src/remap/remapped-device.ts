@@ -34,7 +34,6 @@ import {
   type SpareBatch,
   type SpareBatchOutcome,
   type WrittenSpareBatch,
-  commitSpareBatch,
   commitSpareBatches,
   readSpareBatch,
   writeSpareBatch,
@@ -551,11 +550,6 @@ export class RemappedDevice extends BaseDevice {
     this.assertOpen();
     this.assertWritable();
     return readSpareBatch(this.core, blocks, index, maxRunBlocks, buffer, onContended);
-  }
-
-  /** Move a read batch to other spares (one flush each, one commit), free its old slots, unlock it. */
-  async commitSpareBatch(batch: SpareBatch, index: number, maxRunBlocks: number): Promise<SpareBatchOutcome> {
-    return commitSpareBatch(this.core, batch, index, maxRunBlocks);
   }
 
   /** Write a read batch to new slots on other spares, not yet flushed or committed (spare-batch-move.ts). */

@@ -285,17 +285,3 @@ export async function commitSpareBatches(
   core.count("drain.moved", moved);
   return { moved, lost: lostCount };
 }
-
-/**
- * Write a read batch to new slots on other spares, flush each destination spare once, commit every
- * move in one append, then free the old slots; the locks are released in every case. A failed write
- * or flush leaves the blocks where they were (the drain can run again).
- */
-export async function commitSpareBatch(
-  core: RemapCore,
-  batch: SpareBatch,
-  index: number,
-  maxRunBlocks: number,
-): Promise<SpareBatchOutcome> {
-  return commitSpareBatches(core, [await writeSpareBatch(core, batch, index, maxRunBlocks)]);
-}
