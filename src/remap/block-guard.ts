@@ -108,12 +108,8 @@ export class BlockGuard {
     this.starts.fill(-1);
   }
 
-  /** I/O registrations so far (a pool operation compares two readings to see whether user I/O ran). */
-  registrations = 0;
-
   /** Register I/O on blocks [firstBlock, lastBlock]; returns an id for release(). */
   register(firstBlock: number, lastBlock: number): number {
-    this.registrations++;
     if (this.freeCount === 0) this.grow();
     const id = this.freeIds[--this.freeCount]!;
     this.starts[id] = firstBlock;

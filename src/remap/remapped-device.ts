@@ -81,6 +81,8 @@ export class RemappedDevice extends BaseDevice {
   readonly name: string;
   readonly sizeBytes: number;
   readonly blockSize: number;
+  /** User reads and writes started (userIoCount). */
+  private userRequests = 0;
 
   constructor(readonly core: RemapCore) {
     super();
@@ -97,7 +99,13 @@ export class RemappedDevice extends BaseDevice {
     return this.core.readOnlyReason;
   }
 
-  protected async _read(offsetBytes: number, target: Uint8Array): Promise<void> {
+  protected _read(offsetBytes: number, target: Uint8Array): Promise<void> {
+    this.userRequests++;
+    return this.readBlocks(offsetBytes, target);
+  }
+
+  /** The read path of user reads and background-scan reads. */
+  private async readBlocks(offsetBytes: number, target: Uint8Array): Promise<void> {
     const core = this.core;
     const first = Math.floor(offsetBytes / this.blockSize);
     const last = Math.floor((offsetBytes + target.length - 1) / this.blockSize);
@@ -126,6 +134,7 @@ export class RemappedDevice extends BaseDevice {
   }
 
   protected async _write(offsetBytes: number, data: Uint8Array, options: WriteOptions): Promise<void> {
+    this.userRequests++;
     const core = this.core;
     const first = Math.floor(offsetBytes / this.blockSize);
     const last = Math.floor((offsetBytes + data.length - 1) / this.blockSize);
@@ -569,9 +578,12 @@ export class RemappedDevice extends BaseDevice {
     return moveOffSpare(this.core, block, index, why);
   }
 
-  /** User I/O requests (and recovery reads) started so far: a drain reads it to yield to user I/O. */
+  /**
+   * User reads and writes started so far (background-scan reads not counted): a drain reads it to
+   * yield to user I/O.
+   */
   get userIoCount(): number {
-    return this.core.guard.registrations;
+    return this.userRequests;
   }
 
   /** Copies every remapped block has when healthy: 2 for a mirrored set, else 1. */
@@ -626,7 +638,7 @@ export class RemappedDevice extends BaseDevice {
   async scanRead(offsetBytes: number, target: Uint8Array): Promise<void> {
     this.assertOpen();
     this.assertRange(offsetBytes, target.length);
-    return this._read(offsetBytes, target);
+    return this.readBlocks(offsetBytes, target);
   }
 
   /** Also report events to `listener` (health services); returns the unsubscribe function. */

@@ -496,3 +496,28 @@ test("a drain yields to user I/O: small batches while user I/O runs, large batch
     assert.ok(same(await readBytes(dev, b * BS, BS), pattern(BS, b)), `block ${b}`);
   await dev.close();
 });
+
+test("the background scanner's reads do not make a drain yield: its batches stay full size", async () => {
+  const blocks = 256;
+  const media = [4 << 20, 4 << 20, 4 << 20].map((sizeBytes) => new MemoryDevice({ sizeBytes }));
+  const spies = [new ReadSpy(media[1]!), new ReadSpy(media[2]!)];
+  const main = new KeepOpenDevice(media[0]!);
+  const opened = await createSet({ main, spares: spies, blockSize: BS, name: "s", journalBytes: 65536 });
+  const dev = openRemappedDevice({ main, spares: spies, opened });
+  for (const b of [...Array(blocks).keys(), 1000]) await dev.write(b * BS, pattern(BS, b));
+  for (let b = 0; b < blocks; b++) await dev.remapBlock(b);
+  const batchBytes = DRAIN_BUSY_BATCH_BYTES * 2;
+  const before = dev.userIoCount;
+  const into = new Uint8Array(BS);
+  let scan: Promise<void> | undefined;
+  spies[0]!.onRead = () => (scan = dev.scanRead(1000 * BS, into));
+  spies[0]!.lengths.length = 0;
+  assert.equal((await new DrainJob(dev, 0, { batchBytes, depth: 1, now: () => 0 }).start()).done, blocks);
+  await scan;
+  assert.ok(same(into, pattern(BS, 1000)), "the scan read got its block");
+  assert.equal(dev.userIoCount, before, "a scan read is not user I/O");
+  assert.deepEqual(spies[0]!.lengths, Array((blocks * BS) / batchBytes).fill(batchBytes), "full batches");
+  await readBytes(dev, 1000 * BS, BS);
+  assert.equal(dev.userIoCount, before + 1, "a user read is");
+  await dev.close();
+});
