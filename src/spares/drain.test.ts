@@ -458,8 +458,8 @@ class ReadSpy extends KeepOpenDevice {
   }
 }
 
-test("a drain yields to user I/O: small batches while user I/O runs, large batches when idle", async () => {
-  const blocks = 512;
+/** A set whose spares record their reads; blocks 0..blocks-1 remapped to spare 0, block 1000 on main. */
+async function spiedSet(blocks: number) {
   const media = [4 << 20, 4 << 20, 4 << 20].map((sizeBytes) => new MemoryDevice({ sizeBytes }));
   const spies = [new ReadSpy(media[1]!), new ReadSpy(media[2]!)];
   const main = new KeepOpenDevice(media[0]!);
@@ -467,6 +467,12 @@ test("a drain yields to user I/O: small batches while user I/O runs, large batch
   const dev = openRemappedDevice({ main, spares: spies, opened });
   for (const b of [...Array(blocks).keys(), 1000]) await dev.write(b * BS, pattern(BS, b));
   for (let b = 0; b < blocks; b++) await dev.remapBlock(b);
+  return { spies, dev };
+}
+
+test("a drain yields to user I/O: small batches while user I/O runs, large batches when idle", async () => {
+  const blocks = 512;
+  const { spies, dev } = await spiedSet(blocks);
   // The clock never moves: once user I/O is seen the drain stays in small steps to its end.
   const now = () => 0;
   const batchBytes = DRAIN_BUSY_BATCH_BYTES * 2;
@@ -499,13 +505,7 @@ test("a drain yields to user I/O: small batches while user I/O runs, large batch
 
 test("the background scanner's reads do not make a drain yield: its batches stay full size", async () => {
   const blocks = 256;
-  const media = [4 << 20, 4 << 20, 4 << 20].map((sizeBytes) => new MemoryDevice({ sizeBytes }));
-  const spies = [new ReadSpy(media[1]!), new ReadSpy(media[2]!)];
-  const main = new KeepOpenDevice(media[0]!);
-  const opened = await createSet({ main, spares: spies, blockSize: BS, name: "s", journalBytes: 65536 });
-  const dev = openRemappedDevice({ main, spares: spies, opened });
-  for (const b of [...Array(blocks).keys(), 1000]) await dev.write(b * BS, pattern(BS, b));
-  for (let b = 0; b < blocks; b++) await dev.remapBlock(b);
+  const { spies, dev } = await spiedSet(blocks);
   const batchBytes = DRAIN_BUSY_BATCH_BYTES * 2;
   const before = dev.userIoCount;
   const into = new Uint8Array(BS);
