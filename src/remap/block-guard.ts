@@ -1,6 +1,7 @@
 // Concurrency guard of the remap layer: registers in-flight I/O ranges (preallocated, no per-request
 // allocation) and block locks (one block, or a batch of a pool operation as one sorted entry). A
 // block's state changes only under its lock, after overlapping I/O drained.
+import { lowerBound } from "./remap-table.js";
 
 interface Waiter {
   /** True while registered I/O still touches what the waiter locked. */
@@ -10,22 +11,10 @@ interface Waiter {
 
 /** Blocks locked together (a drain batch): sorted ascending, one promise released at once. */
 interface BatchLock {
-  readonly blocks: readonly number[];
+  readonly blocks: Float64Array;
   readonly held: Promise<void>;
   /** Called when someone looks up a block of the batch while it is held (and will wait for it). */
   readonly contended: (() => void) | undefined;
-}
-
-/** First index of `sorted` whose value is >= `value` (sorted.length when none). */
-function lowerBound(sorted: readonly number[], value: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid]! < value) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /**
@@ -49,7 +38,7 @@ export class BlockLocks {
     for (const batch of this.batches) {
       const { blocks } = batch;
       if (block < blocks[0]! || block > blocks[blocks.length - 1]!) continue;
-      if (blocks[lowerBound(blocks, block)] !== block) continue;
+      if (blocks[lowerBound(blocks, blocks.length, block)] !== block) continue;
       batch.contended?.();
       return batch.held;
     }
@@ -66,7 +55,7 @@ export class BlockLocks {
     for (const block of this.single.keys())
       if (block >= firstBlock && block <= lastBlock && (best < 0 || block < best)) best = block;
     for (const { blocks } of this.batches) {
-      const i = lowerBound(blocks, firstBlock);
+      const i = lowerBound(blocks, blocks.length, firstBlock);
       if (i < blocks.length && blocks[i]! <= lastBlock && (best < 0 || blocks[i]! < best)) best = blocks[i]!;
     }
     return best;
@@ -156,13 +145,15 @@ export class BlockGuard {
    * of the batch is looked up while held (user I/O about to wait for it: release it soon).
    */
   async lockMany(blocks: readonly number[], contended?: () => void): Promise<() => void> {
-    for (let other = this.anyLocked(blocks); other; other = this.anyLocked(blocks)) await other;
+    // Typed like the remap table's keys, so both share one lowerBound.
+    const sorted = Float64Array.from(blocks);
+    for (let other = this.anyLocked(sorted); other; other = this.anyLocked(sorted)) await other;
     let unlock!: () => void;
     const held = new Promise<void>((resolve) => (unlock = resolve));
-    const batch: BatchLock = { blocks, held, contended };
+    const batch: BatchLock = { blocks: sorted, held, contended };
     this.locks.addBatch(batch);
     // No registered I/O (an idle drain): nothing to wait for.
-    if (this.activeCount > 0 && this.overlapsAny(blocks)) await this.drained(() => this.overlapsAny(blocks));
+    if (this.activeCount > 0 && this.overlapsAny(sorted)) await this.drained(() => this.overlapsAny(sorted));
     return () => {
       this.locks.deleteBatch(batch);
       unlock();
@@ -175,11 +166,11 @@ export class BlockGuard {
   }
 
   /** The lock promise of some block of `blocks` that is locked, or undefined. */
-  private anyLocked(blocks: readonly number[]): Promise<void> | undefined {
+  private anyLocked(blocks: Float64Array): Promise<void> | undefined {
     if (this.locks.size === 0 || blocks.length === 0) return undefined;
     const first = this.locks.first(blocks[0]!, blocks[blocks.length - 1]!);
     if (first < 0) return undefined;
-    for (let i = lowerBound(blocks, first); i < blocks.length; i++) {
+    for (let i = lowerBound(blocks, blocks.length, first); i < blocks.length; i++) {
       const held = this.locks.get(blocks[i]!);
       if (held) return held;
     }
@@ -200,11 +191,11 @@ export class BlockGuard {
   }
 
   /** True when registered I/O touches a block of `sorted` (ascending). */
-  private overlapsAny(sorted: readonly number[]): boolean {
+  private overlapsAny(sorted: Float64Array): boolean {
     const { starts, ends } = this;
     for (let i = 0; i < starts.length; i++) {
       if (starts[i]! < 0) continue;
-      const at = lowerBound(sorted, starts[i]!);
+      const at = lowerBound(sorted, sorted.length, starts[i]!);
       if (at < sorted.length && sorted[at]! <= ends[i]!) return true;
     }
     return false;

@@ -6,8 +6,8 @@
 const TOMBSTONE = 0xffffffff;
 const DEFAULT_DELTA_CAPACITY = 1024;
 
-/** Index of the first element of `keys[from..n)` that is >= `key`. */
-function lowerBound(keys: Float64Array, n: number, key: number, from = 0): number {
+/** Index of the first element of `keys[from..n)` that is >= `key` (`keys` ascending there). */
+export function lowerBound(keys: Float64Array, n: number, key: number, from = 0): number {
   let lo = from;
   let hi = n;
   while (lo < hi) {
