@@ -2,7 +2,8 @@
 // files with N remapped blocks (remapped 256 at a time) is drained from one spare to the other and
 // back while idle, alternating with `dd` of the same bytes from the source spare's data area to a
 // file (bs=1M, conv=fsync,notrunc: like the drain's slots, the copy rewrites pages after its first
-// round); a warm-up round of each, then three rounds, the best of each kept. A last drain runs under an in-process load of 4 KiB
+// round); a warm-up round of each, then three rounds, the best of each kept, with the CPU each side
+// used (median; dd's read from bash's `times`). A last drain runs under an in-process load of 4 KiB
 // random writes and reads (one at a time), whose rate is compared with the same load alone. Each
 // directory is measured in turn (default /dev/shm, /var/tmp, and /var/tmp with the page cache out of
 // the way: a directory written "direct:DIR" opens the spares O_DIRECT (file+direct:) and runs dd with
@@ -118,28 +119,41 @@ function foreground(dev: RemappedDevice, seed: number): { stop: () => Promise<nu
   };
 }
 
+/** One dd copy: its own figure (seconds from its first read to the end of its fsync) and its CPU. */
+interface DdRun {
+  readonly seconds: number;
+  /** User + system CPU of dd, in ms (bash's `times` for its child). */
+  readonly cpuMs: number;
+}
+
+/** Seconds of a `times` figure such as "0m0.054s". */
+function timesSeconds(figure: string): number {
+  const m = /^(\d+)m([\d.]+)s$/.exec(figure);
+  return m ? Number(m[1]) * 60 + Number(m[2]) : NaN;
+}
+
 /**
  * `dd` of `mib` MiB from `from` at `skipBytes` to `to` (rewritten in place, fsync at the end; both
- * sides O_DIRECT when `direct`); seconds.
+ * sides O_DIRECT when `direct`), run from bash so that its CPU time can be read (`times`).
  */
-function ddSeconds(from: string, skipBytes: number, to: string, mib: number, direct: boolean): number {
-  const dd = spawnSync(
-    "dd",
-    [
-      `if=${from}`,
-      `of=${to}`,
-      "bs=1M",
-      `skip=${skipBytes}`,
-      `count=${Math.ceil(mib)}`,
-      direct ? "iflag=skip_bytes,direct" : "iflag=skip_bytes",
-      ...(direct ? ["oflag=direct"] : []),
-      "conv=fsync,notrunc",
-    ],
-    { encoding: "utf8" },
-  );
+function ddRun(from: string, skipBytes: number, to: string, mib: number, direct: boolean): DdRun {
+  const args = [
+    `if=${from}`,
+    `of=${to}`,
+    "bs=1M",
+    `skip=${skipBytes}`,
+    `count=${Math.ceil(mib)}`,
+    direct ? "iflag=skip_bytes,direct" : "iflag=skip_bytes",
+    ...(direct ? ["oflag=direct"] : []),
+    "conv=fsync,notrunc",
+  ];
+  const dd = spawnSync("bash", ["-c", 'dd "$@" && times', "dd", ...args], { encoding: "utf8" });
   const seconds = Number(/([\d.]+) s,/.exec(dd.stderr)?.[1] ?? NaN);
   if (dd.status !== 0 || !Number.isFinite(seconds)) throw new Error(`dd failed: ${dd.stderr.trim()}`);
-  return seconds;
+  // `times` prints the shell's user and system time, then its children's (dd's).
+  const child = dd.stdout.trim().split("\n")[1]?.split(/\s+/) ?? [];
+  const cpuMs = 1000 * (timesSeconds(child[0] ?? "") + timesSeconds(child[1] ?? ""));
+  return { seconds, cpuMs };
 }
 
 /** Options of one directory's measurement. */
@@ -173,21 +187,31 @@ export async function spareDrainBenchIn(
     // is a warm-up, not counted: the first drain writes into the sparse destination's holes (block
     // allocation) with cold code, and dd's first round creates its copy file. (After the first round
     // both spares are recorded as draining: a drain then still moves to the other spare, its only room.)
+    // CPU of both sides too (the drain's process, all its threads; dd's): on a shared machine the
+    // seconds depend on what else runs, the CPU a copy costs much less.
     const drainRuns: number[] = [];
     const ddRuns: number[] = [];
+    const drainCpuMs: number[] = [];
+    const ddCpuMs: number[] = [];
     let moved = 0;
     for (let round = -1; round < ROUNDS; round++) {
       const from = (round + 1) % 2;
+      const cpu = process.cpuUsage();
       const started = performance.now();
       moved = (await new DrainJob(set.dev, from, { batchBytes, depth }).start()).done;
       const drainSeconds = (performance.now() - started) / 1000;
-      const dd = ddSeconds(set.paths[1 + from]!, set.dataOffsets[from]!, copy, mib, direct);
+      const used = process.cpuUsage(cpu);
+      const dd = ddRun(set.paths[1 + from]!, set.dataOffsets[from]!, copy, mib, direct);
       if (round < 0) continue;
       drainRuns.push(drainSeconds);
-      ddRuns.push(dd);
+      ddRuns.push(dd.seconds);
+      drainCpuMs.push((used.user + used.system) / 1000);
+      ddCpuMs.push(dd.cpuMs);
     }
     const drainMiBs = mib / Math.min(...drainRuns);
     const ddMiBs = mib / Math.min(...ddRuns);
+    const drainCpu = median(drainCpuMs);
+    const ddCpu = median(ddCpuMs);
 
     // Foreground rate alone, then during a drain of the same blocks (now on spare (ROUNDS + 1) % 2).
     const alone = foreground(set.dev, 1);
@@ -205,7 +229,8 @@ export async function spareDrainBenchIn(
       notes: [
         `spare drain, idle, ${label}, best of ${ROUNDS} after a warm-up round, ${moved} blocks of 4 KiB (${mib.toFixed(0)} MiB, batches of ${batchBytes >> 10} KiB, ${depth} in flight): ` +
           `${drainMiBs.toFixed(0)} MiB/s vs dd ${direct ? "iflag=direct oflag=direct " : ""}conv=fsync of the same bytes ${ddMiBs.toFixed(0)} MiB/s = ${ratio.toFixed(0)} % (target >= 80 %); ` +
-          `rounds drain ${drainRuns.map((s) => (mib / s).toFixed(0)).join("/")}, dd ${ddRuns.map((s) => (mib / s).toFixed(0)).join("/")} MiB/s`,
+          `rounds drain ${drainRuns.map((s) => (mib / s).toFixed(0)).join("/")}, dd ${ddRuns.map((s) => (mib / s).toFixed(0)).join("/")} MiB/s; ` +
+          `CPU per copy (median) drain ${drainCpu.toFixed(0)} ms, dd ${ddCpu.toFixed(0)} ms (${(drainCpu / ddCpu).toFixed(2)}x)`,
         `spare drain under load, ${label}: drain ${busyDrainMiBs.toFixed(0)} MiB/s; foreground 4 KiB random read/write, one at a time, ` +
           `${duringOps.toFixed(0)} ops/s (${fgMiBs(duringOps)} MiB/s) during the drain vs ${aloneOps.toFixed(0)} ops/s (${fgMiBs(aloneOps)} MiB/s) alone`,
       ],
@@ -218,6 +243,8 @@ export async function spareDrainBenchIn(
         drainMiBs,
         ddMiBs,
         ratioPercent: ratio,
+        drainCpuMs: drainCpu,
+        ddCpuMs: ddCpu,
         busyDrainMiBs,
         foregroundOpsAlone: aloneOps,
         foregroundOpsDuringDrain: duringOps,

@@ -127,6 +127,45 @@ export abstract class BaseDevice implements BlockDevice {
     }, this.failed);
   }
 
+  /**
+   * Synchronous fast path (answer-now.ts): the read done now, or false with nothing counted. Devices
+   * opt in by overriding _readNow(); the checks that would make read() throw refuse it instead.
+   */
+  tryReadNow(offsetBytes: number, target: Uint8Array): boolean {
+    const n = target.length;
+    if (this.closed || n === 0 || !this.inRange(offsetBytes, n)) return false;
+    if (!this._readNow(offsetBytes, target)) return false;
+    this.counters.reads++;
+    this.counters.bytesRead += n;
+    return true;
+  }
+
+  /** Synchronous fast path of a write without FUA (answer-now.ts), or false with nothing counted. */
+  tryWriteNow(offsetBytes: number, data: Uint8Array): boolean {
+    const n = data.length;
+    if (this.closed || n === 0 || !this.inRange(offsetBytes, n) || this.capabilities.readOnly) return false;
+    if (!this._writeNow(offsetBytes, data)) return false;
+    this.counters.writes++;
+    this.counters.bytesWritten += n;
+    return true;
+  }
+
+  /** Read now and return true, or return false having done nothing observable (default: no fast path). */
+  protected _readNow(_offsetBytes: number, _target: Uint8Array): boolean {
+    return false;
+  }
+
+  /** Write now and return true, or return false having done nothing observable (default: no fast path). */
+  protected _writeNow(_offsetBytes: number, _data: Uint8Array): boolean {
+    return false;
+  }
+
+  private inRange(offsetBytes: number, lengthBytes: number): boolean {
+    return (
+      Number.isSafeInteger(offsetBytes) && offsetBytes >= 0 && offsetBytes + lengthBytes <= this.sizeBytes
+    );
+  }
+
   /** Count a failed lower operation and pass its error on. */
   private readonly failed = (err: unknown): Promise<never> => {
     this.counters.errors++;

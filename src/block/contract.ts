@@ -2,6 +2,7 @@
 // Call runBlockDeviceContract() from a test file with a factory that makes a fresh device (>= 1 MiB).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { tryReadNow, tryWriteNow } from "./answer-now.js";
 import type { BlockDevice } from "./block-device.js";
 import { readBytes } from "./base-device.js";
 import { DeviceClosedError, OutOfRangeError, ReadOnlyError, UnsupportedError } from "./errors.js";
@@ -198,6 +199,37 @@ export function runBlockDeviceContract(
       assert.equal(after.closed, false);
     });
 
+    test("the synchronous fast path answers as read() and write() do, or refuses having done nothing", async (d) => {
+      const at = [0, 4096, 65536 - 512, d.sizeBytes - 8192];
+      for (const offset of at) {
+        const data = randomBytes(prng, 8192);
+        const before = d.status();
+        if (tryWriteNow(d, offset, data)) {
+          assert.equal(d.status().writes, before.writes + 1, "a fast write counts once");
+          assert.equal(d.status().bytesWritten, before.bytesWritten + data.length);
+        } else {
+          assert.deepEqual(d.status(), before, "a refused fast write changes no counter");
+          await d.write(offset, data);
+        }
+        const viaRead = await readBytes(d, offset, data.length);
+        assert.ok(viaRead.equals(data), "read() sees the write");
+        const target = Buffer.alloc(data.length);
+        const beforeRead = d.status();
+        if (tryReadNow(d, offset, target)) {
+          assert.ok(target.equals(data), "a fast read returns what read() returns");
+          assert.equal(d.status().reads, beforeRead.reads + 1, "a fast read counts once");
+        } else {
+          assert.deepEqual(d.status(), beforeRead, "a refused fast read changes no counter");
+        }
+      }
+      assert.equal(tryReadNow(d, d.sizeBytes - 512, new Uint8Array(1024)), false, "out of range");
+      assert.equal(tryWriteNow(d, -512, new Uint8Array(512)), false, "negative offset");
+      assert.equal(tryReadNow(d, 0, new Uint8Array(0)), false, "zero length takes the promise path");
+      await d.close();
+      assert.equal(tryReadNow(d, 0, new Uint8Array(512)), false, "closed");
+      assert.equal(tryWriteNow(d, 0, new Uint8Array(512)), false, "closed");
+    });
+
     test("after close every request fails with DeviceClosedError; close is idempotent", async (d) => {
       await d.close();
       await d.close();
@@ -216,6 +248,7 @@ export function runBlockDeviceContract(
           assert.equal(d.capabilities.readOnly, true);
           await d.read(0, new Uint8Array(4096));
           await d.flush();
+          assert.equal(tryWriteNow(d, 0, new Uint8Array(512)), false, "no fast write when read-only");
           await assert.rejects(d.write(0, new Uint8Array(1)), ReadOnlyError);
           await assert.rejects(d.writeZeroes(0, 512), ReadOnlyError);
           await assert.rejects(d.trim(0, 512), ReadOnlyError);

@@ -312,6 +312,12 @@ export class FileDevice extends BaseDevice {
 
   /** Synchronous read for memory-backed files (no threadpool hop). */
   private readNow(offsetBytes: number, target: Uint8Array): Promise<void> {
+    const err = this.readSyncAll(offsetBytes, target);
+    return err ? Promise.reject(err) : Promise.resolve();
+  }
+
+  /** The whole of `target` read synchronously; returns the error instead of throwing it. */
+  private readSyncAll(offsetBytes: number, target: Uint8Array): Error | undefined {
     let done = 0;
     while (done < target.length) {
       const want = Math.min(MAX_IO_BYTES, target.length - done);
@@ -319,26 +325,62 @@ export class FileDevice extends BaseDevice {
       try {
         n = fs.readSync(this.fd, target, done, want, offsetBytes + done);
       } catch (err) {
-        return Promise.reject(ioFailure(this.name, "read", offsetBytes + done, want, err));
+        return ioFailure(this.name, "read", offsetBytes + done, want, err);
       }
-      if (n === 0) return Promise.reject(endOfFile(this.name, offsetBytes + done, target.length - done));
+      if (n === 0) return endOfFile(this.name, offsetBytes + done, target.length - done);
       done += n;
     }
-    return Promise.resolve();
+    return undefined;
   }
 
   /** Synchronous write: memory-backed files, and small page-aligned writes inline (inline-writes.ts). */
   private writeNow(offsetBytes: number, data: Uint8Array): Promise<void> {
+    const err = this.writeSyncAll(offsetBytes, data);
+    return err ? Promise.reject(err) : Promise.resolve();
+  }
+
+  /** The whole of `data` written synchronously; returns the error instead of throwing it. */
+  private writeSyncAll(offsetBytes: number, data: Uint8Array): Error | undefined {
     let done = 0;
     while (done < data.length) {
       const want = Math.min(MAX_IO_BYTES, data.length - done);
       try {
         done += fs.writeSync(this.fd, data, done, want, offsetBytes + done);
       } catch (err) {
-        return Promise.reject(ioFailure(this.name, "write", offsetBytes + done, want, err));
+        return ioFailure(this.name, "write", offsetBytes + done, want, err);
       }
     }
-    return Promise.resolve();
+    return undefined;
+  }
+
+  /** The fast path takes exactly the requests _read() would answer synchronously; a failure refuses. */
+  protected override _readNow(offsetBytes: number, target: Uint8Array): boolean {
+    if (this.directIo || this.worker?.fits(target.length)) return false;
+    if (!this.memoryBacked || target.length > SYNC_IO_MAX_BYTES) return false;
+    return this.readSyncAll(offsetBytes, target) === undefined;
+  }
+
+  /** The fast path takes exactly the non-FUA writes _write() would run synchronously. */
+  protected override _writeNow(offsetBytes: number, data: Uint8Array): boolean {
+    if (this.directIo || this.worker || data.length > SYNC_IO_MAX_BYTES) return false;
+    if (this.memoryBacked) return this.writeSyncAll(offsetBytes, data) === undefined;
+    if (!this.inlineFits(offsetBytes, data)) return false;
+    const started = performance.now();
+    const err = this.writeSyncAll(offsetBytes, data);
+    this.inline!.took(performance.now() - started);
+    return err === undefined;
+  }
+
+  /** A small page-aligned write the inline gate lets run on the event loop now. */
+  private inlineFits(offsetBytes: number, data: Uint8Array): boolean {
+    const inline = this.inline;
+    return (
+      inline !== undefined &&
+      data.length <= SYNC_IO_MAX_BYTES &&
+      offsetBytes % INLINE_PAGE_BYTES === 0 &&
+      data.length % INLINE_PAGE_BYTES === 0 &&
+      inline.allows()
+    );
   }
 
   protected _write(offsetBytes: number, data: Uint8Array, options: WriteOptions): Promise<void> {
@@ -347,18 +389,10 @@ export class FileDevice extends BaseDevice {
     if (this.memoryBacked && !options.fua && data.length <= SYNC_IO_MAX_BYTES) {
       return this.writeNow(offsetBytes, data);
     }
-    const inline = this.inline;
-    if (
-      inline &&
-      !options.fua &&
-      data.length <= SYNC_IO_MAX_BYTES &&
-      offsetBytes % INLINE_PAGE_BYTES === 0 &&
-      data.length % INLINE_PAGE_BYTES === 0 &&
-      inline.allows()
-    ) {
+    if (!options.fua && this.inlineFits(offsetBytes, data)) {
       const started = performance.now();
       const written = this.writeNow(offsetBytes, data);
-      inline.took(performance.now() - started);
+      this.inline!.took(performance.now() - started);
       return written;
     }
     if (options.fua)

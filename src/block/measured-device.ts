@@ -2,6 +2,7 @@
 // On the data path: one performance.now() pair and one promise reaction per request, nothing else.
 import { performance } from "node:perf_hooks";
 import type { BlockDevice, WriteOptions, WriteZeroesOptions } from "./block-device.js";
+import { tryReadNow, tryWriteNow } from "./answer-now.js";
 import { LayerDevice } from "./base-device.js";
 
 /** Receives one observation per completed request (failed ones included). */
@@ -36,6 +37,19 @@ export class MeasuredDevice extends LayerDevice {
   protected override _write(offsetBytes: number, data: Uint8Array, options: WriteOptions): Promise<void> {
     const start = performance.now();
     return this.timed("write", this.lower.write(offsetBytes, data, options), start);
+  }
+  /** Fast path (answer-now.ts): observed like the promise path, only when the lower device answered. */
+  protected override _readNow(offsetBytes: number, target: Uint8Array): boolean {
+    const start = performance.now();
+    if (!tryReadNow(this.lower, offsetBytes, target)) return false;
+    this.observe("read", (performance.now() - start) / 1000);
+    return true;
+  }
+  protected override _writeNow(offsetBytes: number, data: Uint8Array): boolean {
+    const start = performance.now();
+    if (!tryWriteNow(this.lower, offsetBytes, data)) return false;
+    this.observe("write", (performance.now() - start) / 1000);
+    return true;
   }
   protected override _flush(): Promise<void> {
     const start = performance.now();

@@ -46,6 +46,21 @@ export class MemoryDevice extends BaseDevice {
   }
 
   protected async _read(offsetBytes: number, target: Uint8Array): Promise<void> {
+    this.copyOut(offsetBytes, target);
+  }
+
+  /** Memory answers at once: the fast path (answer-now.ts) takes every read and write. */
+  protected override _readNow(offsetBytes: number, target: Uint8Array): boolean {
+    this.copyOut(offsetBytes, target);
+    return true;
+  }
+
+  protected override _writeNow(offsetBytes: number, data: Uint8Array): boolean {
+    this.copyIn(offsetBytes, data);
+    return true;
+  }
+
+  private copyOut(offsetBytes: number, target: Uint8Array): void {
     let done = 0;
     while (done < target.length) {
       const at = offsetBytes + done;
@@ -60,6 +75,10 @@ export class MemoryDevice extends BaseDevice {
   }
 
   protected async _write(offsetBytes: number, data: Uint8Array, _options: WriteOptions): Promise<void> {
+    this.copyIn(offsetBytes, data);
+  }
+
+  private copyIn(offsetBytes: number, data: Uint8Array): void {
     let done = 0;
     while (done < data.length) {
       const at = offsetBytes + done;

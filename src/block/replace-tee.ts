@@ -8,6 +8,7 @@ import type {
   WriteOptions,
   WriteZeroesOptions,
 } from "./block-device.js";
+import { tryReadNow, tryWriteNow } from "./answer-now.js";
 import { BaseDevice, zeroes } from "./base-device.js";
 import { RangeLock } from "./range-lock.js";
 
@@ -167,6 +168,19 @@ export class ReplaceTee extends BaseDevice {
 
   protected _read(offsetBytes: number, target: Uint8Array): Promise<void> {
     return this.track(this.current.read(offsetBytes, target));
+  }
+
+  /**
+   * Fast path (answer-now.ts): reads from the device served now; writes only while no replacement
+   * is armed (an armed one writes both devices under the range lock). A request that ends before the
+   * call returns needs no epoch count: nothing can wait for it.
+   */
+  protected override _readNow(offsetBytes: number, target: Uint8Array): boolean {
+    return tryReadNow(this.current, offsetBytes, target);
+  }
+
+  protected override _writeNow(offsetBytes: number, data: Uint8Array): boolean {
+    return this.target === undefined && tryWriteNow(this.current, offsetBytes, data);
   }
 
   protected _write(offsetBytes: number, data: Uint8Array, options: WriteOptions): Promise<void> {

@@ -1,8 +1,11 @@
-// Transmission phase: chunked framing, out-of-order replies, validation, bounds, deadlines, DISC, stop().
+// Transmission phase: chunked framing, out-of-order replies, validation, bounds, deadlines, DISC, stop(),
+// and the synchronous fast path (answer-now).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createConnection } from "node:net";
 import { MediumError, NoSpaceError } from "../block/errors.js";
+import { readBytes } from "../block/base-device.js";
+import { MemoryDevice } from "../block/memory-device.js";
 import { decodeErrorChunkPayload, readU64 } from "./codec.js";
 import { Cmd, CmdFlag, Errno, ReplyFlag, ReplyType } from "./protocol.js";
 import {
@@ -319,6 +322,114 @@ test("requests received before the client half-closes its socket are still answe
     assert.deepEqual([second.cookie, second.errno], [2, 0]);
     assert.deepEqual(second.data, data);
     await closed(socket);
+  } finally {
+    await ts.stop();
+  }
+});
+
+/** Memory that answers now (the fast path), counting its answers; `throwNow` makes the fast path throw. */
+class NowMemory extends MemoryDevice {
+  fastReads = 0;
+  fastWrites = 0;
+  throwNow: Error | undefined;
+  protected override _readNow(offsetBytes: number, target: Uint8Array): boolean {
+    if (this.throwNow) throw this.throwNow;
+    this.fastReads++;
+    return super._readNow(offsetBytes, target);
+  }
+  protected override _writeNow(offsetBytes: number, data: Uint8Array): boolean {
+    this.fastWrites++;
+    return super._writeNow(offsetBytes, data);
+  }
+}
+
+test("a device that answers now is replied to at once, simple and structured; FUA writes take the promise path", async () => {
+  const device = new NowMemory({ sizeBytes: 4 << 20 });
+  const ts = await startTestServer({ device });
+  try {
+    for (const structured of [false, true]) {
+      const { io, socket } = await rawConnect(ts.path);
+      await rawHandshake(io, { structured });
+      const data = Buffer.alloc(4096, structured ? 0x5a : 0xa5);
+      const before = { reads: device.fastReads, writes: device.fastWrites };
+      socket.write(Buffer.concat([request(Cmd.WRITE, 1, 8192, 4096), data]));
+      assert.deepEqual(await readSimpleReply(io), { errno: 0, cookie: 1, data: Buffer.alloc(0) });
+      socket.write(Buffer.concat([request(Cmd.WRITE, 2, 16384, 4096, CmdFlag.FUA), data]));
+      assert.equal((await readSimpleReply(io)).errno, 0);
+      socket.write(request(Cmd.READ, 3, 8192, 4096));
+      if (structured) {
+        const chunk = await readChunk(io);
+        assert.equal(chunk.header.type, ReplyType.OFFSET_DATA);
+        assert.equal(chunk.header.flags, ReplyFlag.DONE);
+        assert.equal(chunk.header.cookieLo, 3);
+        assert.equal(readU64(chunk.payload, 0), 8192);
+        assert.deepEqual(chunk.payload.subarray(8), data);
+      } else {
+        assert.deepEqual(await readSimpleReply(io, 4096), { errno: 0, cookie: 3, data });
+      }
+      assert.equal(device.fastWrites - before.writes, 1, "the FUA write went the promise path");
+      assert.equal(device.fastReads - before.reads, 1);
+      assert.deepEqual(await readBytes(device, 16384, 4096), data, "the FUA write landed");
+      socket.destroy();
+    }
+  } finally {
+    await ts.stop();
+  }
+});
+
+test("a fast path that throws is answered as a failed request; the connection goes on", async () => {
+  const device = new NowMemory({ sizeBytes: 4 << 20 });
+  const logger = memoryLogger();
+  const ts = await startTestServer({ device, logger });
+  try {
+    const { io, socket } = await rawConnect(ts.path);
+    await rawHandshake(io);
+    device.throwNow = new MediumError("now-memory", "read", 0, 512);
+    socket.write(request(Cmd.READ, 7, 0, 512));
+    assert.equal((await readSimpleReply(io)).errno, Errno.EIO);
+    device.throwNow = undefined;
+    socket.write(request(Cmd.READ, 8, 0, 512));
+    const ok = await readSimpleReply(io, 512);
+    assert.deepEqual([ok.errno, ok.cookie], [0, 8]);
+    socket.destroy();
+  } finally {
+    await ts.stop();
+  }
+});
+
+test("pipelined fast answers leave batched, large ones alone; a DISC after them ends after every reply", async () => {
+  const device = new NowMemory({ sizeBytes: 4 << 20 });
+  const ts = await startTestServer({ device });
+  try {
+    const { io, socket } = await rawConnect(ts.path);
+    await rawHandshake(io);
+    const rand = prng(11);
+    const stream: Buffer[] = [];
+    const writes: Buffer[] = [];
+    for (let i = 0; i < 200; i++) {
+      const data = Buffer.alloc(4096);
+      for (let j = 0; j < data.length; j += 512) data[j] = Math.floor(rand() * 256);
+      writes.push(data);
+      stream.push(request(Cmd.WRITE, i, i * 4096, 4096), data);
+    }
+    for (let i = 0; i < 200; i++) stream.push(request(Cmd.READ, 1000 + i, i * 4096, 4096));
+    stream.push(request(Cmd.READ, 5000, 0, 256 * 1024), request(Cmd.DISC, 9999, 0, 0));
+    socket.write(Buffer.concat(stream));
+    // Replies may come in any order (a large read leaves alone, the batch at the end of its pump).
+    const got = new Map<number, Buffer>();
+    for (let n = 0; n < 401; n++) {
+      const r = await readSimpleReply(io);
+      assert.equal(r.errno, 0);
+      const bytes = r.cookie === 5000 ? 256 * 1024 : r.cookie >= 1000 ? 4096 : 0;
+      got.set(r.cookie, bytes > 0 ? await io.readExact(bytes) : Buffer.alloc(0));
+    }
+    for (let i = 0; i < 200; i++) {
+      assert.equal(got.get(i)?.length, 0, `write ${i} answered`);
+      assert.ok(got.get(1000 + i)?.equals(writes[i]!), `read ${i}`);
+    }
+    assert.ok(got.get(5000)?.equals(Buffer.concat(writes.slice(0, 64))), "the large read");
+    await closed(socket);
+    assert.equal(device.fastReads, 201);
   } finally {
     await ts.stop();
   }

@@ -1,5 +1,7 @@
 // Transmission phase of one server connection: framing, request validation (the one place),
-// execution against the export's device, and replies (out of order, one write per reply).
+// execution against the export's device, and replies (out of order; one write per reply, or per pump
+// for the replies of requests the device answered at once).
+import { tryReadNow, tryWriteNow } from "../block/answer-now.js";
 import type { BlockDevice } from "../block/block-device.js";
 import {
   decodeRequest,
@@ -27,6 +29,7 @@ import {
   STRUCTURED_HEADER_BYTES,
 } from "./protocol.js";
 import { IoBuffers } from "./io-buffers.js";
+import { ReplyBatch } from "./reply-batch.js";
 import type { SocketIo } from "./socket-io.js";
 
 /** Largest piece a TRIM / WRITE_ZEROES is split into before reaching the device. */
@@ -95,6 +98,8 @@ export class Transmission {
   private resolveFinished!: () => void;
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly buffers = new IoBuffers();
+  /** Replies of fast-path answers (answer-now), written once per pump (reply-batch.ts). */
+  private readonly batch = new ReplyBatch();
   /** A WRITE whose header was read and whose payload is still arriving. */
   private partialWrite: { readonly req: NbdRequest; readonly payload: Buffer; filled: number } | undefined;
 
@@ -158,6 +163,7 @@ export class Transmission {
       }
       if (this.partialWrite && !this.fillPartialWrite()) break;
       if (!this.canAccept()) {
+        this.flushBatch();
         this.setPaused(true);
         return;
       }
@@ -185,7 +191,18 @@ export class Transmission {
       queue.skip(REQUEST_BYTES);
       this.dispatch(req, undefined);
     }
+    this.flushBatch();
     this.setPaused(false);
+  }
+
+  /** Write the replies gathered in the batch (one socket write); called at the end of each pump. */
+  private flushBatch(): void {
+    const out = this.batch.take();
+    if (!out) return;
+    if (!this.io.writeBatched(out.data, out.release)) {
+      this.writeBlocked = true;
+      this.setPaused(true);
+    }
   }
 
   /** Move received bytes into the pending WRITE's payload; dispatch it once complete. */
@@ -220,6 +237,8 @@ export class Transmission {
     if (this.shuttingDown) return this.answerError(req, Errno.ESHUTDOWN, "server is shutting down");
     const invalid = this.validate(req);
     if (invalid !== 0) return this.answerError(req, invalid, `${errnoName(invalid)}: request rejected`);
+    if (req.type === Cmd.READ && this.readNow(req)) return;
+    if (req.type === Cmd.WRITE && (req.flags & CmdFlag.FUA) === 0 && this.writeNow(req, payload!)) return;
     const bytes = req.type === Cmd.READ || req.type === Cmd.WRITE ? req.lengthBytes : 0;
     const pending: Pending = { req, startedMs: Date.now(), bytes, answered: false };
     this.inFlight.add(pending);
@@ -287,6 +306,59 @@ export class Transmission {
     }
   }
 
+  /**
+   * A READ the device answers synchronously (answer-now.ts), read straight into its reply in the
+   * batch (a large one into a reply buffer of its own); false when the device did not answer (the
+   * request then runs through execute() as usual).
+   */
+  private readNow(req: NbdRequest): boolean {
+    const length = req.lengthBytes;
+    if (length === 0) return false;
+    const prefix = this.opts.structuredReplies
+      ? STRUCTURED_HEADER_BYTES + OFFSET_DATA_PREFIX_BYTES
+      : SIMPLE_REPLY_BYTES;
+    const bytes = prefix + length;
+    const batched = ReplyBatch.takes(bytes);
+    if (batched && !this.batch.fits(bytes)) this.flushBatch();
+    const buf = batched ? this.batch.reserve(bytes) : this.buffers.takePayload(bytes);
+    const giveBack = () => (batched ? this.batch.unreserve(bytes) : this.buffers.recyclePayload(buf));
+    let done: boolean;
+    try {
+      done = tryReadNow(this.device, req.offsetBytes, buf.subarray(prefix));
+    } catch (err) {
+      // Only a layer's own bug (an observer throwing) gets here: answered like a failed request.
+      giveBack();
+      this.answerFailure(req, err);
+      return true;
+    }
+    if (!done) {
+      giveBack();
+      return false;
+    }
+    if (this.opts.structuredReplies) this.writeOffsetDataHeader(buf, req);
+    else writeSimpleReply(buf, 0, req.cookieHi, req.cookieLo);
+    this.stats.bytesRead += length;
+    if (!batched) this.send(buf, true);
+    return true;
+  }
+
+  /** A WRITE (no FUA) the device completes synchronously, replied at once; false when it did not. */
+  private writeNow(req: NbdRequest, payload: Buffer): boolean {
+    let done: boolean;
+    try {
+      done = tryWriteNow(this.device, req.offsetBytes, payload);
+    } catch (err) {
+      this.answerFailure(req, err);
+      return true;
+    }
+    if (!done) return false;
+    this.stats.bytesWritten += req.lengthBytes;
+    this.buffers.recyclePayload(payload);
+    if (!this.batch.fits(SIMPLE_REPLY_BYTES)) this.flushBatch();
+    writeSimpleReply(this.batch.reserve(SIMPLE_REPLY_BYTES), 0, req.cookieHi, req.cookieLo);
+    return true;
+  }
+
   private async executeRead(req: NbdRequest): Promise<Buffer> {
     const length = req.lengthBytes;
     if (!this.opts.structuredReplies) {
@@ -300,11 +372,17 @@ export class Transmission {
     const prefix = STRUCTURED_HEADER_BYTES + OFFSET_DATA_PREFIX_BYTES;
     const buf = this.buffers.takePayload(prefix + length);
     await this.device.read(req.offsetBytes, buf.subarray(prefix));
-    writeStructuredHeader(buf, ReplyFlag.DONE, ReplyType.OFFSET_DATA, req.cookieHi, req.cookieLo, 8 + length);
-    buf.writeUInt32BE(Math.floor(req.offsetBytes / 2 ** 32), STRUCTURED_HEADER_BYTES);
-    buf.writeUInt32BE(req.offsetBytes % 2 ** 32, STRUCTURED_HEADER_BYTES + 4);
+    this.writeOffsetDataHeader(buf, req);
     this.stats.bytesRead += length;
     return buf;
+  }
+
+  /** The header of a final OFFSET_DATA chunk carrying all of `req`'s data. */
+  private writeOffsetDataHeader(buf: Buffer, req: NbdRequest): void {
+    const { cookieHi, cookieLo, offsetBytes, lengthBytes } = req;
+    writeStructuredHeader(buf, ReplyFlag.DONE, ReplyType.OFFSET_DATA, cookieHi, cookieLo, 8 + lengthBytes);
+    buf.writeUInt32BE(Math.floor(offsetBytes / 2 ** 32), STRUCTURED_HEADER_BYTES);
+    buf.writeUInt32BE(offsetBytes % 2 ** 32, STRUCTURED_HEADER_BYTES + 4);
   }
 
   /** base:allocation: everything is data (we do not track holes), one extent for the whole range. */
@@ -345,12 +423,16 @@ export class Transmission {
 
   private fail(pending: Pending, err: unknown): void {
     if (!this.settle(pending)) return;
-    const kind = KIND[pending.req.type] ?? "read";
-    const errno = toNbdErrno(err, kind, {
+    this.answerFailure(pending.req, err);
+    this.afterSettle();
+  }
+
+  /** Answer `req` with the errno its failure maps to. */
+  private answerFailure(req: NbdRequest, err: unknown): void {
+    const errno = toNbdErrno(err, KIND[req.type] ?? "read", {
       error: (message, fields) => this.opts.logger.error(message, { ...this.opts.logFields, ...fields }),
     });
-    this.answerError(pending.req, errno, err instanceof Error ? err.message : String(err));
-    this.afterSettle();
+    this.answerError(req, errno, err instanceof Error ? err.message : String(err));
   }
 
   private afterSettle(): void {
@@ -404,6 +486,7 @@ export class Transmission {
   private maybeEnd(): void {
     const done = this.ending || this.shuttingDown || (this.io.peerEnded && !this.writeBlocked);
     if (done && this.inFlight.size === 0 && !this.io.closed) {
+      this.flushBatch();
       this.ending = true;
       this.io.end();
     }

@@ -1,6 +1,7 @@
 // The fence between the remap layer and main: no I/O overtakes an earlier overlapping write, and a
 // main write that outlives its time budget is abandoned (it fails with WriteTimeoutError) while its
 // byte range stays fenced until the lower write has really ended; a write not yet started is dropped.
+import { tryReadNow, tryWriteNow } from "../block/answer-now.js";
 import { LayerDevice } from "../block/base-device.js";
 import type { BlockDevice, DeviceStatus, WriteOptions, WriteZeroesOptions } from "../block/block-device.js";
 import { FencedRangeError, WriteTimeoutError } from "./errors.js";
@@ -169,6 +170,26 @@ export class FencedMain extends LayerDevice {
 
   protected override _trim(offsetBytes: number, lengthBytes: number): Promise<void> {
     return this.track(offsetBytes, lengthBytes, () => this.lower.trim(offsetBytes, lengthBytes));
+  }
+
+  /**
+   * Fast path (answer-now.ts) when no write in flight overlaps the range: nothing to wait behind, and
+   * a write that ends before the call returns needs no flight (no deadline can pass, nothing can
+   * overtake it).
+   */
+  protected override _readNow(offsetBytes: number, target: Uint8Array): boolean {
+    if (this.overlapsFlight(offsetBytes, offsetBytes + target.length)) return false;
+    return tryReadNow(this.lower, offsetBytes, target);
+  }
+
+  protected override _writeNow(offsetBytes: number, data: Uint8Array): boolean {
+    if (this.overlapsFlight(offsetBytes, offsetBytes + data.length)) return false;
+    return tryWriteNow(this.lower, offsetBytes, data);
+  }
+
+  private overlapsFlight(start: number, end: number): boolean {
+    for (const f of this.flights) if (f.start < end && start < f.end) return true;
+    return false;
   }
 
   /** A flush covers every write issued before it: wait until each was answered (abandoned ones stay fenced). */

@@ -7,6 +7,7 @@ import type {
   WriteOptions,
   WriteZeroesOptions,
 } from "../block/block-device.js";
+import { tryReadNow, tryWriteNow } from "../block/answer-now.js";
 import { BaseDevice, zeroes } from "../block/base-device.js";
 import { MediumError } from "../block/errors.js";
 import { FencedRangeError, WriteTimeoutError } from "./errors.js";
@@ -154,6 +155,32 @@ export class RemappedDevice extends BaseDevice {
       core.guard.release(id);
     }
     return this.writeAfterMainError(offsetBytes, data.length, data, fua, first === last ? 1 : 0, timedOut);
+  }
+
+  /**
+   * Fast path (answer-now.ts) of a range with no remapped, pending or locked block: main answered now.
+   * No guard registration: nothing else runs until main returns, so no lock can wait for this I/O.
+   * Anything else (a special block, main refusing or failing) takes the promise path above.
+   */
+  protected override _readNow(offsetBytes: number, target: Uint8Array): boolean {
+    if (!this.plainRange(offsetBytes, target.length)) return false;
+    if (!tryReadNow(this.core.main, offsetBytes, target)) return false;
+    this.userRequests++;
+    return true;
+  }
+
+  protected override _writeNow(offsetBytes: number, data: Uint8Array): boolean {
+    if (!this.plainRange(offsetBytes, data.length)) return false;
+    if (!tryWriteNow(this.core.main, offsetBytes, data)) return false;
+    this.userRequests++;
+    return true;
+  }
+
+  /** No block of the range is remapped, pending or locked. */
+  private plainRange(offsetBytes: number, lengthBytes: number): boolean {
+    const first = Math.floor(offsetBytes / this.blockSize);
+    const last = Math.floor((offsetBytes + lengthBytes - 1) / this.blockSize);
+    return this.core.firstSpecial(first, last) < 0;
   }
 
   protected override async _writeZeroes(

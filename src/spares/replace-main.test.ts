@@ -2,12 +2,17 @@
 // areas retried block by block at the end), user writes during the copy land on the new device, the
 // switch commits the new identity and serves from it, resume after a crash continues at the saved
 // cursor, and a crash at every write and flush of a replacement leaves old or new main, never a mix.
-import { test } from "node:test";
+import { after, test } from "node:test";
+import { rm, truncate, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import assert from "node:assert/strict";
 import { LayerDevice, readBytes } from "../block/base-device.js";
 import type { BlockDevice } from "../block/block-device.js";
 import type { DeviceIdentity } from "../block/device-identity.js";
+import { directIoTotals } from "../block/direct-io.js";
+import { directTestDir } from "../block/direct-test-dir.js";
 import { MemoryDevice } from "../block/memory-device.js";
+import { openDevice } from "../block/open-device.js";
 import { Prng } from "../block/prng.js";
 import { ReplaceTee } from "../block/replace-tee.js";
 import { createSet } from "../metadata/create-set.js";
@@ -17,8 +22,9 @@ import { openRemappedDevice, type RemappedDevice } from "../remap/remapped-devic
 import { FaultyDevice } from "../remap/testing/faulty-device.js";
 import { KeepOpenDevice, pattern } from "../remap/testing/rig.js";
 import { CrashDevice, CrashRecorder, type CrashPoint, crashImage } from "../testing/crash-device.js";
-import { ReplaceMainJob, type ReplaceCheckpoint } from "./replace-main.js";
+import { DIRECT_CONCURRENCY, ReplaceMainJob, type ReplaceCheckpoint } from "./replace-main.js";
 import { planReplace } from "./replace-plan.js";
+import { USER_IO_STEP_BYTES } from "./user-io-pacer.js";
 
 const BS = 4096;
 const MAIN = 1 << 20;
@@ -26,21 +32,36 @@ const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(b);
 const OLD_ID: DeviceIdentity = { kind: "nbd", uri: "nbd://old", sizeBytes: MAIN };
 const NEW_ID: DeviceIdentity = { kind: "nbd", uri: "nbd://new", sizeBytes: MAIN };
 
+after(async () => rm(await directTestDir(), { recursive: true, force: true }));
+
 /** Records the offset and length of every read that reaches the old main's medium. */
 class ReadLog extends LayerDevice {
   readonly name = "read-log";
   readonly reads: [number, number][] = [];
-  protected override _read(offsetBytes: number, target: Uint8Array) {
+  /** Called as each read starts. */
+  onRead: ((offsetBytes: number, lengthBytes: number) => void) | undefined;
+  /** Bulk copy reads (longer than a block) in flight now. */
+  private inflight = 0;
+  /** For each bulk copy read, the bulk copy reads in flight as it started (itself included). */
+  readonly inflightAtStart: number[] = [];
+  protected override async _read(offsetBytes: number, target: Uint8Array) {
     this.reads.push([offsetBytes, target.length]);
-    return this.lower.read(offsetBytes, target);
+    this.onRead?.(offsetBytes, target.length);
+    if (target.length <= BS) return this.lower.read(offsetBytes, target);
+    this.inflightAtStart.push(++this.inflight);
+    try {
+      await this.lower.read(offsetBytes, target);
+    } finally {
+      this.inflight--;
+    }
   }
   describe(): string {
     return this.lower.describe();
   }
 }
 
-async function served(spares: BlockDevice[] = [new MemoryDevice({ sizeBytes: 1 << 20 })]) {
-  const mainMedia = new MemoryDevice({ sizeBytes: MAIN, name: "old-media" });
+async function served(spares: BlockDevice[] = [new MemoryDevice({ sizeBytes: 1 << 20 })], mainBytes = MAIN) {
+  const mainMedia = new MemoryDevice({ sizeBytes: mainBytes, name: "old-media" });
   const log = new ReadLog(new KeepOpenDevice(mainMedia));
   const faulty = new FaultyDevice(log, "old");
   const tee = new ReplaceTee(faulty);
@@ -142,6 +163,97 @@ test("user writes during the copy land on the new device; a block rewritten whol
   for (let b = 0; b < dev.blockCount; b++)
     assert.ok(same(await readBytes(newMedia, b * BS, BS), pattern(BS, expected.get(b) ?? b)), `new ${b}`);
   await dev.close();
+});
+
+test("a replacement yields to user I/O: small copy steps, one at a time, after a user read; full ones when idle", async () => {
+  const mainBytes = 4 << 20;
+  const chunkBytes = 1 << 20;
+  const expected = (b: number) => b;
+  // Idle: every request full size, two in flight.
+  const idle = await served(undefined, mainBytes);
+  await idle.tee.arm(new MemoryDevice({ sizeBytes: mainBytes }), BS);
+  const idleJob = new ReplaceMainJob(idle.dev, idle.tee, {
+    commitSwitch: idle.commitSwitch,
+    chunkBytes,
+    now: () => 0,
+  });
+  assert.equal((await idleJob.start()).state, "done");
+  assert.deepEqual(
+    idle.log.reads.map(([, n]) => n),
+    Array(mainBytes / chunkBytes).fill(chunkBytes),
+    "idle copy requests",
+  );
+  assert.equal(Math.max(...idle.log.inflightAtStart), 2, "two requests in flight when idle");
+  await assertAll(idle.dev, expected);
+  await idle.dev.close();
+
+  // A user read starts while the first request reads; the clock stands still, so the copy stays in
+  // small steps to its end.
+  const { log, tee, dev, commitSwitch } = await served(undefined, mainBytes);
+  await tee.arm(new MemoryDevice({ sizeBytes: mainBytes }), BS);
+  let userRead: Promise<Uint8Array> | undefined;
+  log.onRead = (_, n) => {
+    if (n <= BS || userRead) return;
+    userRead = readBytes(dev, (dev.blockCount - 1) * BS, BS);
+  };
+  const job = new ReplaceMainJob(dev, tee, { commitSwitch, chunkBytes, now: () => 0 });
+  assert.equal((await job.start()).state, "done");
+  assert.ok(userRead && same(await userRead, pattern(BS, dev.blockCount - 1)), "the user read is answered");
+  const copies = log.reads.filter(([, n]) => n > BS).map(([, n]) => n);
+  // The first requests were claimed before the user read: full size; every later one is small.
+  const full = copies.filter((n) => n === chunkBytes).length;
+  assert.ok(full >= 1 && full <= 2, `copy requests ${copies.join(",")}`);
+  assert.deepEqual(
+    copies.slice(full),
+    Array((mainBytes - full * chunkBytes) / USER_IO_STEP_BYTES).fill(USER_IO_STEP_BYTES),
+    "copy requests after the user read",
+  );
+  assert.deepEqual(
+    log.inflightAtStart.slice(full),
+    Array(copies.length - full).fill(1),
+    "one small step at a time",
+  );
+  await assertAll(dev, expected);
+  await dev.close();
+});
+
+test("O_DIRECT mains: the copy reads and writes its buffers in place, DIRECT_CONCURRENCY requests in flight", async () => {
+  const dir = await directTestDir();
+  const paths = [join(dir, "replace-old.img"), join(dir, "replace-new.img")];
+  for (const path of paths) {
+    await writeFile(path, "");
+    await truncate(path, MAIN);
+  }
+  const log = new ReadLog(await openDevice(`file+direct:${paths[0]}`));
+  const tee = new ReplaceTee(log);
+  const spare = new KeepOpenDevice(new MemoryDevice({ sizeBytes: 1 << 20 }));
+  const opened = await createSet({
+    main: tee,
+    spares: [spare],
+    blockSize: BS,
+    name: "d",
+    journalBytes: 8192,
+  });
+  const dev = openRemappedDevice({ main: tee, spares: [spare], opened });
+  for (let b = 0; b < dev.blockCount; b++) await dev.write(b * BS, pattern(BS, b));
+  await tee.arm(await openDevice(`file+direct:${paths[1]}`), BS);
+  const before = directIoTotals();
+  const job = new ReplaceMainJob(dev, tee, {
+    commitSwitch: () => (opened.store as SpareStore).commitMainIdentity(NEW_ID),
+    chunkBytes: 64 << 10,
+  });
+  assert.equal((await job.start()).state, "done");
+  const after_ = directIoTotals();
+  assert.equal(after_.bouncedRequests - before.bouncedRequests, 0, "no bounce copy");
+  assert.equal(
+    after_.zeroCopyRequests - before.zeroCopyRequests,
+    2 * (MAIN / (64 << 10)),
+    "read and write each",
+  );
+  assert.equal(Math.max(...log.inflightAtStart), DIRECT_CONCURRENCY);
+  await assertAll(dev, (b) => b);
+  await dev.close();
+  for (const path of paths) await rm(path, { force: true });
 });
 
 test("pause holds the copy; after a crash the replacement resumes at the saved cursor", async () => {
