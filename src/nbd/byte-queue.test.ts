@@ -84,3 +84,16 @@ test("borrowed chunks: bytes left at release survive the reuse of the borrowed m
     assert.deepEqual(Buffer.concat(taken), stream);
   }
 });
+
+test("contiguous: a view of the next bytes inside one chunk, nothing when they span chunks", () => {
+  const q = new ByteQueue();
+  assert.equal(q.contiguous(1), undefined, "empty");
+  q.push(Buffer.from([1, 2, 3, 4]));
+  q.push(Buffer.from([5, 6]));
+  q.skip(1);
+  const view = q.contiguous(3)!;
+  assert.deepEqual([...view], [2, 3, 4]);
+  assert.equal(q.length, 5, "nothing consumed");
+  assert.equal(q.contiguous(4), undefined, "spans two chunks");
+  assert.deepEqual([...q.take(5)], [2, 3, 4, 5, 6], "the queue is unchanged by the look");
+});

@@ -75,6 +75,16 @@ export class ByteQueue {
     return out;
   }
 
+  /**
+   * The next `n` bytes as a view, without consuming them, when they lie in one chunk; undefined when
+   * they span chunks (nothing is copied). The view of a borrowed chunk is valid until release().
+   */
+  contiguous(n: number): Buffer | undefined {
+    const first = this.chunks[this.head];
+    if (first === undefined || first.length - this.headOffset < n) return undefined;
+    return first.subarray(this.headOffset, this.headOffset + n);
+  }
+
   /** Consume and return the next `n` bytes (zero-copy when inside one chunk). Requires n <= length. */
   take(n: number): Buffer {
     if (n === 0) return Buffer.alloc(0);

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { createConnection } from "node:net";
 import { MediumError, NoSpaceError } from "../block/errors.js";
 import { readBytes } from "../block/base-device.js";
+import type { WriteOptions } from "../block/block-device.js";
 import { MemoryDevice } from "../block/memory-device.js";
 import { decodeErrorChunkPayload, readU64 } from "./codec.js";
 import { Cmd, CmdFlag, Errno, ReplyFlag, ReplyType } from "./protocol.js";
@@ -329,15 +330,30 @@ test("requests received before the client half-closes its socket are still answe
 
 /** Memory that answers now (the fast path), counting its answers; `throwNow` makes the fast path throw. */
 class NowMemory extends MemoryDevice {
+  /** When set, the promise path waits for it before it copies the payload. */
+  writeGate: Promise<void> | undefined;
+  protected override async _write(
+    offsetBytes: number,
+    data: Uint8Array,
+    options: WriteOptions,
+  ): Promise<void> {
+    if (this.writeGate) await this.writeGate;
+    return super._write(offsetBytes, data, options);
+  }
   fastReads = 0;
   fastWrites = 0;
   throwNow: Error | undefined;
+  refuseWrites = false;
+  /** Called with each write's offset as it reaches the device, fast or not. */
+  onWrite: ((offsetBytes: number) => void) | undefined;
   protected override _readNow(offsetBytes: number, target: Uint8Array): boolean {
     if (this.throwNow) throw this.throwNow;
     this.fastReads++;
     return super._readNow(offsetBytes, target);
   }
   protected override _writeNow(offsetBytes: number, data: Uint8Array): boolean {
+    this.onWrite?.(offsetBytes);
+    if (this.refuseWrites) return false;
     this.fastWrites++;
     return super._writeNow(offsetBytes, data);
   }
@@ -430,6 +446,58 @@ test("pipelined fast answers leave batched, large ones alone; a DISC after them 
     assert.ok(got.get(5000)?.equals(Buffer.concat(writes.slice(0, 64))), "the large read");
     await closed(socket);
     assert.equal(device.fastReads, 201);
+  } finally {
+    await ts.stop();
+  }
+});
+
+test("a write payload in one received chunk is written where it lies; split or refused, from a copy", async () => {
+  const device = new NowMemory({ sizeBytes: 4 << 20 });
+  const ts = await startTestServer({ device });
+  try {
+    const { io, socket } = await rawConnect(ts.path);
+    await rawHandshake(io);
+    const rand = prng(5);
+    const FRAMES = 128;
+    const REFUSED = 32;
+    const expected = Buffer.alloc(FRAMES * 4096);
+    const frames: Buffer[] = [];
+    for (let i = 0; i < FRAMES; i++) {
+      const data = expected.subarray(i * 4096, (i + 1) * 4096);
+      for (let j = 0; j < data.length; j++) data[j] = Math.floor(rand() * 256);
+      frames.push(Buffer.concat([request(Cmd.WRITE, i, i * 4096, 4096), data]));
+    }
+    // All sent at once (more than the 256 KiB receive buffer), in pieces of 1 to 9000 bytes. The fast
+    // path refuses the first REFUSED writes, whose promise path waits until every later write was
+    // answered, so the server has read (and reused its receive buffer for) all the rest meanwhile:
+    // only a copy of their payloads survives that.
+    device.refuseWrites = true;
+    device.onWrite = (offsetBytes) => {
+      if (offsetBytes >= REFUSED * 4096) device.refuseWrites = false;
+    };
+    const gate = deferred();
+    device.writeGate = gate.promise;
+    const all = Buffer.concat(frames);
+    for (let at = 0; at < all.length;) {
+      const n = 1 + Math.floor(rand() * 9000);
+      socket.write(all.subarray(at, at + n));
+      at += n;
+    }
+    const cookies: number[] = [];
+    for (let i = 0; i < FRAMES; i++) {
+      if (i === FRAMES - REFUSED) gate.resolve();
+      const r = await readSimpleReply(io);
+      assert.equal(r.errno, 0);
+      cookies.push(r.cookie);
+    }
+    assert.deepEqual(
+      cookies.slice(0, FRAMES - REFUSED).sort((x, y) => x - y),
+      Array.from({ length: FRAMES - REFUSED }, (_, i) => REFUSED + i),
+      "the fast writes were answered first",
+    );
+    assert.equal(device.fastWrites, FRAMES - REFUSED);
+    assert.ok((await readBytes(device, 0, expected.length)).equals(expected), "every payload landed intact");
+    socket.destroy();
   } finally {
     await ts.stop();
   }

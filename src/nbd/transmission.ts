@@ -182,8 +182,15 @@ export class Transmission {
           this.answerError(req, Errno.EINVAL, `write of ${req.lengthBytes} bytes exceeds the maximum`);
           continue;
         }
-        // The payload is copied into a pooled buffer as it arrives (no per-read buffer is kept).
         queue.skip(REQUEST_BYTES);
+        // A payload already received whole in one chunk is offered to the fast path where it lies.
+        const inPlace = queue.length >= req.lengthBytes ? queue.contiguous(req.lengthBytes) : undefined;
+        if (inPlace) {
+          this.dispatch(req, inPlace, true);
+          queue.skip(req.lengthBytes);
+          continue;
+        }
+        // The payload is copied into a pooled buffer as it arrives (no per-read buffer is kept).
         this.partialWrite = { req, payload: this.buffers.takePayload(req.lengthBytes), filled: 0 };
         if (!this.fillPartialWrite()) break;
         continue;
@@ -226,7 +233,11 @@ export class Transmission {
     else this.io.stream.resume();
   }
 
-  private dispatch(req: NbdRequest, payload: Buffer | undefined): void {
+  /**
+   * Run one request. A `borrowed` payload is a view of the receive queue, valid only until this call
+   * returns: the fast path may write from it, anything else gets a pooled copy first.
+   */
+  private dispatch(req: NbdRequest, payload: Buffer | undefined, borrowed = false): void {
     this.stats.requests++;
     if (req.type === Cmd.DISC) {
       this.ending = true;
@@ -238,7 +249,13 @@ export class Transmission {
     const invalid = this.validate(req);
     if (invalid !== 0) return this.answerError(req, invalid, `${errnoName(invalid)}: request rejected`);
     if (req.type === Cmd.READ && this.readNow(req)) return;
-    if (req.type === Cmd.WRITE && (req.flags & CmdFlag.FUA) === 0 && this.writeNow(req, payload!)) return;
+    if (req.type === Cmd.WRITE && (req.flags & CmdFlag.FUA) === 0 && this.writeNow(req, payload!, borrowed))
+      return;
+    if (borrowed && payload) {
+      const own = this.buffers.takePayload(payload.length);
+      own.set(payload);
+      payload = own;
+    }
     const bytes = req.type === Cmd.READ || req.type === Cmd.WRITE ? req.lengthBytes : 0;
     const pending: Pending = { req, startedMs: Date.now(), bytes, answered: false };
     this.inFlight.add(pending);
@@ -343,7 +360,7 @@ export class Transmission {
   }
 
   /** A WRITE (no FUA) the device completes synchronously, replied at once; false when it did not. */
-  private writeNow(req: NbdRequest, payload: Buffer): boolean {
+  private writeNow(req: NbdRequest, payload: Buffer, borrowed: boolean): boolean {
     let done: boolean;
     try {
       done = tryWriteNow(this.device, req.offsetBytes, payload);
@@ -353,7 +370,7 @@ export class Transmission {
     }
     if (!done) return false;
     this.stats.bytesWritten += req.lengthBytes;
-    this.buffers.recyclePayload(payload);
+    if (!borrowed) this.buffers.recyclePayload(payload);
     if (!this.batch.fits(SIMPLE_REPLY_BYTES)) this.flushBatch();
     writeSimpleReply(this.batch.reserve(SIMPLE_REPLY_BYTES), 0, req.cookieHi, req.cookieLo);
     return true;
