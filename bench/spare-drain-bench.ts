@@ -2,7 +2,7 @@
 // files with N remapped blocks (remapped 256 at a time) is drained from one spare to the other and
 // back while idle, alternating with `dd` of the same bytes from the source spare's data area to a
 // file (bs=1M, conv=fsync,notrunc: like the drain's slots, the copy rewrites pages after its first
-// round); a warm-up round of each, then three rounds, the best of each kept, with the CPU each side
+// round); warm-up rounds of each, then three rounds, the best of each kept, with the CPU each side
 // used (median; dd's read from bash's `times`). A last drain runs under an in-process load of 4 KiB
 // random writes and reads (one at a time), whose rate is compared with the same load alone. Each
 // directory is measured in turn (default /dev/shm, /var/tmp, and /var/tmp with the page cache out of
@@ -26,6 +26,14 @@ import { DRAIN_DEPTH, DrainJob, defaultBatchBytes } from "../src/spares/drain.js
 const BS = 4096;
 /** Drain and dd rounds of the idle comparison. */
 const ROUNDS = 3;
+/**
+ * Warm-up rounds before them, not counted: a drain of the bench's size is over before V8 has
+ * optimized the drain's code (TurboFan was still compiling readSpareBatch, writeSpareBatch,
+ * commitSpareBatches and the copier between the 11th and the 22nd drain of 128 MiB of a process),
+ * while a real drain of a spare (GiBs) runs optimized code nearly all the way; after 8 rounds instead
+ * of 1 the drain used 77 - 95 ms of CPU per 128 MiB on tmpfs instead of 90 - 115 (three alternated runs).
+ */
+const WARMUP_ROUNDS = 8;
 /** remapBlock calls in flight while the set is built (they share metadata commits). */
 const SETUP_CONCURRENCY = 256;
 
@@ -183,10 +191,11 @@ export async function spareDrainBenchIn(
     const batchBytes = options.batchBytes ?? defaultBatchBytes(set.dev);
     const copy = join(work, "drain-copy.img");
     // Rounds alternate a drain (spare 0 -> 1, then back) with dd of the same bytes; the best of each
-    // is kept, so a busy moment of a shared machine does not decide the ratio. A first round of each
-    // is a warm-up, not counted: the first drain writes into the sparse destination's holes (block
-    // allocation) with cold code, and dd's first round creates its copy file. (After the first round
-    // both spares are recorded as draining: a drain then still moves to the other spare, its only room.)
+    // is kept, so a busy moment of a shared machine does not decide the ratio. The first rounds are a
+    // warm-up, not counted: the first drain writes into the sparse destination's holes (block
+    // allocation) with cold code, the next ones still run code V8 has not optimized yet, and dd's first
+    // round creates its copy file. (After the first round both spares are recorded as draining: a
+    // drain then still moves to the other spare, its only room.)
     // CPU of both sides too (the drain's process, all its threads; dd's): on a shared machine the
     // seconds depend on what else runs, the CPU a copy costs much less.
     const drainRuns: number[] = [];
@@ -194,8 +203,8 @@ export async function spareDrainBenchIn(
     const drainCpuMs: number[] = [];
     const ddCpuMs: number[] = [];
     let moved = 0;
-    for (let round = -1; round < ROUNDS; round++) {
-      const from = (round + 1) % 2;
+    for (let round = -WARMUP_ROUNDS; round < ROUNDS; round++) {
+      const from = (round + WARMUP_ROUNDS) % 2;
       const cpu = process.cpuUsage();
       const started = performance.now();
       moved = (await new DrainJob(set.dev, from, { batchBytes, depth }).start()).done;
@@ -219,7 +228,7 @@ export async function spareDrainBenchIn(
     const aloneOps = await alone.stop();
     const during = foreground(set.dev, 2);
     const busyStarted = performance.now();
-    await new DrainJob(set.dev, (ROUNDS + 1) % 2, { batchBytes, depth }).start();
+    await new DrainJob(set.dev, (WARMUP_ROUNDS + ROUNDS) % 2, { batchBytes, depth }).start();
     const busyDrainMiBs = mib / ((performance.now() - busyStarted) / 1000);
     const duringOps = await during.stop();
     await set.dev.close();
@@ -227,7 +236,7 @@ export async function spareDrainBenchIn(
     const fgMiBs = (ops: number) => ((ops * BS) / (1 << 20)).toFixed(1);
     return {
       notes: [
-        `spare drain, idle, ${label}, best of ${ROUNDS} after a warm-up round, ${moved} blocks of 4 KiB (${mib.toFixed(0)} MiB, batches of ${batchBytes >> 10} KiB, ${depth} in flight): ` +
+        `spare drain, idle, ${label}, best of ${ROUNDS} after ${WARMUP_ROUNDS} warm-up rounds, ${moved} blocks of 4 KiB (${mib.toFixed(0)} MiB, batches of ${batchBytes >> 10} KiB, ${depth} in flight): ` +
           `${drainMiBs.toFixed(0)} MiB/s vs dd ${direct ? "iflag=direct oflag=direct " : ""}conv=fsync of the same bytes ${ddMiBs.toFixed(0)} MiB/s = ${ratio.toFixed(0)} % (target >= 80 %); ` +
           `rounds drain ${drainRuns.map((s) => (mib / s).toFixed(0)).join("/")}, dd ${ddRuns.map((s) => (mib / s).toFixed(0)).join("/")} MiB/s; ` +
           `CPU per copy (median) drain ${drainCpu.toFixed(0)} ms, dd ${ddCpu.toFixed(0)} ms (${(drainCpu / ddCpu).toFixed(2)}x)`,

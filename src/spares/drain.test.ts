@@ -3,7 +3,8 @@
 // between batches, a drain without room is refused, a crash at every write and flush leaves every
 // block readable and the drain resumable, an unreadable old slot loses only its own block, and a
 // destination whose writes fail keeps the blocks in place; spares opened O_DIRECT get larger batches;
-// batches are committed in groups (crash-safe at every step) and at once when user I/O waits for one.
+// batches are committed in groups (crash-safe at every step) and at once when user I/O waits for one;
+// while user I/O runs the batches are small, and large again once it has stopped for the hold time.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readBytes } from "../block/base-device.js";
@@ -25,6 +26,7 @@ import { FileDevice } from "../block/file-device.js";
 import {
   DRAIN_BATCH_BYTES,
   DRAIN_BUSY_BATCH_BYTES,
+  DRAIN_BUSY_HOLD_MS,
   DRAIN_DIRECT_BATCH_BYTES,
   DrainJob,
   blocksOnSpare,
@@ -445,12 +447,17 @@ test(
   },
 );
 
-/** A spare that records the length of every read and runs `onRead` before the first of them. */
+/**
+ * A spare that records the length of every read, runs `onRead` before the first of them and
+ * `everyRead` before each.
+ */
 class ReadSpy extends KeepOpenDevice {
   readonly lengths: number[] = [];
   onRead: (() => void) | undefined;
+  everyRead: (() => void) | undefined;
   protected override _read(offsetBytes: number, target: Uint8Array): Promise<void> {
     this.lengths.push(target.length);
+    this.everyRead?.();
     const hook = this.onRead;
     this.onRead = undefined;
     hook?.();
@@ -497,6 +504,38 @@ test("a drain yields to user I/O: small batches while user I/O runs, large batch
     spies[1]!.lengths,
     Array((blocks * BS) / batchBytes).fill(batchBytes),
     "idle drain batches",
+  );
+  for (let b = 0; b < blocks; b++)
+    assert.ok(same(await readBytes(dev, b * BS, BS), pattern(BS, b)), `block ${b}`);
+  await dev.close();
+});
+
+test("a drain goes back to large batches once user I/O has stopped for the hold time", async () => {
+  const blocks = 512;
+  const { spies, dev } = await spiedSet(blocks);
+  // Each spare read takes a third of the hold on the drain's clock: after one user read the small
+  // steps last a few batches, then the rest of the drain is idle again.
+  let nowMs = 0;
+  const now = () => nowMs;
+  const batchBytes = DRAIN_BUSY_BATCH_BYTES * 2;
+  let userRead: Promise<Uint8Array> | undefined;
+  spies[0]!.onRead = () => (userRead = readBytes(dev, 1000 * BS, BS));
+  spies[0]!.everyRead = () => (nowMs += DRAIN_BUSY_HOLD_MS / 3);
+  spies[0]!.lengths.length = 0;
+  assert.equal((await new DrainJob(dev, 0, { batchBytes, depth: 1, now }).start()).done, blocks);
+  assert.ok(userRead && same(await userRead, pattern(BS, 1000)), "the user read is answered");
+  const lengths = spies[0]!.lengths;
+  const small = lengths.filter((length) => length === DRAIN_BUSY_BATCH_BYTES).length;
+  assert.equal(lengths[0], batchBytes, `the first batch is full size: reads ${lengths.join(",")}`);
+  assert.ok(small >= 2 && small <= 4, `a few small batches within the hold: reads ${lengths.join(",")}`);
+  assert.ok(
+    lengths.lastIndexOf(batchBytes) > lengths.indexOf(DRAIN_BUSY_BATCH_BYTES),
+    `full size again after the hold: reads ${lengths.join(",")}`,
+  );
+  assert.equal(
+    lengths.reduce((sum, length) => sum + length, 0),
+    blocks * BS,
+    "every block read once",
   );
   for (let b = 0; b < blocks; b++)
     assert.ok(same(await readBytes(dev, b * BS, BS), pattern(BS, b)), `block ${b}`);

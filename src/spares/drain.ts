@@ -13,6 +13,7 @@ import type { RemappedDevice } from "../remap/remapped-device.js";
 import type { WrittenSpareBatch } from "../remap/spare-batch-move.js";
 import { SpareOperationError } from "./errors.js";
 import { PauseGate } from "./pause-gate.js";
+import { USER_IO_HOLD_MS, USER_IO_STEP_BYTES, UserIoPacer } from "./user-io-pacer.js";
 
 /** Bytes moved per batch by default (one flush and one metadata commit each). */
 export const DRAIN_BATCH_BYTES = 2 << 20;
@@ -41,15 +42,16 @@ const UNCOMMITTED_PER_COPIER = 8;
 const GROUP_PER_COPIER = 4;
 
 /**
- * The drain yields to user I/O: once user I/O ran on the set (or waited for a block of a batch), for
- * this long the drain goes in small steps (batches of DRAIN_BUSY_BATCH_BYTES, each committed at once,
- * at most one per copier written and not committed), so a user request waits behind a small copy and
- * a small commit instead of a group's; an idle drain keeps the large batches and group commits.
+ * The drain yields to user I/O (UserIoPacer): once user I/O ran on the set (or waited for a block of
+ * a batch), for this long the drain goes in small steps (batches of DRAIN_BUSY_BATCH_BYTES, each
+ * committed at once, at most one per copier written and not committed), so a user request waits
+ * behind a small copy and a small commit instead of a group's; an idle drain keeps the large batches
+ * and group commits. The same hold as replace-main's.
  */
-export const DRAIN_BUSY_HOLD_MS = 1000;
+export const DRAIN_BUSY_HOLD_MS = USER_IO_HOLD_MS;
 
-/** Bytes per batch while user I/O runs (see DRAIN_BUSY_HOLD_MS). */
-export const DRAIN_BUSY_BATCH_BYTES = 256 << 10;
+/** Bytes per batch while user I/O runs (see DRAIN_BUSY_HOLD_MS): replace-main's step size. */
+export const DRAIN_BUSY_BATCH_BYTES = USER_IO_STEP_BYTES;
 
 /** Where a drain stands. */
 export interface DrainProgress {
@@ -107,8 +109,6 @@ export class DrainJob {
   private error: string | undefined;
   private readonly gate = new PauseGate();
   private startedMs = 0;
-  /** Until when (this.now() ms) user I/O keeps the drain in small steps (DRAIN_BUSY_HOLD_MS). */
-  private busyUntilMs = -Infinity;
   private finished: Promise<void> = Promise.resolve();
   private readonly now: () => number;
   private readonly batchBlocks: number;
@@ -169,12 +169,14 @@ export class DrainJob {
     // New slots come from the other spares from now on (the allocator avoids "failing" spares).
     this.device.avoidSpare(this.spare);
     this.startedMs = this.now();
+    // Made as the job starts: user requests before it do not make it yield.
+    const pacer = new UserIoPacer(this.device, this.now, DRAIN_BUSY_HOLD_MS);
     this.total = blocks.length;
     try {
       await this.recordDraining();
       while (blocks.length > 0) {
         blocks = await this.moveMirrored(blocks);
-        await this.moveAll(blocks);
+        await this.moveAll(blocks, pacer);
         // Remaps made on the spare while it drained (no room elsewhere at that moment) go too.
         blocks = blocksOnSpare(this.device, this.spare);
         this.total += blocks.length;
@@ -217,9 +219,10 @@ export class DrainJob {
    * and write its new ones, then hand it to one committer, which makes every batch written meanwhile
    * durable as a group (one flush per destination spare, one metadata append: each batch's new slots
    * are still flushed before its commit, its old slots freed only after it) while the copiers go on.
-   * At most UNCOMMITTED_PER_COPIER x depth batches are written and not yet committed (they stay locked).
+   * At most UNCOMMITTED_PER_COPIER x depth batches are written and not yet committed (they stay locked);
+   * while `pacer` says user I/O runs, small batches and at most one per copier (DRAIN_BUSY_HOLD_MS).
    */
-  private async moveAll(blocks: readonly number[]): Promise<void> {
+  private async moveAll(blocks: readonly number[], pacer: UserIoPacer): Promise<void> {
     const bytes = Math.min(blocks.length, this.batchBlocks) * this.device.blockSize;
     /**
      * Batch buffers not in use: reused, at most `depth` made (a buffer is free once its batch is
@@ -241,22 +244,12 @@ export class DrainJob {
       wakeCommitter?.();
       wakeCommitter = undefined;
     };
-    /** User I/O waits for a block of a batch: small steps for a while (DRAIN_BUSY_HOLD_MS). */
+    /** User I/O waits for a block of a batch: small steps for a while, and commit what is written. */
     const contended = (): void => {
-      this.busyUntilMs = this.now() + DRAIN_BUSY_HOLD_MS;
+      pacer.contended();
       poke();
     };
-    let userIoSeen = this.device.userIoCount;
-    /** Whether user I/O ran lately (it started requests since the last look, or waited for a batch). */
-    const busy = (): boolean => {
-      const count = this.device.userIoCount;
-      if (count !== userIoSeen) {
-        userIoSeen = count;
-        this.busyUntilMs = this.now() + DRAIN_BUSY_HOLD_MS;
-      }
-      return this.now() < this.busyUntilMs;
-    };
-    const limit = (): number => (busy() ? this.depth : maxUncommitted);
+    const limit = (): number => (pacer.busy() ? this.depth : maxUncommitted);
     const busyBatchBlocks = Math.max(
       1,
       Math.min(this.batchBlocks, Math.floor(DRAIN_BUSY_BATCH_BYTES / this.device.blockSize)),
@@ -273,7 +266,7 @@ export class DrainJob {
           continue;
         }
         const at = nextAt;
-        const count = busy() ? busyBatchBlocks : this.batchBlocks;
+        const count = pacer.busy() ? busyBatchBlocks : this.batchBlocks;
         nextAt += count;
         uncommitted++;
         const buffer =
@@ -304,7 +297,7 @@ export class DrainJob {
         // copy is small) or user I/O waits for a written batch.
         const more =
           nextAt < blocks.length && failure === undefined && !this.gate.isClosed && uncommitted < limit();
-        const urgent = (): boolean => busy() || ready.some((w) => w.batch.contended());
+        const urgent = (): boolean => pacer.busy() || ready.some((w) => w.batch.contended());
         if (ready.length === 0 || (more && ready.length < minGroup && !urgent())) {
           await new Promise<void>((resolve) => (wakeCommitter = resolve));
           continue;
