@@ -1,6 +1,7 @@
-// The remapped device's synchronous fast path: a range of plain blocks is answered by main now and
-// counted as user I/O; a remapped, pending or locked block, a write in flight over the range, a main
-// that fails, or a read-only set sends the request down the promise path, which handles it as always.
+// The remapped device's synchronous fast path: a range of plain blocks is answered by main now, a
+// range inside one remapped block by its slot, both counted as user I/O; a pending, locked or
+// mirrored block, lost sectors, a write in flight over the range, a main that fails, or a read-only
+// set sends the request down the promise path, which handles it as always.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { tryReadNow, tryWriteNow } from "../block/answer-now.js";
@@ -95,19 +96,74 @@ test("plain blocks are answered by main now and counted as user I/O", async () =
   await dev.close();
 });
 
-test("a remapped or pending block anywhere in the range takes the promise path", async () => {
+test("inside one remapped block, the slot answers now; a range beyond it or a pending block does not", async () => {
   const { main, dev } = setUp();
   await dev.write(10 * BS, pattern(BS, 10));
   assert.equal(await dev.remapBlock(10), "remapped");
   assert.equal(await dev.markPending(20), true);
+  const mainBefore = await readBytes(main, 10 * BS, BS);
+  const count = dev.userIoCount;
+  assert.equal(tryWriteNow(dev, 10 * BS + 512, pattern(1024, 11)), true, "a write inside the block");
+  const out = Buffer.alloc(BS);
+  assert.equal(tryReadNow(dev, 10 * BS, out), true, "a read of the block");
+  const expected = pattern(BS, 10);
+  expected.set(pattern(1024, 11), 512);
+  assert.ok(out.equals(expected), "the slot's bytes, with the fast write in them");
+  assert.ok((await readBytes(main, 10 * BS, BS)).equals(mainBefore), "main was not touched");
+  assert.equal(dev.userIoCount, count + 2);
   const before = main.fastReads;
-  assert.equal(tryReadNow(dev, 10 * BS, Buffer.alloc(BS)), false, "remapped");
   assert.equal(tryReadNow(dev, 8 * BS, Buffer.alloc(4 * BS)), false, "a range over a remapped block");
-  assert.equal(tryWriteNow(dev, 10 * BS, pattern(BS, 11)), false, "remapped");
+  assert.equal(tryWriteNow(dev, 9 * BS, pattern(2 * BS, 9)), false, "a range over a remapped block");
   assert.equal(tryReadNow(dev, 20 * BS, Buffer.alloc(BS)), false, "pending");
-  assert.equal(tryWriteNow(dev, 19 * BS, pattern(2 * BS, 19)), false, "a range over a pending block");
+  assert.equal(tryWriteNow(dev, 20 * BS, pattern(BS, 20)), false, "pending");
   assert.equal(main.fastReads, before, "main was not asked");
-  assert.ok((await readBytes(dev, 10 * BS, BS)).equals(pattern(BS, 10)), "the spare's copy");
+  assert.ok((await readBytes(dev, 8 * BS, 4 * BS)).subarray(2 * BS, 3 * BS).equals(expected), "promise path");
+  await dev.close();
+});
+
+test("a locked remapped block and a block with lost sectors take the promise path", async () => {
+  const { main, dev } = setUp();
+  await dev.write(10 * BS, pattern(BS, 10));
+  assert.equal(await dev.remapBlock(10), "remapped");
+  await dev.core.guard.withLock(10, async () => {
+    assert.equal(tryReadNow(dev, 10 * BS, Buffer.alloc(BS)), false, "locked (a move in progress)");
+    assert.equal(tryWriteNow(dev, 10 * BS, pattern(BS, 1)), false, "locked");
+  });
+  assert.equal(tryReadNow(dev, 10 * BS, Buffer.alloc(BS)), true, "unlocked again");
+  // Block 12: main cannot read it when a write to it fails, so its old sectors are lost on the spare.
+  main.bad.add(12);
+  await dev.write(12 * BS, pattern(512, 12));
+  assert.ok(dev.core.lost.has(12), "lost sectors recorded");
+  assert.equal(tryReadNow(dev, 12 * BS, Buffer.alloc(512)), false, "lost sectors: the promise path decides");
+  assert.equal(
+    tryWriteNow(dev, 12 * BS, pattern(BS, 13)),
+    false,
+    "a rewrite clears them on the promise path",
+  );
+  await dev.write(12 * BS, pattern(BS, 13));
+  assert.equal(dev.core.lost.has(12), false);
+  assert.equal(tryReadNow(dev, 12 * BS, Buffer.alloc(BS)), true, "whole again: fast");
+  await dev.close();
+});
+
+test("a mirrored block takes the promise path, which keeps both copies in step", async () => {
+  const { opened } = createMemorySet({
+    blockSize: BS,
+    mainSizeBytes: BLOCKS * BS,
+    spareSlots: [8, 8],
+    mirrorCopies: 2,
+  });
+  const main = new FastMain(new MemoryDevice({ sizeBytes: BLOCKS * BS }));
+  const spares = [0, 1].map(() => new MemoryDevice({ sizeBytes: 9 * BS }));
+  const dev = openRemappedDevice({ main, spares, opened });
+  assert.equal(await dev.remapBlock(4), "remapped");
+  assert.ok(dev.core.mirrors.has(4));
+  assert.equal(tryWriteNow(dev, 4 * BS, pattern(BS, 4)), false);
+  assert.equal(tryReadNow(dev, 4 * BS, Buffer.alloc(BS)), false);
+  await dev.write(4 * BS, pattern(BS, 4));
+  const [slot, mirror] = [dev.core.table.get(4), dev.core.mirrors.get(4)];
+  for (const s of [slot, mirror])
+    assert.ok((await readBytes(dev.core.spareOf(s), dev.core.pool.offsetOf(s), BS)).equals(pattern(BS, 4)));
   await dev.close();
 });
 
@@ -132,7 +188,9 @@ test("a bad block met on the fast path is remapped by the promise path, then ser
   assert.equal(tryWriteNow(dev, 12 * BS, pattern(BS, 12)), false, "main refused");
   await dev.write(12 * BS, pattern(BS, 12));
   assert.equal(dev.isRemappedOrPending(12), true, "the promise path remapped it");
-  assert.equal(tryReadNow(dev, 12 * BS, Buffer.alloc(BS)), false, "now a remapped block");
+  const out = Buffer.alloc(BS);
+  assert.equal(tryReadNow(dev, 12 * BS, out), true, "now answered by its slot");
+  assert.ok(out.equals(pattern(BS, 12)));
   assert.ok((await readBytes(dev, 12 * BS, BS)).equals(pattern(BS, 12)));
   await dev.close();
 });

@@ -77,6 +77,11 @@ export function openRemappedDevice(options: OpenRemappedDeviceOptions): Remapped
   return new RemappedDevice(new RemapCore({ name, main, spares, opened, policy, events, clock }));
 }
 
+/** plainOrSlot(): the range has no special block. */
+const PLAIN = -1;
+/** plainOrSlot(): the range must take the promise path. */
+const NOT_NOW = -2;
+
 /** Block device that redirects bad blocks of main to spare slots (see docs/SEMANTICS.md). */
 export class RemappedDevice extends BaseDevice {
   readonly name: string;
@@ -158,29 +163,55 @@ export class RemappedDevice extends BaseDevice {
   }
 
   /**
-   * Fast path (answer-now.ts) of a range with no remapped, pending or locked block: main answered now.
-   * No guard registration: nothing else runs until main returns, so no lock can wait for this I/O.
-   * Anything else (a special block, main refusing or failing) takes the promise path above.
+   * Fast path (answer-now.ts): a range with no remapped, pending or locked block answered by main
+   * now, or a range inside one remapped block (unlocked, one copy, no lost sectors) answered by its
+   * slot now: the same I/O as the promise path, without the guard registration (nothing else runs
+   * until the device returns, so no lock can wait for this I/O). Anything else (a pending, locked or
+   * mirrored block, several blocks with one special, a device refusing or failing) takes the promise
+   * path, which handles it as always.
    */
   protected override _readNow(offsetBytes: number, target: Uint8Array): boolean {
-    if (!this.plainRange(offsetBytes, target.length)) return false;
-    if (!tryReadNow(this.core.main, offsetBytes, target)) return false;
+    const core = this.core;
+    const block = this.plainOrSlot(offsetBytes, target.length);
+    if (block === PLAIN) {
+      if (!tryReadNow(core.main, offsetBytes, target)) return false;
+    } else if (block < 0) return false;
+    else {
+      const slot = core.table.get(block);
+      const at = core.pool.offsetOf(slot) + offsetBytes - block * this.blockSize;
+      if (!tryReadNow(core.spareOf(slot), at, target)) return false;
+    }
     this.userRequests++;
     return true;
   }
 
   protected override _writeNow(offsetBytes: number, data: Uint8Array): boolean {
-    if (!this.plainRange(offsetBytes, data.length)) return false;
-    if (!tryWriteNow(this.core.main, offsetBytes, data)) return false;
+    const core = this.core;
+    const block = this.plainOrSlot(offsetBytes, data.length);
+    if (block === PLAIN) {
+      if (!tryWriteNow(core.main, offsetBytes, data)) return false;
+    } else if (block < 0) return false;
+    else {
+      const slot = core.table.get(block);
+      const at = core.pool.offsetOf(slot) + offsetBytes - block * this.blockSize;
+      if (!tryWriteNow(core.spareOf(slot), at, data)) return false;
+    }
     this.userRequests++;
     return true;
   }
 
-  /** No block of the range is remapped, pending or locked. */
-  private plainRange(offsetBytes: number, lengthBytes: number): boolean {
+  /**
+   * PLAIN when no block of the range is remapped, pending or locked; the block when the range lies
+   * inside one remapped block that is unlocked, has one copy and no lost sectors; NOT_NOW otherwise.
+   */
+  private plainOrSlot(offsetBytes: number, lengthBytes: number): number {
+    const core = this.core;
     const first = Math.floor(offsetBytes / this.blockSize);
     const last = Math.floor((offsetBytes + lengthBytes - 1) / this.blockSize);
-    return this.core.firstSpecial(first, last) < 0;
+    if (core.firstSpecial(first, last) < 0) return PLAIN;
+    if (first !== last || core.table.get(first) < 0 || core.guard.locks.has(first)) return NOT_NOW;
+    if (core.lost.has(first) || (core.mirrors.size > 0 && core.mirrors.has(first))) return NOT_NOW;
+    return first;
   }
 
   protected override async _writeZeroes(
