@@ -171,33 +171,26 @@ export class RemappedDevice extends BaseDevice {
    * path, which handles it as always.
    */
   protected override _readNow(offsetBytes: number, target: Uint8Array): boolean {
-    const core = this.core;
-    const block = this.plainOrSlot(offsetBytes, target.length);
-    if (block === PLAIN) {
-      if (!tryReadNow(core.main, offsetBytes, target)) return false;
-    } else if (block < 0) return false;
-    else {
-      const slot = core.table.get(block);
-      const at = core.pool.offsetOf(slot) + offsetBytes - block * this.blockSize;
-      if (!tryReadNow(core.spareOf(slot), at, target)) return false;
-    }
-    this.userRequests++;
-    return true;
+    return this.answerNow(offsetBytes, target, tryReadNow);
   }
 
   protected override _writeNow(offsetBytes: number, data: Uint8Array): boolean {
+    return this.answerNow(offsetBytes, data, tryWriteNow);
+  }
+
+  /** `now` on main for a plain range, on the slot for a range inside one remapped block; else false. */
+  private answerNow(offsetBytes: number, buf: Uint8Array, now: typeof tryReadNow): boolean {
     const core = this.core;
-    const block = this.plainOrSlot(offsetBytes, data.length);
-    if (block === PLAIN) {
-      if (!tryWriteNow(core.main, offsetBytes, data)) return false;
-    } else if (block < 0) return false;
+    const block = this.plainOrSlot(offsetBytes, buf.length);
+    if (block === NOT_NOW) return false;
+    let done: boolean;
+    if (block === PLAIN) done = now(core.main, offsetBytes, buf);
     else {
       const slot = core.table.get(block);
-      const at = core.pool.offsetOf(slot) + offsetBytes - block * this.blockSize;
-      if (!tryWriteNow(core.spareOf(slot), at, data)) return false;
+      done = now(core.spareOf(slot), core.pool.offsetOf(slot) + offsetBytes - block * this.blockSize, buf);
     }
-    this.userRequests++;
-    return true;
+    if (done) this.userRequests++;
+    return done;
   }
 
   /**
