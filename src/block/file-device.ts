@@ -306,14 +306,18 @@ export class FileDevice extends BaseDevice {
   protected _read(offsetBytes: number, target: Uint8Array): Promise<void> {
     if (this.directIo) return this.directRead(this.directIo, offsetBytes, target);
     if (this.worker?.fits(target.length)) return this.counted(this.worker.read(offsetBytes, target));
-    if (this.memoryBacked && target.length <= SYNC_IO_MAX_BYTES) return this.readNow(offsetBytes, target);
+    const onLoop = this.readOnLoop(offsetBytes, target);
+    if (onLoop !== false) return onLoop ? Promise.reject(onLoop) : Promise.resolve();
     return this.counted(readFully(this.fd, this.name, target, offsetBytes));
   }
 
-  /** Synchronous read for memory-backed files (no threadpool hop). */
-  private readNow(offsetBytes: number, target: Uint8Array): Promise<void> {
-    const err = this.readSyncAll(offsetBytes, target);
-    return err ? Promise.reject(err) : Promise.resolve();
+  /**
+   * A small read of a memory-backed file, done on the event loop (no threadpool hop): undefined when
+   * done, its error when it failed, false when the read must go through the threadpool.
+   */
+  private readOnLoop(offsetBytes: number, target: Uint8Array): Error | undefined | false {
+    if (!this.memoryBacked || target.length > SYNC_IO_MAX_BYTES) return false;
+    return this.readSyncAll(offsetBytes, target);
   }
 
   /** The whole of `target` read synchronously; returns the error instead of throwing it. */
@@ -333,10 +337,25 @@ export class FileDevice extends BaseDevice {
     return undefined;
   }
 
-  /** Synchronous write: memory-backed files, and small page-aligned writes inline (inline-writes.ts). */
-  private writeNow(offsetBytes: number, data: Uint8Array): Promise<void> {
+  /**
+   * A small write without FUA done on the event loop: memory-backed files, and page-aligned writes
+   * the inline gate lets through (inline-writes.ts). Undefined when done, its error when it failed,
+   * false when the write must go through the threadpool.
+   */
+  private writeOnLoop(offsetBytes: number, data: Uint8Array): Error | undefined | false {
+    if (data.length > SYNC_IO_MAX_BYTES) return false;
+    if (this.memoryBacked) return this.writeSyncAll(offsetBytes, data);
+    const inline = this.inline;
+    const fits =
+      inline !== undefined &&
+      offsetBytes % INLINE_PAGE_BYTES === 0 &&
+      data.length % INLINE_PAGE_BYTES === 0 &&
+      inline.allows();
+    if (!fits) return false;
+    const started = performance.now();
     const err = this.writeSyncAll(offsetBytes, data);
-    return err ? Promise.reject(err) : Promise.resolve();
+    inline.took(performance.now() - started);
+    return err;
   }
 
   /** The whole of `data` written synchronously; returns the error instead of throwing it. */
@@ -353,48 +372,23 @@ export class FileDevice extends BaseDevice {
     return undefined;
   }
 
-  /** The fast path takes exactly the requests _read() would answer synchronously; a failure refuses. */
+  /** The fast path takes exactly the reads _read() does on the event loop; a failure refuses. */
   protected override _readNow(offsetBytes: number, target: Uint8Array): boolean {
     if (this.directIo || this.worker?.fits(target.length)) return false;
-    if (!this.memoryBacked || target.length > SYNC_IO_MAX_BYTES) return false;
-    return this.readSyncAll(offsetBytes, target) === undefined;
+    return this.readOnLoop(offsetBytes, target) === undefined;
   }
 
-  /** The fast path takes exactly the non-FUA writes _write() would run synchronously. */
+  /** The fast path takes exactly the non-FUA writes _write() does on the event loop. */
   protected override _writeNow(offsetBytes: number, data: Uint8Array): boolean {
-    if (this.directIo || this.worker || data.length > SYNC_IO_MAX_BYTES) return false;
-    if (this.memoryBacked) return this.writeSyncAll(offsetBytes, data) === undefined;
-    if (!this.inlineFits(offsetBytes, data)) return false;
-    const started = performance.now();
-    const err = this.writeSyncAll(offsetBytes, data);
-    this.inline!.took(performance.now() - started);
-    return err === undefined;
-  }
-
-  /** A small page-aligned write the inline gate lets run on the event loop now. */
-  private inlineFits(offsetBytes: number, data: Uint8Array): boolean {
-    const inline = this.inline;
-    return (
-      inline !== undefined &&
-      data.length <= SYNC_IO_MAX_BYTES &&
-      offsetBytes % INLINE_PAGE_BYTES === 0 &&
-      data.length % INLINE_PAGE_BYTES === 0 &&
-      inline.allows()
-    );
+    if (this.directIo || this.worker) return false;
+    return this.writeOnLoop(offsetBytes, data) === undefined;
   }
 
   protected _write(offsetBytes: number, data: Uint8Array, options: WriteOptions): Promise<void> {
     if (this.directIo) return this.directWrite(this.directIo, offsetBytes, data, options);
     if (this.worker) return this.counted(this.worker.write(offsetBytes, data, options.fua === true));
-    if (this.memoryBacked && !options.fua && data.length <= SYNC_IO_MAX_BYTES) {
-      return this.writeNow(offsetBytes, data);
-    }
-    if (!options.fua && this.inlineFits(offsetBytes, data)) {
-      const started = performance.now();
-      const written = this.writeNow(offsetBytes, data);
-      this.inline!.took(performance.now() - started);
-      return written;
-    }
+    const onLoop = options.fua ? false : this.writeOnLoop(offsetBytes, data);
+    if (onLoop !== false) return onLoop ? Promise.reject(onLoop) : Promise.resolve();
     if (options.fua)
       return this.track(() => writeFully(this.fd, this.name, data, offsetBytes).then(() => this.sync()));
     return this.counted(writeFully(this.fd, this.name, data, offsetBytes));

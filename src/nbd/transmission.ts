@@ -338,18 +338,17 @@ export class Transmission {
     const batched = ReplyBatch.takes(bytes);
     if (batched && !this.batch.fits(bytes)) this.flushBatch();
     const buf = batched ? this.batch.reserve(bytes) : this.buffers.takePayload(bytes);
-    const giveBack = () => (batched ? this.batch.unreserve(bytes) : this.buffers.recyclePayload(buf));
     let done: boolean;
     try {
       done = tryReadNow(this.device, req.offsetBytes, buf.subarray(prefix));
     } catch (err) {
       // Only a layer's own bug (an observer throwing) gets here: answered like a failed request.
-      giveBack();
+      this.giveBackRead(buf, batched);
       this.answerFailure(req, err);
       return true;
     }
     if (!done) {
-      giveBack();
+      this.giveBackRead(buf, batched);
       return false;
     }
     if (this.opts.structuredReplies) this.writeOffsetDataHeader(buf, req);
@@ -357,6 +356,12 @@ export class Transmission {
     this.stats.bytesRead += length;
     if (!batched) this.send(buf, true);
     return true;
+  }
+
+  /** Give back the reply buffer of a READ the device did not answer now: its batch room or its buffer. */
+  private giveBackRead(buf: Buffer, batched: boolean): void {
+    if (batched) this.batch.unreserve(buf.length);
+    else this.buffers.recyclePayload(buf);
   }
 
   /** A WRITE (no FUA) the device completes synchronously, replied at once; false when it did not. */

@@ -13,7 +13,7 @@ import type { RemappedDevice } from "../remap/remapped-device.js";
 import type { WrittenSpareBatch } from "../remap/spare-batch-move.js";
 import { SpareOperationError } from "./errors.js";
 import { PauseGate } from "./pause-gate.js";
-import { USER_IO_HOLD_MS, USER_IO_STEP_BYTES, UserIoPacer } from "./user-io-pacer.js";
+import { USER_IO_HOLD_MS, USER_IO_STEP_BYTES, UserIoPacer, userIoStepBlocks } from "./user-io-pacer.js";
 
 /** Bytes moved per batch by default (one flush and one metadata commit each). */
 export const DRAIN_BATCH_BYTES = 2 << 20;
@@ -250,10 +250,7 @@ export class DrainJob {
       poke();
     };
     const limit = (): number => (pacer.busy() ? this.depth : maxUncommitted);
-    const busyBatchBlocks = Math.max(
-      1,
-      Math.min(this.batchBlocks, Math.floor(DRAIN_BUSY_BATCH_BYTES / this.device.blockSize)),
-    );
+    const busyBatchBlocks = userIoStepBlocks(this.batchBlocks, this.device.blockSize);
     const copier = async (): Promise<void> => {
       while (failure === undefined && nextAt < blocks.length) {
         if (this.gate.isClosed) {

@@ -16,7 +16,7 @@ import type { ReplaceTee } from "../block/replace-tee.js";
 import type { RemappedDevice } from "../remap/remapped-device.js";
 import { SpareOperationError } from "./errors.js";
 import { PauseGate } from "./pause-gate.js";
-import { USER_IO_STEP_BYTES, UserIoPacer } from "./user-io-pacer.js";
+import { UserIoPacer, userIoStepBlocks } from "./user-io-pacer.js";
 
 /** Phases of a replacement, in order. */
 export const REPLACE_PHASES = ["copying", "retrying", "switching", "unremapping", "done"] as const;
@@ -154,7 +154,7 @@ export class ReplaceMainJob {
         `replace chunk ${chunk} is not a multiple of the block size ${bs} up to 64 MiB`,
       );
     this.chunkBlocks = chunk / bs;
-    this.busyChunkBlocks = Math.max(1, Math.min(this.chunkBlocks, Math.floor(USER_IO_STEP_BYTES / bs)));
+    this.busyChunkBlocks = userIoStepBlocks(this.chunkBlocks, bs);
     this.concurrency =
       options.concurrency ?? (this.hasDirectMain() ? DIRECT_CONCURRENCY : DEFAULT_CONCURRENCY);
     if (!Number.isInteger(this.concurrency) || this.concurrency < 1 || this.concurrency > 64)

@@ -8,6 +8,11 @@ export const USER_IO_HOLD_MS = 1000;
 /** Bytes per copy step while user I/O runs: a user request waits behind a small copy, not a large one. */
 export const USER_IO_STEP_BYTES = 256 << 10;
 
+/** Blocks per copy step while user I/O runs: USER_IO_STEP_BYTES, at least one block, at most `fullBlocks`. */
+export function userIoStepBlocks(fullBlocks: number, blockSize: number): number {
+  return Math.max(1, Math.min(fullBlocks, Math.floor(USER_IO_STEP_BYTES / blockSize)));
+}
+
 /** What the pacer reads of a set: its count of user requests started (RemappedDevice.userIoCount). */
 export interface UserIoCounter {
   readonly userIoCount: number;
