@@ -1,6 +1,5 @@
-// In-process CPU cost per request of the served stack without sockets: MeasuredDevice over
-// RemappedDevice (with its write fence) over the replace-main tee over a file on tmpfs, as `serve`
-// builds it; random 4 KiB reads and writes, queue depth 32, seeded offsets, CPU ns per request (user +
+// In-process CPU cost per request of the served stack without sockets: RemappedDevice (with its
+// write fence) over the replace-main tee over a file on tmpfs, as `serve` builds it; random 4 KiB reads and writes, queue depth 32, seeded offsets, CPU ns per request (user +
 // system of this process), rounds alternating reads and writes, best round kept. Compares builds
 // without NBD noise: copy the built file into another build's dist/bench/ to measure that build.
 // --promise-only=1 skips the synchronous fast path (answer-now.ts) the NBD transmission tries first.
@@ -8,7 +7,6 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { FileDevice } from "../src/block/file-device.js";
-import { MeasuredDevice } from "../src/block/measured-device.js";
 import { Prng } from "../src/block/prng.js";
 import { ReplaceTee } from "../src/block/replace-tee.js";
 import type { BlockDevice } from "../src/block/block-device.js";
@@ -84,8 +82,7 @@ try {
     mainSpec: "scb",
   });
   const remapped = openRemappedDevice({ main: tee, spares: [spare], opened });
-  let observed = 0;
-  const device = new MeasuredDevice(remapped, (_op, seconds) => (observed += seconds));
+  const device = remapped;
   const ns: { read: number[]; write: number[] } = { read: [], write: [] };
   await timeRequests(device, "read", requests / 4, 99, promiseOnly);
   await timeRequests(device, "write", requests / 4, 99, promiseOnly);

@@ -1,6 +1,6 @@
 // The synchronous fast path: which devices and layers answer now (memory, files on tmpfs, the
-// measured layer, the replacement tee while not armed), which refuse (disk reads, layers without a
-// fast path, an armed tee's writes), and that an answer is counted and observed exactly once.
+// fenced main, the replacement tee while not armed), which refuse (disk reads, layers without a
+// fast path, an armed tee's writes), and that an answer is counted exactly once.
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
@@ -9,7 +9,6 @@ import { tryReadNow, tryWriteNow } from "./answer-now.js";
 import { LayerDevice, readBytes } from "./base-device.js";
 import { directTestDir } from "./direct-test-dir.js";
 import { FileDevice } from "./file-device.js";
-import { MeasuredDevice } from "./measured-device.js";
 import { MemoryDevice } from "./memory-device.js";
 import { ReplaceTee } from "./replace-tee.js";
 
@@ -74,22 +73,6 @@ test("a layer without a fast path refuses even over memory; the promise path sti
   assert.equal(tryReadNow({}, 0, Buffer.alloc(512)), false, "an object with no fast path at all");
   await layer.write(0, fill(512, 1));
   assert.ok((await readBytes(layer, 0, 512)).equals(fill(512, 1)));
-});
-
-test("the measured layer observes a fast answer once and a refusal not at all", () => {
-  const seen: string[] = [];
-  const measured = new MeasuredDevice(new MemoryDevice({ sizeBytes: MiB }), (op, seconds) => {
-    assert.ok(seconds >= 0);
-    seen.push(op);
-  });
-  assert.equal(tryWriteNow(measured, 0, fill(4096, 9)), true);
-  assert.equal(tryReadNow(measured, 0, Buffer.alloc(4096)), true);
-  assert.deepEqual(seen, ["write", "read"]);
-  const refusing = new MeasuredDevice(new PlainLayer(new MemoryDevice({ sizeBytes: MiB })), (op) =>
-    seen.push(op),
-  );
-  assert.equal(tryReadNow(refusing, 0, Buffer.alloc(4096)), false);
-  assert.deepEqual(seen, ["write", "read"], "nothing observed for a refusal");
 });
 
 test("the replacement tee: reads answer now while armed, writes only while not armed", async () => {

@@ -29,6 +29,13 @@ export abstract class BaseDevice implements BlockDevice {
   abstract readonly name: string;
 
   protected closed = false;
+  /**
+   * Set by a layer whose fast path (answer-now.ts) hands every request, at the same offset, to a
+   * device of its own size and capabilities: that device's fast path checks range and read-only, so
+   * this one checks only that it is open (each layer re-checking would walk the getters down the
+   * stack on every request). A layer that changes offsets, size or capabilities leaves it false.
+   */
+  protected readonly fastChecksBelow: boolean = false;
   protected counters = { reads: 0, writes: 0, bytesRead: 0, bytesWritten: 0, flushes: 0, errors: 0 };
 
   protected abstract _read(offsetBytes: number, target: Uint8Array): Promise<void>;
@@ -133,7 +140,8 @@ export abstract class BaseDevice implements BlockDevice {
    */
   tryReadNow(offsetBytes: number, target: Uint8Array): boolean {
     const n = target.length;
-    if (this.closed || n === 0 || !this.inRange(offsetBytes, n)) return false;
+    if (this.closed || n === 0) return false;
+    if (!this.fastChecksBelow && !this.inRange(offsetBytes, n)) return false;
     if (!this._readNow(offsetBytes, target)) return false;
     this.counters.reads++;
     this.counters.bytesRead += n;
@@ -143,7 +151,8 @@ export abstract class BaseDevice implements BlockDevice {
   /** Synchronous fast path of a write without FUA (answer-now.ts), or false with nothing counted. */
   tryWriteNow(offsetBytes: number, data: Uint8Array): boolean {
     const n = data.length;
-    if (this.closed || n === 0 || !this.inRange(offsetBytes, n) || this.capabilities.readOnly) return false;
+    if (this.closed || n === 0) return false;
+    if (!this.fastChecksBelow && (!this.inRange(offsetBytes, n) || this.capabilities.readOnly)) return false;
     if (!this._writeNow(offsetBytes, data)) return false;
     this.counters.writes++;
     this.counters.bytesWritten += n;
@@ -233,8 +242,13 @@ export abstract class BaseDevice implements BlockDevice {
   }
 }
 
-/** A layer over one lower device: passes every operation through untouched unless overridden. */
+/**
+ * A layer over one lower device: passes every operation through untouched unless overridden. Its
+ * fast path, where a subclass gives it one, forwards the same offsets to `lower` (fastChecksBelow); a
+ * subclass that changes offsets, size or capabilities sets fastChecksBelow back to false.
+ */
 export abstract class LayerDevice extends BaseDevice {
+  protected override readonly fastChecksBelow: boolean = true;
   constructor(readonly lower: BlockDevice) {
     super();
   }

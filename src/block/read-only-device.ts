@@ -5,6 +5,7 @@ import { LayerDevice } from "./base-device.js";
 
 /** Passes reads and flushes through; every write-type request fails with ReadOnlyError. */
 export class ReadOnlyDevice extends LayerDevice {
+  protected override readonly fastChecksBelow = false;
   get name(): string {
     return this.lower.describe();
   }

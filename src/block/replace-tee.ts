@@ -30,6 +30,8 @@ export interface RewriteWatch {
  */
 export class ReplaceTee extends BaseDevice {
   readonly name = "replace-tee";
+  /** Size and capabilities are the current main's, and the fast path forwards to it unchanged. */
+  protected override readonly fastChecksBelow = true;
   private current: BlockDevice;
   private target: BlockDevice | undefined;
   private readonly lock = new RangeLock();

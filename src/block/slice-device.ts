@@ -17,6 +17,7 @@ export interface SliceDeviceOptions {
 
 /** A window onto part of a lower device. */
 export class SliceDevice extends LayerDevice {
+  protected override readonly fastChecksBelow = false;
   readonly offsetBytes: number;
   readonly lengthBytes: number;
   readonly name: string;

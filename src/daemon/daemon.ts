@@ -1,7 +1,6 @@
 // The daemon: an ordered list of services (targets, per-target services, API, NBD) started in order
 // and stopped in reverse, the whole stop bounded by daemon.shutdown_timeout.
 import type { Service, ServiceStatus } from "../core/service.js";
-import { MeasuredDevice } from "../block/measured-device.js";
 import { NbdServer } from "../nbd/server.js";
 import type { NbdTlsOptions } from "../nbd/tls.js";
 import { alertServiceFor, type AlertEvent } from "./alerts.js";
@@ -137,14 +136,15 @@ export class Daemon {
       new NbdServer({
         exports: this.targetsService.targets().map((t) => ({
           name: t.config.exportName,
-          device: new MeasuredDevice(t.stack.device, (op, seconds) => {
+          device: t.stack.device,
+          observe: (op, seconds) => {
             metrics?.observeRequest(t.config.name, op, seconds);
             // Client reads and writes pace the background scanner (docs/HEALTH.md).
             if (op === "read" || op === "write") {
               observeForeground(t.control, seconds);
               observeDashboardLatency(t.control, seconds);
             }
-          }),
+          },
           description: `dmremap set ${t.config.name}`,
           preferredBlockSize: t.stack.device.blockSize,
         })),

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { ByteQueue } from "./byte-queue.js";
 import { prng } from "./test-support.js";
 
-test("take/peek/skip/takeInto reproduce the stream under random chunking", () => {
+test("take/peek/frame/skip/takeInto reproduce the stream under random chunking", () => {
   const rand = prng(42);
   for (let round = 0; round < 200; round++) {
     const stream = Buffer.alloc(1 + Math.floor(rand() * 5000));
@@ -21,9 +21,13 @@ test("take/peek/skip/takeInto reproduce the stream under random chunking", () =>
       }
       const n = 1 + Math.floor(rand() * q.length);
       const expect = stream.subarray(consumed, consumed + n);
-      const op = Math.floor(rand() * 4);
+      const op = Math.floor(rand() * 5);
       if (op === 0) assert.deepEqual(q.take(n), expect);
-      else if (op === 1) {
+      else if (op === 4) {
+        const at = q.frame(n);
+        assert.deepEqual(q.frameChunk.subarray(at, at + n), expect);
+        assert.equal(q.skip(n), n);
+      } else if (op === 1) {
         assert.deepEqual(q.peek(n), expect);
         assert.equal(q.skip(n), n);
       } else if (op === 2) {

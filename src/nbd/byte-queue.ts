@@ -75,6 +75,23 @@ export class ByteQueue {
     return out;
   }
 
+  /** The chunk the last frame() found its bytes in. */
+  frameChunk: Buffer = Buffer.alloc(0);
+
+  /**
+   * Like peek(), without making a view: the next `n` bytes are `frameChunk` from the returned offset
+   * on (merged into one chunk first when they span chunks). Requires n <= length.
+   */
+  frame(n: number): number {
+    const first = this.chunks[this.head]!;
+    if (first.length - this.headOffset >= n) {
+      this.frameChunk = first;
+      return this.headOffset;
+    }
+    this.frameChunk = this.peek(n);
+    return 0;
+  }
+
   /**
    * The next `n` bytes as a view, without consuming them, when they lie in one chunk; undefined when
    * they span chunks (nothing is copied). The view of a borrowed chunk is valid until release().

@@ -2,6 +2,15 @@
 import type { BlockDevice } from "../block/block-device.js";
 import { MAX_PAYLOAD_BYTES, MIN_BLOCK_BYTES, TFlag } from "./protocol.js";
 
+/** The operations whose durations an export's observer receives. */
+export type ObservedOp = "read" | "write" | "flush" | "trim" | "zero";
+
+/**
+ * Receives the duration of every READ, WRITE, FLUSH, TRIM and WRITE_ZEROES the device finished
+ * (failed ones included), from validation to the device's answer. Called on the data path: keep it cheap.
+ */
+export type RequestObserver = (op: ObservedOp, seconds: number) => void;
+
 /** One export: a name (the empty name is the default export) and the device behind it. */
 export interface NbdExport {
   readonly name: string;
@@ -15,6 +24,8 @@ export interface NbdExport {
    * too; strict libnbd clients such as nbdfuse reject unaligned I/O client-side unless it is 1.
    */
   readonly minimumBlockSize?: number;
+  /** Request durations (latency metrics, scanner pacing); none when absent. */
+  readonly observe?: RequestObserver;
 }
 
 /** Block size constraints advertised for an export. */

@@ -3,6 +3,9 @@
 // is read straight into its place after its reply header, so it costs no buffer of its own, no
 // stream write and no completion callback. Replies answered later (the promise path) go out alone.
 
+import { writeSimpleReply } from "./codec.js";
+import { SIMPLE_REPLY_BYTES } from "./protocol.js";
+
 /** Bytes of one batch buffer. */
 export const REPLY_BATCH_BYTES = 256 * 1024;
 /** Largest reply a batch takes; a larger one gets a buffer of its own. */
@@ -44,6 +47,13 @@ export class ReplyBatch {
     const slice = this.buf.subarray(this.used, this.used + bytes);
     this.used += bytes;
     return slice;
+  }
+
+  /** Append a simple reply header (one fast WRITE's answer) in place; the caller checked fits(). */
+  appendSimpleReply(errno: number, cookieHi: number, cookieLo: number): void {
+    if (!this.fits(SIMPLE_REPLY_BYTES)) throw new RangeError("a simple reply does not fit the batch");
+    writeSimpleReply(this.buf, errno, cookieHi, cookieLo, this.used);
+    this.used += SIMPLE_REPLY_BYTES;
   }
 
   /** Give back the last reservation of `bytes`, unused. */

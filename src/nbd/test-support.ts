@@ -18,6 +18,7 @@ import {
   type NbdRequest,
   type ReplyHeader,
 } from "./codec.js";
+import type { RequestObserver } from "./export-info.js";
 import type { NbdLogger } from "./logger.js";
 import {
   Info,
@@ -45,6 +46,8 @@ export function prng(seed: number): () => number {
 /** A layer whose operations can be held at a gate, failed on demand, and counted. */
 export class ControlledDevice extends LayerDevice {
   readonly name = "controlled";
+  /** Its capabilities are its own (readOnly below), and it has no fast path. */
+  protected override readonly fastChecksBelow = false;
   /** When set, every read/write waits for this promise first. */
   gate: Promise<void> | undefined;
   /** When set, the next operations throw this error. */
@@ -112,7 +115,11 @@ export interface TestServer {
 
 /** Start a server on a fresh temp socket over a ControlledDevice(MemoryDevice(sizeBytes)). */
 export async function startTestServer(
-  overrides: Partial<NbdServerOptions> & { sizeBytes?: number; device?: BlockDevice } = {},
+  overrides: Partial<NbdServerOptions> & {
+    sizeBytes?: number;
+    device?: BlockDevice;
+    observe?: RequestObserver;
+  } = {},
 ): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), "nbd-test-"));
   const path = join(dir, "nbd.sock");
@@ -125,6 +132,7 @@ export async function startTestServer(
         device: overrides.device ?? device,
         description: "test disk",
         preferredBlockSize: 4096,
+        ...(overrides.observe ? { observe: overrides.observe } : {}),
       },
     ],
     listen: [{ kind: "unix", path }],

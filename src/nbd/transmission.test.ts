@@ -502,3 +502,85 @@ test("a write payload in one received chunk is written where it lies; split or r
     await ts.stop();
   }
 });
+
+test("the export's observer gets one duration per request the device finished, fast, slow, failed or late", async () => {
+  const seen: string[] = [];
+  const observe = (op: string, seconds: number) => {
+    assert.ok(seconds >= 0 && seconds < 60, `duration ${seconds}`);
+    seen.push(op);
+  };
+  const device = new NowMemory({ sizeBytes: 4 << 20 });
+  const ts = await startTestServer({ device, observe });
+  try {
+    const { io, socket } = await rawConnect(ts.path);
+    await rawHandshake(io, { structured: true });
+    const data = Buffer.alloc(4096, 0x33);
+    const simple = async (buf: Buffer) => {
+      socket.write(buf);
+      return (await readSimpleReply(io)).errno;
+    };
+    assert.equal(await simple(Buffer.concat([request(Cmd.WRITE, 1, 0, 4096), data])), 0);
+    assert.equal(await simple(Buffer.concat([request(Cmd.WRITE, 2, 0, 4096, CmdFlag.FUA), data])), 0);
+    device.refuseWrites = true;
+    assert.equal(await simple(Buffer.concat([request(Cmd.WRITE, 3, 4096, 4096), data])), 0);
+    device.refuseWrites = false;
+    socket.write(request(Cmd.READ, 4, 0, 4096));
+    assert.equal((await readChunk(io)).header.type, ReplyType.OFFSET_DATA);
+    assert.equal(await simple(request(Cmd.FLUSH, 5, 0, 0)), 0);
+    assert.equal(await simple(request(Cmd.TRIM, 6, 0, 4096)), 0);
+    assert.equal(await simple(request(Cmd.WRITE_ZEROES, 7, 0, 4096)), 0);
+    assert.equal(await simple(request(Cmd.CACHE, 8, 0, 4096)), 0);
+    assert.equal(await simple(request(Cmd.FLUSH, 9, 0, 0, CmdFlag.FUA)), Errno.EINVAL, "rejected, not run");
+    assert.deepEqual(seen, ["write", "write", "write", "read", "flush", "trim", "zero"]);
+    socket.destroy();
+  } finally {
+    await ts.stop();
+  }
+
+  // A failed request and one answered past its deadline are observed once the device finishes.
+  seen.length = 0;
+  const logger = memoryLogger();
+  const slow = await startTestServer({ requestDeadlineMs: 40, logger, observe });
+  try {
+    const { io, socket } = await rawConnect(slow.path);
+    await rawHandshake(io);
+    slow.device.failWith = new MediumError("controlled", "write", 0, 4096);
+    socket.write(Buffer.concat([request(Cmd.WRITE, 1, 0, 4096), Buffer.alloc(4096)]));
+    assert.equal((await readSimpleReply(io)).errno, Errno.EIO);
+    slow.device.failWith = undefined;
+    const gate = deferred();
+    slow.device.gate = gate.promise;
+    socket.write(request(Cmd.READ, 2, 0, 512));
+    assert.equal((await readSimpleReply(io)).errno, Errno.EIO, "deadline");
+    assert.deepEqual(seen, ["write"], "the late read is not finished yet");
+    slow.device.gate = undefined;
+    gate.resolve();
+    socket.write(request(Cmd.FLUSH, 3, 0, 0));
+    assert.equal((await readSimpleReply(io)).errno, 0);
+    assert.deepEqual(seen, ["write", "read", "flush"]);
+    socket.destroy();
+  } finally {
+    await slow.stop();
+  }
+
+  // An observer that throws fails no request and is logged once.
+  const quiet = memoryLogger();
+  const broken = await startTestServer({
+    logger: quiet,
+    observe: () => {
+      throw new Error("observer bug");
+    },
+  });
+  try {
+    const { io, socket } = await rawConnect(broken.path);
+    await rawHandshake(io);
+    for (let cookie = 1; cookie <= 3; cookie++) {
+      socket.write(request(Cmd.FLUSH, cookie, 0, 0));
+      assert.deepEqual((await readSimpleReply(io)).errno, 0);
+    }
+    assert.equal(quiet.lines.filter((l) => l.message.includes("observer")).length, 1);
+    socket.destroy();
+  } finally {
+    await broken.stop();
+  }
+});

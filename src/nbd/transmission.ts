@@ -1,6 +1,7 @@
 // Transmission phase of one server connection: framing, request validation (the one place),
 // execution against the export's device, and replies (out of order; one write per reply, or per pump
 // for the replies of requests the device answered at once).
+import { performance } from "node:perf_hooks";
 import { tryReadNow, tryWriteNow } from "../block/answer-now.js";
 import type { BlockDevice } from "../block/block-device.js";
 import {
@@ -11,7 +12,7 @@ import {
   type NbdRequest,
 } from "./codec.js";
 import { toNbdErrno, type RequestKind } from "./errno.js";
-import type { NbdExport } from "./export-info.js";
+import type { NbdExport, ObservedOp, RequestObserver } from "./export-info.js";
 import type { NbdLogger } from "./logger.js";
 import {
   BASE_ALLOCATION_ID,
@@ -59,12 +60,15 @@ export interface TransmissionStats {
 
 interface Pending {
   readonly req: NbdRequest;
+  /** performance.now() at dispatch: the request's deadline and its observed duration start here. */
   readonly startedMs: number;
   readonly bytes: number;
   answered: boolean;
 }
 
 const KIND: RequestKind[] = ["read", "write", "cache", "flush", "trim", "cache", "zero", "status"];
+/** The observer's name of each command that reaches the device (undefined: not observed). */
+const OBSERVED: (ObservedOp | undefined)[] = ["read", "write", undefined, "flush", "trim", undefined, "zero"];
 const ALLOWED_FLAGS: number[] = [
   CmdFlag.DF, // READ
   CmdFlag.FUA, // WRITE
@@ -88,6 +92,8 @@ export class Transmission {
   /** Resolves when the connection is done (closed, or ended after DISC / shutdown). */
   readonly finished: Promise<void>;
   private readonly device: BlockDevice;
+  private readonly observer: RequestObserver | undefined;
+  private observerFailed = false;
   private readonly inFlight = new Set<Pending>();
   private inFlightBytes = 0;
   private discardBytes = 0;
@@ -108,6 +114,7 @@ export class Transmission {
     private readonly opts: TransmissionOptions,
   ) {
     this.device = opts.export.device;
+    this.observer = opts.export.observe;
     this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
     io.onReadable = () => this.pump();
     // A client that half-closes after its last request still gets every answer, then the close.
@@ -168,13 +175,13 @@ export class Transmission {
         return;
       }
       if (queue.length < REQUEST_BYTES) break;
-      const header = queue.peek(REQUEST_BYTES);
-      if (header.readUInt32BE(0) !== REQUEST_MAGIC) {
+      const at = queue.frame(REQUEST_BYTES);
+      if (queue.frameChunk.readUInt32BE(at) !== REQUEST_MAGIC) {
         this.opts.logger.warn("nbd protocol error: bad request magic; closing", this.opts.logFields);
         this.io.destroy();
         return;
       }
-      const req = decodeRequest(header);
+      const req = decodeRequest(queue.frameChunk, at);
       if (req.type === Cmd.WRITE) {
         if (req.lengthBytes > MAX_PAYLOAD_BYTES) {
           queue.skip(REQUEST_BYTES);
@@ -257,7 +264,7 @@ export class Transmission {
       payload = own;
     }
     const bytes = req.type === Cmd.READ || req.type === Cmd.WRITE ? req.lengthBytes : 0;
-    const pending: Pending = { req, startedMs: Date.now(), bytes, answered: false };
+    const pending: Pending = { req, startedMs: performance.now(), bytes, answered: false };
     this.inFlight.add(pending);
     this.inFlightBytes += bytes;
     this.execute(req, payload).then(
@@ -338,11 +345,12 @@ export class Transmission {
     const batched = ReplyBatch.takes(bytes);
     if (batched && !this.batch.fits(bytes)) this.flushBatch();
     const buf = batched ? this.batch.reserve(bytes) : this.buffers.takePayload(bytes);
+    const startedMs = this.observer ? performance.now() : 0;
     let done: boolean;
     try {
       done = tryReadNow(this.device, req.offsetBytes, buf.subarray(prefix));
     } catch (err) {
-      // Only a layer's own bug (an observer throwing) gets here: answered like a failed request.
+      // Only a layer's own bug gets here (a fast path reports failures by refusing): answered as failed.
       this.giveBackRead(buf, batched);
       this.answerFailure(req, err);
       return true;
@@ -351,6 +359,7 @@ export class Transmission {
       this.giveBackRead(buf, batched);
       return false;
     }
+    if (this.observer) this.observed(Cmd.READ, startedMs);
     if (this.opts.structuredReplies) this.writeOffsetDataHeader(buf, req);
     else writeSimpleReply(buf, 0, req.cookieHi, req.cookieLo);
     this.stats.bytesRead += length;
@@ -366,6 +375,7 @@ export class Transmission {
 
   /** A WRITE (no FUA) the device completes synchronously, replied at once; false when it did not. */
   private writeNow(req: NbdRequest, payload: Buffer, borrowed: boolean): boolean {
+    const startedMs = this.observer ? performance.now() : 0;
     let done: boolean;
     try {
       done = tryWriteNow(this.device, req.offsetBytes, payload);
@@ -374,10 +384,11 @@ export class Transmission {
       return true;
     }
     if (!done) return false;
+    if (this.observer) this.observed(Cmd.WRITE, startedMs);
     this.stats.bytesWritten += req.lengthBytes;
     if (!borrowed) this.buffers.recyclePayload(payload);
     if (!this.batch.fits(SIMPLE_REPLY_BYTES)) this.flushBatch();
-    writeSimpleReply(this.batch.reserve(SIMPLE_REPLY_BYTES), 0, req.cookieHi, req.cookieLo);
+    this.batch.appendSimpleReply(0, req.cookieHi, req.cookieLo);
     return true;
   }
 
@@ -432,6 +443,7 @@ export class Transmission {
   }
 
   private complete(pending: Pending, reply: Buffer | undefined): void {
+    if (this.observer) this.observed(pending.req.type, pending.startedMs);
     if (!this.settle(pending)) return;
     // READ data replies come from the payload pool and go back once the socket has taken them.
     if (reply) this.send(reply, pending.req.type === Cmd.READ && pending.req.lengthBytes > 0);
@@ -444,6 +456,7 @@ export class Transmission {
   }
 
   private fail(pending: Pending, err: unknown): void {
+    if (this.observer) this.observed(pending.req.type, pending.startedMs);
     if (!this.settle(pending)) return;
     this.answerFailure(pending.req, err);
     this.afterSettle();
@@ -455,6 +468,22 @@ export class Transmission {
       error: (message, fields) => this.opts.logger.error(message, { ...this.opts.logFields, ...fields }),
     });
     this.answerError(req, errno, err instanceof Error ? err.message : String(err));
+  }
+
+  /**
+   * Report a request of `type` the device finished (a late one past its deadline included) to the
+   * export's observer. A throwing observer never fails the request; it is logged once per connection.
+   */
+  private observed(type: number, startedMs: number): void {
+    const op = OBSERVED[type];
+    if (op === undefined) return;
+    try {
+      this.observer!(op, (performance.now() - startedMs) / 1000);
+    } catch (err) {
+      if (this.observerFailed) return;
+      this.observerFailed = true;
+      this.opts.logger.warn("request observer failed", { ...this.opts.logFields, err: String(err) });
+    }
   }
 
   private afterSettle(): void {
@@ -487,7 +516,7 @@ export class Transmission {
   }
 
   private sweepDeadlines(): void {
-    const now = Date.now();
+    const now = performance.now();
     let expired = 0;
     for (const pending of this.inFlight) {
       if (now - pending.startedMs < this.opts.requestDeadlineMs) continue;

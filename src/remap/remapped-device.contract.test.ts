@@ -1,7 +1,12 @@
 // The shared block-device contract suite, run on RemappedDevice: without remaps (pass-through), with
-// many remapped blocks and failing main blocks (split path), and opened read-only.
+// many remapped blocks and failing main blocks (split path), and opened read-only; and on the write
+// fence over main alone (its fast path leaves range and read-only checks to the device below).
+import type { BlockDevice } from "../block/block-device.js";
 import { MemoryDevice } from "../block/memory-device.js";
+import { ReadOnlyDevice } from "../block/read-only-device.js";
 import { runBlockDeviceContract } from "../block/contract.js";
+import { FencedMain } from "./fenced-main.js";
+import { systemClock } from "./remap-clock.js";
 import { openRemappedDevice } from "./remapped-device.js";
 import { createMemorySet } from "./testing/memory-store.js";
 import { makeRig } from "./testing/rig.js";
@@ -32,5 +37,18 @@ runBlockDeviceContract(
       });
       return { device };
     },
+  },
+);
+
+const fenced = (lower: BlockDevice) =>
+  new FencedMain(lower, { writeTimeoutMs: 0, blockSize: BS, clock: systemClock() });
+
+runBlockDeviceContract(
+  "FencedMain over memory",
+  async () => ({ device: fenced(new MemoryDevice({ sizeBytes: 4 << 20 })) }),
+  {
+    readOnlyFactory: async () => ({
+      device: fenced(new ReadOnlyDevice(new MemoryDevice({ sizeBytes: 4 << 20 }))),
+    }),
   },
 );
