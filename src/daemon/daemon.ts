@@ -137,13 +137,11 @@ export class Daemon {
         exports: this.targetsService.targets().map((t) => ({
           name: t.config.exportName,
           device: t.stack.device,
-          observe: (op, seconds) => {
-            metrics?.observeRequest(t.config.name, op, seconds);
+          observe: (times) => {
+            metrics?.observeRequests(t.config.name, times);
             // Client reads and writes pace the background scanner (docs/HEALTH.md).
-            if (op === "read" || op === "write") {
-              observeForeground(t.control, seconds);
-              observeDashboardLatency(t.control, seconds);
-            }
+            observeForeground(t.control, times);
+            observeDashboardLatency(t.control, times);
           },
           description: `dmremap set ${t.config.name}`,
           preferredBlockSize: t.stack.device.blockSize,

@@ -1,5 +1,6 @@
 // The health services of a target (forecast, scanner) as per-target service factories, where their
 // side records live, and the lookup the API routes and metrics use to reach them.
+import type { RequestTimes } from "../core/request-times.js";
 import { dirname, join } from "node:path";
 import { systemClock, type Clock as HealthClock } from "../health/clock.js";
 import { Forecast } from "../health/forecast.js";
@@ -30,9 +31,9 @@ function entry(target: ControlTarget): HealthHandles {
   return h;
 }
 
-/** A client request on `target` finished after `seconds` (feeds the scanner's latency controller). */
-export function observeForeground(target: ControlTarget, seconds: number): void {
-  handles.get(target)?.scanner?.observeForeground(seconds * 1000);
+/** Client requests on `target` finished (their reads and writes feed the scanner's latency controller). */
+export function observeForeground(target: ControlTarget, times: RequestTimes): void {
+  handles.get(target)?.scanner?.observeForegroundTimes(times);
 }
 
 /**

@@ -76,7 +76,7 @@ describe("HTTP API on TCP", () => {
   const metrics: MetricsAdapter = {
     contentType: "text/plain; version=0.0.4; charset=utf-8",
     render: async () => "dmremap_targets 2\n",
-    observeRequest: () => {},
+    observeRequests: () => {},
   };
   let server: ApiServer;
   let addr: ListenAddress;

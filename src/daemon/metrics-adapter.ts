@@ -1,4 +1,5 @@
 // The metrics sink the daemon and HTTP API talk to; metrics.ts implements it with prom-client.
+import type { RequestTimes } from "../core/request-times.js";
 
 /** What the daemon records and the API serves; Prometheus stays behind this interface. */
 export interface MetricsAdapter {
@@ -6,6 +7,6 @@ export interface MetricsAdapter {
   readonly contentType: string;
   /** The exposition text for a scrape (values taken from the targets' status at this moment). */
   render(): Promise<string>;
-  /** Record the duration of one I/O request (`op`: read, write, flush, trim, zero ...). */
-  observeRequest(target: string, op: string, seconds: number): void;
+  /** Record a batch of request durations (the NBD server's hand-over; ops read, write, flush, trim, zero). */
+  observeRequests(target: string, times: RequestTimes): void;
 }

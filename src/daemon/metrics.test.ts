@@ -1,6 +1,7 @@
 // Tests of the Prometheus adapter: exposition text parses, types are right, values follow the targets'
 // status between scrapes, and the request histogram records observations.
 
+import { OP_READ, OP_WRITE, REQUEST_OPS, RequestTimes } from "../core/request-times.js";
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { register as globalRegister } from "prom-client";
@@ -132,9 +133,12 @@ describe("createMetrics", () => {
 
   it("records request durations in the histogram", async () => {
     const metrics = createMetrics();
-    metrics.observeRequest("d", "read", 0.0003);
-    metrics.observeRequest("d", "read", 0.02);
-    metrics.observeRequest("d", "write", 2);
+    const times = new RequestTimes();
+    times.add(OP_READ, 0.0003);
+    times.add(OP_WRITE, 2);
+    times.add(OP_READ, 0.02);
+    times.add(REQUEST_OPS.indexOf("flush"), 0.001);
+    metrics.observeRequests("d", times);
     const s = (await scrape(metrics)).samples;
     assert.equal(s.get('dmremap_request_duration_seconds_count{op="read",target="d"}'), 2);
     assert.equal(s.get('dmremap_request_duration_seconds_bucket{le="0.0005",op="read",target="d"}'), 1);
@@ -142,6 +146,7 @@ describe("createMetrics", () => {
     assert.ok(Math.abs(s.get('dmremap_request_duration_seconds_sum{op="read",target="d"}')! - 0.0203) < 1e-9);
     assert.equal(s.get('dmremap_request_duration_seconds_bucket{le="1",op="write",target="d"}'), 0);
     assert.equal(s.get('dmremap_request_duration_seconds_bucket{le="2.5",op="write",target="d"}'), 1);
+    assert.equal(s.get('dmremap_request_duration_seconds_count{op="flush",target="d"}'), 1);
   });
 
   it("uses its own registry, and a failing target does not break the scrape", async () => {

@@ -260,8 +260,8 @@ export function createMetrics(options: MetricsOptions = {}): PrometheusMetrics {
     stateChanged(target, state) {
       stateChanges.inc({ target, state });
     },
-    observeRequest(target, op, seconds) {
-      duration.observe(target, op, seconds);
+    observeRequests(target, times) {
+      duration.observeTimes(target, times);
     },
   };
 }

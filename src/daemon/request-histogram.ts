@@ -1,6 +1,7 @@
 // The request-duration histogram, aggregated in plain typed arrays on the data path and turned into
 // Prometheus text only at scrape time (prom-client's Histogram hashes its labels on every observe).
 import type { Metric, Registry } from "prom-client";
+import { REQUEST_OPS, type RequestTimes } from "../core/request-times.js";
 
 /** Counts of one (target, op) series: per-bucket counts, then the sum and the count. */
 interface Series {
@@ -44,6 +45,20 @@ export class RequestHistogram {
 
   /** Count one request of `op` on `target` that took `seconds`. */
   observe(target: string, op: string, seconds: number): void {
+    this.count(this.series(target, op), seconds);
+  }
+
+  /** Count a batch of requests on `target` (series looked up once per operation of the batch). */
+  observeTimes(target: string, times: RequestTimes): void {
+    const bySeries: (Series | undefined)[] = [];
+    for (let i = 0; i < times.count; i++) {
+      const op = times.ops[i]!;
+      const s = (bySeries[op] ??= this.series(target, REQUEST_OPS[op] ?? String(op)));
+      this.count(s, times.seconds[i]!);
+    }
+  }
+
+  private series(target: string, op: string): Series {
     let ops = this.byTarget.get(target);
     if (!ops) this.byTarget.set(target, (ops = new Map()));
     let s = ops.get(op);
@@ -51,6 +66,10 @@ export class RequestHistogram {
       s = { target, op, buckets: new Float64Array(this.bounds.length), sum: 0, count: 0 };
       ops.set(op, s);
     }
+    return s;
+  }
+
+  private count(s: Series, seconds: number): void {
     const bounds = this.bounds;
     let i = 0;
     while (i < bounds.length && seconds > bounds[i]!) i++;

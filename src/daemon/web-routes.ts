@@ -1,6 +1,7 @@
 // Control API routes of the dashboard (src/web): the built page and its assets under /ui, the overview
 // and target views, the aggregated block map, the Server-Sent Events feed and alert acknowledgement.
 // Read routes need no token; acknowledging is mutating like every other action. See docs/HTTP-API.md.
+import type { RequestTimes } from "../core/request-times.js";
 import type { ServerResponse } from "node:http";
 import { AlertAcks } from "../web/alert-acks.js";
 import { ASSET_TYPES, loadAsset } from "../web/assets.js";
@@ -30,9 +31,9 @@ function samplerOf(target: ControlTarget): LiveSampler {
   return s;
 }
 
-/** A client request on `target` finished after `seconds` (the dashboard's latency chart). */
-export function observeDashboardLatency(target: ControlTarget, seconds: number): void {
-  samplerOf(target).observe(seconds);
+/** Client requests on `target` finished (their reads and writes feed the dashboard's latency chart). */
+export function observeDashboardLatency(target: ControlTarget, times: RequestTimes): void {
+  samplerOf(target).observeTimes(times);
 }
 
 /** The dashboard's view of a control target. */

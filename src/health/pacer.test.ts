@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { OP_READ, OP_WRITE, REQUEST_OPS, RequestTimes } from "../core/request-times.js";
 import { ManualClock } from "./clock.js";
 import { Pacer } from "./pacer.js";
 
@@ -132,4 +133,28 @@ test("sustained foreground latency over budget throttles the scanner hard; it re
   assert.ok(admitted - before >= 10, `admitted ${admitted - before} reads once idle`);
   busy = false;
   await run;
+});
+
+test("a batch of request times feeds the controller like its reads and writes one by one", async () => {
+  const clock = new ManualClock(0);
+  const pacer = new Pacer({ rateBytesPerSecond: 0, latencyBudget: 0.1, maxQueueDepth: 4, clock });
+  // Flushes, trims and zeroing are not foreground reads or writes: the scanner stays unlimited.
+  const other = new RequestTimes();
+  other.add(REQUEST_OPS.indexOf("flush"), 0.5);
+  other.add(REQUEST_OPS.indexOf("trim"), 0.5);
+  pacer.observeForegroundTimes(other);
+  await pacer.admit(512 * 1024);
+  assert.equal(pacer.status().allowedBytesPerSecond, null);
+  // A batch with reads and writes: the next admission is limited, as after observeForeground().
+  const batch = new RequestTimes();
+  for (let i = 0; i < 100; i++) batch.add(i % 2 === 0 ? OP_READ : OP_WRITE, 0.001);
+  batch.add(REQUEST_OPS.indexOf("zero"), 10);
+  pacer.observeForegroundTimes(batch);
+  await pacer.admit(512 * 1024);
+  assert.equal(pacer.status().throttled, true);
+  assert.equal(pacer.queueDepth, 1);
+  // The window's p99 is the reads' and writes' 1 ms, not the 10 s zeroing.
+  clock.advance(1000);
+  pacer.tick();
+  assert.ok(pacer.status().foregroundP99Ms! < 2, `p99 ${pacer.status().foregroundP99Ms}`);
 });

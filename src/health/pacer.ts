@@ -7,6 +7,7 @@
 // waiting for a window to close; a window whose p99 is over budget halves the rate (down to one read
 // every two seconds) and the depth; a window within budget adds a fixed step. Only a window without
 // any foreground request lets the scanner run at full speed again.
+import { OP_WRITE, type RequestTimes } from "../core/request-times.js";
 import type { Clock } from "./clock.js";
 import { LatencyHistogram } from "./latency-histogram.js";
 
@@ -89,6 +90,17 @@ export class Pacer {
   observeForeground(ms: number): void {
     this.window.observe(ms);
     this.lastForegroundAt = this.options.clock.now();
+  }
+
+  /** A batch of completed requests: its reads and writes are foreground requests (one clock read). */
+  observeForegroundTimes(times: RequestTimes): void {
+    let seen = false;
+    for (let i = 0; i < times.count; i++) {
+      if (times.ops[i]! > OP_WRITE) continue;
+      this.window.observe(times.seconds[i]! * 1000);
+      seen = true;
+    }
+    if (seen) this.lastForegroundAt = this.options.clock.now();
   }
 
   /** Whether a foreground request completed within the last `busyMs`. */

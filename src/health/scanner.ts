@@ -4,6 +4,7 @@
 // zones, then a staggered sweep (scan-jobs.ts); paced by foreground latency and a bandwidth cap;
 // resumable from a side record (scan-record-keeper.ts). See docs/HEALTH.md.
 import { performance } from "node:perf_hooks";
+import type { RequestTimes } from "../core/request-times.js";
 import type { Service, ServiceStatus } from "../core/service.js";
 import { ScanStateError } from "./errors.js";
 import { silentLogger, type HealthLogger } from "./health-logger.js";
@@ -119,6 +120,11 @@ export class Scanner implements Service {
   /** One foreground (client) request completed in `ms` (feeds the latency controller). */
   observeForeground(ms: number): void {
     this.pacer.observeForeground(ms);
+  }
+
+  /** A batch of completed requests; its reads and writes feed the latency controller. */
+  observeForegroundTimes(times: RequestTimes): void {
+    this.pacer.observeForegroundTimes(times);
   }
 
   async start(): Promise<void> {

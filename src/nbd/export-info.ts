@@ -1,15 +1,7 @@
 // What the server knows about one export, and the transmission flags it advertises for it.
 import type { BlockDevice } from "../block/block-device.js";
+import type { RequestTimesObserver } from "../core/request-times.js";
 import { MAX_PAYLOAD_BYTES, MIN_BLOCK_BYTES, TFlag } from "./protocol.js";
-
-/** The operations whose durations an export's observer receives. */
-export type ObservedOp = "read" | "write" | "flush" | "trim" | "zero";
-
-/**
- * Receives the duration of every READ, WRITE, FLUSH, TRIM and WRITE_ZEROES the device finished
- * (failed ones included), from validation to the device's answer. Called on the data path: keep it cheap.
- */
-export type RequestObserver = (op: ObservedOp, seconds: number) => void;
 
 /** One export: a name (the empty name is the default export) and the device behind it. */
 export interface NbdExport {
@@ -24,8 +16,11 @@ export interface NbdExport {
    * too; strict libnbd clients such as nbdfuse reject unaligned I/O client-side unless it is 1.
    */
   readonly minimumBlockSize?: number;
-  /** Request durations (latency metrics, scanner pacing); none when absent. */
-  readonly observe?: RequestObserver;
+  /**
+   * Durations of the READ, WRITE, FLUSH, TRIM and WRITE_ZEROES requests the device finished (failed
+   * and late ones included), from validation to the device's answer, in batches; none when absent.
+   */
+  readonly observe?: RequestTimesObserver;
 }
 
 /** Block size constraints advertised for an export. */

@@ -18,7 +18,7 @@ import {
   type NbdRequest,
   type ReplyHeader,
 } from "./codec.js";
-import type { RequestObserver } from "./export-info.js";
+import type { RequestTimesObserver } from "../core/request-times.js";
 import type { NbdLogger } from "./logger.js";
 import {
   Info,
@@ -118,7 +118,7 @@ export async function startTestServer(
   overrides: Partial<NbdServerOptions> & {
     sizeBytes?: number;
     device?: BlockDevice;
-    observe?: RequestObserver;
+    observe?: RequestTimesObserver;
   } = {},
 ): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), "nbd-test-"));

@@ -4,6 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createConnection } from "node:net";
 import { MediumError, NoSpaceError } from "../block/errors.js";
+import { REQUEST_OPS, type RequestTimes } from "../core/request-times.js";
 import { readBytes } from "../block/base-device.js";
 import type { WriteOptions } from "../block/block-device.js";
 import { MemoryDevice } from "../block/memory-device.js";
@@ -505,9 +506,14 @@ test("a write payload in one received chunk is written where it lies; split or r
 
 test("the export's observer gets one duration per request the device finished, fast, slow, failed or late", async () => {
   const seen: string[] = [];
-  const observe = (op: string, seconds: number) => {
-    assert.ok(seconds >= 0 && seconds < 60, `duration ${seconds}`);
-    seen.push(op);
+  let handOvers = 0;
+  const observe = (times: RequestTimes) => {
+    handOvers++;
+    for (let i = 0; i < times.count; i++) {
+      const seconds = times.seconds[i]!;
+      assert.ok(seconds >= 0 && seconds < 60, `duration ${seconds}`);
+      seen.push(REQUEST_OPS[times.ops[i]!]!);
+    }
   };
   const device = new NowMemory({ sizeBytes: 4 << 20 });
   const ts = await startTestServer({ device, observe });
@@ -532,6 +538,14 @@ test("the export's observer gets one duration per request the device finished, f
     assert.equal(await simple(request(Cmd.CACHE, 8, 0, 4096)), 0);
     assert.equal(await simple(request(Cmd.FLUSH, 9, 0, 0, CmdFlag.FUA)), Errno.EINVAL, "rejected, not run");
     assert.deepEqual(seen, ["write", "write", "write", "read", "flush", "trim", "zero"]);
+    // Pipelined fast answers are handed over together, not one call per request.
+    seen.length = 0;
+    handOvers = 0;
+    const writes = Array.from({ length: 16 }, (_, i) => [request(Cmd.WRITE, 100 + i, i * 4096, 4096), data]);
+    socket.write(Buffer.concat(writes.flat()));
+    for (let i = 0; i < 16; i++) assert.equal((await readSimpleReply(io)).errno, 0);
+    assert.deepEqual(seen, Array(16).fill("write"));
+    assert.ok(handOvers < 16, `${handOvers} hand-overs for 16 pipelined writes`);
     socket.destroy();
   } finally {
     await ts.stop();

@@ -4,6 +4,7 @@
 import { performance } from "node:perf_hooks";
 import { tryReadNow, tryWriteNow } from "../block/answer-now.js";
 import type { BlockDevice } from "../block/block-device.js";
+import { RequestTimes, type RequestTimesObserver } from "../core/request-times.js";
 import {
   decodeRequest,
   encodeErrorChunkPayload,
@@ -12,7 +13,7 @@ import {
   type NbdRequest,
 } from "./codec.js";
 import { toNbdErrno, type RequestKind } from "./errno.js";
-import type { NbdExport, ObservedOp, RequestObserver } from "./export-info.js";
+import type { NbdExport } from "./export-info.js";
 import type { NbdLogger } from "./logger.js";
 import {
   BASE_ALLOCATION_ID,
@@ -67,8 +68,8 @@ interface Pending {
 }
 
 const KIND: RequestKind[] = ["read", "write", "cache", "flush", "trim", "cache", "zero", "status"];
-/** The observer's name of each command that reaches the device (undefined: not observed). */
-const OBSERVED: (ObservedOp | undefined)[] = ["read", "write", undefined, "flush", "trim", undefined, "zero"];
+/** The observed operation code (core/request-times.ts) of each command that reaches the device; -1: none. */
+const OBSERVED_OP = [0, 1, -1, 2, 3, -1, 4, -1];
 const ALLOWED_FLAGS: number[] = [
   CmdFlag.DF, // READ
   CmdFlag.FUA, // WRITE
@@ -92,7 +93,9 @@ export class Transmission {
   /** Resolves when the connection is done (closed, or ended after DISC / shutdown). */
   readonly finished: Promise<void>;
   private readonly device: BlockDevice;
-  private readonly observer: RequestObserver | undefined;
+  private readonly observer: RequestTimesObserver | undefined;
+  /** Durations gathered for the observer, handed over at the end of each pump (or when full). */
+  private readonly times = new RequestTimes();
   private observerFailed = false;
   private readonly inFlight = new Set<Pending>();
   private inFlightBytes = 0;
@@ -209,8 +212,12 @@ export class Transmission {
     this.setPaused(false);
   }
 
-  /** Write the replies gathered in the batch (one socket write); called at the end of each pump. */
+  /**
+   * Write the replies gathered in the batch (one socket write) and hand the durations of their
+   * requests to the observer; called at the end of each pump.
+   */
   private flushBatch(): void {
+    if (this.times.count > 0) this.handOverTimes();
     const out = this.batch.take();
     if (!out) return;
     if (!this.io.writeBatched(out.data, out.release)) {
@@ -443,7 +450,10 @@ export class Transmission {
   }
 
   private complete(pending: Pending, reply: Buffer | undefined): void {
-    if (this.observer) this.observed(pending.req.type, pending.startedMs);
+    if (this.observer) {
+      this.observed(pending.req.type, pending.startedMs);
+      this.handOverTimes();
+    }
     if (!this.settle(pending)) return;
     // READ data replies come from the payload pool and go back once the socket has taken them.
     if (reply) this.send(reply, pending.req.type === Cmd.READ && pending.req.lengthBytes > 0);
@@ -456,7 +466,10 @@ export class Transmission {
   }
 
   private fail(pending: Pending, err: unknown): void {
-    if (this.observer) this.observed(pending.req.type, pending.startedMs);
+    if (this.observer) {
+      this.observed(pending.req.type, pending.startedMs);
+      this.handOverTimes();
+    }
     if (!this.settle(pending)) return;
     this.answerFailure(pending.req, err);
     this.afterSettle();
@@ -470,20 +483,28 @@ export class Transmission {
     this.answerError(req, errno, err instanceof Error ? err.message : String(err));
   }
 
-  /**
-   * Report a request of `type` the device finished (a late one past its deadline included) to the
-   * export's observer. A throwing observer never fails the request; it is logged once per connection.
-   */
+  /** Record the duration of a request of `type` the device finished (late ones included). */
   private observed(type: number, startedMs: number): void {
-    const op = OBSERVED[type];
-    if (op === undefined) return;
+    const op = OBSERVED_OP[type]!;
+    if (op >= 0 && this.times.add(op, (performance.now() - startedMs) / 1000)) this.handOverTimes();
+  }
+
+  /**
+   * Give the recorded durations to the export's observer. A throwing observer never fails a request;
+   * it is logged once per connection.
+   */
+  private handOverTimes(): void {
+    const times = this.times;
+    if (times.count === 0) return;
     try {
-      this.observer!(op, (performance.now() - startedMs) / 1000);
+      this.observer!(times);
     } catch (err) {
-      if (this.observerFailed) return;
-      this.observerFailed = true;
-      this.opts.logger.warn("request observer failed", { ...this.opts.logFields, err: String(err) });
+      if (!this.observerFailed) {
+        this.observerFailed = true;
+        this.opts.logger.warn("request observer failed", { ...this.opts.logFields, err: String(err) });
+      }
     }
+    times.clear();
   }
 
   private afterSettle(): void {

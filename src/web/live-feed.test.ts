@@ -1,6 +1,7 @@
 // Tests of the live feed (SSE payloads, change-only pushes, ticker lifetime, acknowledgements) and the sampler.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { OP_READ, OP_WRITE, REQUEST_OPS, RequestTimes } from "../core/request-times.js";
 import { AlertAcks } from "./alert-acks.js";
 import { LiveFeed, type EventSink, type FeedTimer } from "./live-feed.js";
 import { LiveSampler } from "./live-sampler.js";
@@ -143,4 +144,16 @@ test("the sampler keeps p50 / p99 per tick and a bounded number of ticks", () =>
   s.tick(12_000, 7);
   s.tick(13_000, 8);
   assert.deepEqual(s.series().scanBytesPerSecond, [6, 7, 8]);
+});
+
+test("the sampler takes a batch's reads and writes and leaves its other requests out", () => {
+  const s = new LiveSampler(() => 0, 3);
+  const times = new RequestTimes();
+  times.add(OP_READ, 0.002);
+  times.add(REQUEST_OPS.indexOf("flush"), 9);
+  times.add(OP_WRITE, 0.004);
+  s.observeTimes(times);
+  s.tick(1000, 0);
+  assert.deepEqual(s.series().latencyP50Ms, [4]);
+  assert.deepEqual(s.series().latencyP99Ms, [4]);
 });

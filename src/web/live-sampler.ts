@@ -1,5 +1,6 @@
 // Live chart data of one target: client request latencies collected between ticks (p50 / p99 per
 // tick) and the scanner rate, kept in a bounded ring of the most recent ticks.
+import { OP_WRITE, type RequestTimes } from "../core/request-times.js";
 import type { LiveSeries } from "./dashboard-types.js";
 
 /** Ticks kept (one hour at the default 1 s tick). */
@@ -38,6 +39,11 @@ export class LiveSampler {
       if (slot < TICK_SAMPLES) this.samples[slot] = ms;
     }
     this.seen++;
+  }
+
+  /** A batch of finished requests: their reads and writes, as observe() each. */
+  observeTimes(times: RequestTimes): void {
+    for (let i = 0; i < times.count; i++) if (times.ops[i]! <= OP_WRITE) this.observe(times.seconds[i]!);
   }
 
   /** Close the tick at `nowMs` with the scanner's current rate. */
