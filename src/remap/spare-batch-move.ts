@@ -2,6 +2,8 @@
 // their old slots in runs of contiguous slots, write the new slots in runs; then, for one batch or a
 // group of written batches, flush each destination spare once, commit every move in one metadata
 // append, free the old slots and unlock.
+import { tryReadNow } from "../block/answer-now.js";
+import type { BlockDevice } from "../block/block-device.js";
 import { MediumError, NoSpaceError, ReadOnlyError } from "../block/errors.js";
 import type { JournalRecord } from "../metadata/metadata-store.js";
 import type { RemapCore } from "./remap-core.js";
@@ -30,6 +32,27 @@ async function inPieces(
     parts.push(io(at, bytes.subarray(at, Math.min(bytes.length, at + PIECE_BYTES))));
   for (const outcome of await Promise.allSettled(parts))
     if (outcome.status === "rejected") throw outcome.reason;
+}
+
+/**
+ * Pieces of a run read through the spare's fast path: the largest read a file in memory answers at
+ * once (SYNC_IO_MAX_BYTES in block/file-device.ts).
+ */
+const NOW_PIECE_BYTES = 32 * 1024;
+
+/**
+ * Read `target` from `at` now, in NOW_PIECE_BYTES pieces, where the spare answers at once (a file in
+ * memory): the copy runs on the event loop with no threadpool round trip, while the writes of the
+ * batches before it go on in the threadpool. On tmpfs this took the drain from 61 - 73 % to 85 - 94 %
+ * of dd (two alternated runs of each, docs/PERFORMANCE.md). False at the first piece the spare
+ * refuses (a disk, a failing range): the caller then reads the whole run through read() as before.
+ */
+function readNow(from: BlockDevice, at: number, target: Uint8Array): boolean {
+  for (let off = 0; off < target.length; off += NOW_PIECE_BYTES) {
+    const end = Math.min(target.length, off + NOW_PIECE_BYTES);
+    if (!tryReadNow(from, at + off, target.subarray(off, end))) return false;
+  }
+  return true;
 }
 
 /** A batch whose blocks are locked and whose old slots have been read. */
@@ -140,7 +163,8 @@ export async function readSpareBatch(
         // The last block of main may be partial: its slot is whole, the bytes past main are unused.
         const from = core.spareOf(oldSlots[start]!);
         const at = core.pool.offsetOf(oldSlots[start]!);
-        await inPieces(target, (offset, part) => from.read(at + offset, part));
+        if (!readNow(from, at, target))
+          await inPieces(target, (offset, part) => from.read(at + offset, part));
       } catch (err) {
         if (!(err instanceof MediumError)) throw err;
         for (let i = start; i < end; i++) {

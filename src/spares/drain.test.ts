@@ -7,6 +7,7 @@
 // while user I/O runs the batches are small, and large again once it has stopped for the hold time.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { tryReadNow } from "../block/answer-now.js";
 import { readBytes } from "../block/base-device.js";
 import type { WriteOptions } from "../block/block-device.js";
 import { MediumError } from "../block/errors.js";
@@ -558,5 +559,54 @@ test("the background scanner's reads do not make a drain yield: its batches stay
   assert.deepEqual(spies[0]!.lengths, Array((blocks * BS) / batchBytes).fill(batchBytes), "full batches");
   await readBytes(dev, 1000 * BS, BS);
   assert.equal(dev.userIoCount, before + 1, "a user read is");
+  await dev.close();
+});
+
+/** A spare that answers reads at once (like a file in memory), except a read that covers `badBytes`. */
+class AnswersNow extends KeepOpenDevice {
+  badBytes = -1;
+  fastBytes = 0;
+  slowReads = 0;
+  protected override _readNow(offsetBytes: number, target: Uint8Array): boolean {
+    if (this.badBytes >= offsetBytes && this.badBytes < offsetBytes + target.length) return false;
+    if (!tryReadNow(this.lower, offsetBytes, target)) return false;
+    this.fastBytes += target.length;
+    return true;
+  }
+  protected override _read(offsetBytes: number, target: Uint8Array): Promise<void> {
+    this.slowReads++;
+    if (this.badBytes >= offsetBytes && this.badBytes < offsetBytes + target.length)
+      return Promise.reject(new MediumError("spare0", "read", offsetBytes, target.length));
+    return super._read(offsetBytes, target);
+  }
+}
+
+test("a spare that answers at once is read on its fast path; a piece it refuses sends its run the slow way", async () => {
+  const media = [1 << 20, 1 << 20, 1 << 20].map((sizeBytes) => new MemoryDevice({ sizeBytes }));
+  const source = new AnswersNow(media[1]!);
+  const [main, spare1] = [new KeepOpenDevice(media[0]!), new KeepOpenDevice(media[2]!)];
+  const opened = await createSet({
+    main,
+    spares: [source, spare1],
+    blockSize: BS,
+    name: "n",
+    journalBytes: 8192,
+  });
+  const dev = openRemappedDevice({ main, spares: [source, spare1], opened });
+  for (let b = 0; b < 64; b++) await dev.write(b * BS, pattern(BS, b));
+  for (let b = 0; b < 48; b++) await dev.remapBlock(b);
+  // Runs of 16 slots (64 KiB, two fast-path pieces): the third run's second piece holds a bad sector.
+  const data = dev.setIdentity.spares[0]!.dataOffsetBytes;
+  source.badBytes = data + (2 * 16 + 10) * BS + 700;
+  const slowBefore = source.slowReads;
+  const progress = await new DrainJob(dev, 0, { batchBytes: 16 * BS }).start();
+  assert.deepEqual([progress.state, progress.done, progress.lostBlocks], ["done", 48, 1]);
+  // Two runs (32 blocks) and the first piece of the third came through the fast path.
+  assert.equal(source.fastBytes, (32 + 8) * BS);
+  // The third run: once whole (failed), then its 16 blocks one by one.
+  assert.equal(source.slowReads - slowBefore, 1 + 16);
+  await assert.rejects(readBytes(dev, 42 * BS, BS), { code: "EMEDIUM" });
+  for (let b = 0; b < 64; b++)
+    if (b !== 42) assert.ok(same(await readBytes(dev, b * BS, BS), pattern(BS, b)), `block ${b}`);
   await dev.close();
 });
