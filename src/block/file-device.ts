@@ -21,7 +21,7 @@ const MEMORY_FS_TYPES: readonly number[] = [0x01021994, 0x858458f6];
  * Memory-backed I/O up to this size runs synchronously (the copy costs less than a threadpool round
  * trip); larger copies go to the threadpool, where they run in parallel with the event loop.
  */
-const SYNC_IO_MAX_BYTES = 32 * 1024;
+export const SYNC_IO_MAX_BYTES = 32 * 1024;
 
 export { decodeDeviceNumber, readBlockDeviceSize, readLogicalBlockSize } from "./block-sysfs.js";
 

@@ -117,11 +117,6 @@ export class Scanner implements Service {
     return this.keeper.rec;
   }
 
-  /** One foreground (client) request completed in `ms` (feeds the latency controller). */
-  observeForeground(ms: number): void {
-    this.pacer.observeForeground(ms);
-  }
-
   /** A batch of completed requests; its reads and writes feed the latency controller. */
   observeForegroundTimes(times: RequestTimes): void {
     this.pacer.observeForegroundTimes(times);

@@ -4,7 +4,7 @@
 import { performance } from "node:perf_hooks";
 import { tryReadNow, tryWriteNow } from "../block/answer-now.js";
 import type { BlockDevice } from "../block/block-device.js";
-import { RequestTimes, type RequestTimesObserver } from "../core/request-times.js";
+import { REQUEST_OPS, RequestTimes, type RequestTimesObserver } from "../core/request-times.js";
 import {
   decodeRequest,
   encodeErrorChunkPayload,
@@ -68,8 +68,8 @@ interface Pending {
 }
 
 const KIND: RequestKind[] = ["read", "write", "cache", "flush", "trim", "cache", "zero", "status"];
-/** The observed operation code (core/request-times.ts) of each command that reaches the device; -1: none. */
-const OBSERVED_OP = [0, 1, -1, 2, 3, -1, 4, -1];
+/** The observed operation code (REQUEST_OPS index) of each command's kind; -1: not observed. */
+const OBSERVED_OP = KIND.map((kind) => (REQUEST_OPS as readonly string[]).indexOf(kind));
 const ALLOWED_FLAGS: number[] = [
   CmdFlag.DF, // READ
   CmdFlag.FUA, // WRITE

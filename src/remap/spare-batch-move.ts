@@ -5,6 +5,7 @@
 import { tryReadNow } from "../block/answer-now.js";
 import type { BlockDevice } from "../block/block-device.js";
 import { MediumError, NoSpaceError, ReadOnlyError } from "../block/errors.js";
+import { SYNC_IO_MAX_BYTES } from "../block/file-device.js";
 import type { JournalRecord } from "../metadata/metadata-store.js";
 import type { RemapCore } from "./remap-core.js";
 
@@ -35,21 +36,16 @@ async function inPieces(
 }
 
 /**
- * Pieces of a run read through the spare's fast path: the largest read a file in memory answers at
- * once (SYNC_IO_MAX_BYTES in block/file-device.ts).
- */
-const NOW_PIECE_BYTES = 32 * 1024;
-
-/**
- * Read `target` from `at` now, in NOW_PIECE_BYTES pieces, where the spare answers at once (a file in
- * memory): the copy runs on the event loop with no threadpool round trip, while the writes of the
- * batches before it go on in the threadpool. On tmpfs this took the drain from 61 - 73 % to 85 - 94 %
- * of dd (two alternated runs of each, docs/PERFORMANCE.md). False at the first piece the spare
- * refuses (a disk, a failing range): the caller then reads the whole run through read() as before.
+ * Read `target` from `at` now where the spare answers at once (a file in memory), in pieces of the
+ * largest read such a file answers on the event loop (SYNC_IO_MAX_BYTES): the copy needs no
+ * threadpool round trip, while the writes of the batches before it go on in the threadpool. On tmpfs
+ * this took the drain from 61 - 73 % to 85 - 94 % of dd (two alternated runs of each,
+ * docs/PERFORMANCE.md). False at the first piece the spare refuses (a disk, a failing range): the
+ * caller then reads the whole run through read() as before.
  */
 function readNow(from: BlockDevice, at: number, target: Uint8Array): boolean {
-  for (let off = 0; off < target.length; off += NOW_PIECE_BYTES) {
-    const end = Math.min(target.length, off + NOW_PIECE_BYTES);
+  for (let off = 0; off < target.length; off += SYNC_IO_MAX_BYTES) {
+    const end = Math.min(target.length, off + SYNC_IO_MAX_BYTES);
     if (!tryReadNow(from, at + off, target.subarray(off, end))) return false;
   }
   return true;
