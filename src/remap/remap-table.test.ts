@@ -72,3 +72,28 @@ test("100k entries stay under 32 bytes per entry", () => {
   while (t.size < 100_000) t.set(rng.nextInt(1e9), t.size);
   assert.ok(t.byteLength / t.size <= 32, `${t.byteLength / t.size} bytes per entry`);
 });
+
+test("the delta filter: blocks sharing a filter bit, large blocks and deleted ones answer like a Map", () => {
+  const rng = new Prng(7);
+  // Blocks that agree in their low 16 bits (one filter bit), some past 2^32, in a delta that holds
+  // up to 64 entries between merges: every single-block query must still search where it has to.
+  const bases = [3, 65_539, 2 ** 32 + 3, 2 ** 40 + 3, 11, 2 ** 33 + 11, 2 ** 52 + 11];
+  const t = new RemapTable(64);
+  const model = new Map<number, number>();
+  for (let i = 0; i < 20_000; i++) {
+    const block = bases[rng.nextInt(bases.length)]! + (rng.next() < 0.3 ? 65_536 * rng.nextInt(4) : 0);
+    const r = rng.next();
+    if (r < 0.4) {
+      const v = rng.nextInt(1000);
+      t.set(block, v);
+      model.set(block, v);
+    } else if (r < 0.6) {
+      assert.equal(t.delete(block), model.delete(block));
+    } else {
+      assert.equal(t.get(block), model.get(block) ?? -1, `get(${block}) at step ${i}`);
+      assert.equal(t.firstInRange(block, block + 1), model.has(block) ? block : -1, `block ${block}`);
+      assert.equal(t.firstInRange(block + 1, block + 2), model.has(block + 1) ? block + 1 : -1);
+    }
+  }
+  assert.equal(t.size, model.size);
+});

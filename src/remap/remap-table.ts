@@ -1,10 +1,23 @@
 // In-memory map block -> global spare slot for millions of entries: sorted typed arrays plus a small
 // sorted delta buffer (merged in place when full), with a radix directory over the sorted arrays.
-// 16-28 bytes per entry; lookups and range queries touch one bucket (O(1) for spread-out keys).
+// 16-28 bytes per entry; lookups and range queries touch one bucket (O(1) for spread-out keys). A
+// bit filter over the delta buffer answers "not in the delta" for a single block without searching it.
 
 /** Value stored for deleted entries of the main arrays (never a valid slot). */
 const TOMBSTONE = 0xffffffff;
 const DEFAULT_DELTA_CAPACITY = 1024;
+/**
+ * Bits of the delta filter: block b sets bit (b mod DELTA_FILTER_BITS) while it is in the delta (the
+ * bit stays set after a delete until the next merge). With the delta full (1024 blocks) at most 1/64
+ * of the bits are set, so a lookup of a block not in the delta skips its binary search (10 probes
+ * of 1024 keys, about 30 ns; docs/PERFORMANCE.md) at least 63 times in 64. 8 KiB per table.
+ */
+const DELTA_FILTER_BITS = 1 << 16;
+
+/** Bit of `block` in the delta filter: its low 16 bits (`&` sees the low 32 bits of any safe integer). */
+function filterBit(block: number): number {
+  return block & (DELTA_FILTER_BITS - 1);
+}
 
 /** Index of the first element of `keys[from..n)` that is >= `key` (`keys` ascending there). */
 export function lowerBound(keys: Float64Array, n: number, key: number, from = 0): number {
@@ -35,6 +48,8 @@ export class RemapTable {
   private readonly deltaKeys: Float64Array;
   private readonly deltaValues: Uint32Array;
   private deltaLength = 0;
+  /** Delta filter: bit filterBit(b) is set for every block b of the delta (and maybe others). */
+  private readonly deltaFilter = new Uint32Array(DELTA_FILTER_BITS / 32);
   private live = 0;
 
   constructor(private readonly deltaCapacity = DEFAULT_DELTA_CAPACITY) {
@@ -76,14 +91,15 @@ export class RemapTable {
       this.values.byteLength +
       this.directory.byteLength +
       this.deltaKeys.byteLength +
-      this.deltaValues.byteLength
+      this.deltaValues.byteLength +
+      this.deltaFilter.byteLength
     );
   }
 
   /** Value of `block`, or -1 when absent. */
   get(block: number): number {
     if (this.live === 0) return -1;
-    if (this.deltaLength > 0) {
+    if (this.deltaLength > 0 && this.mayBeInDelta(block)) {
       const j = lowerBound(this.deltaKeys, this.deltaLength, block);
       if (j < this.deltaLength && this.deltaKeys[j] === block) return this.deltaValues[j]!;
     }
@@ -123,6 +139,8 @@ export class RemapTable {
     this.deltaValues.copyWithin(j + 1, j, this.deltaLength);
     this.deltaKeys[j] = block;
     this.deltaValues[j] = value;
+    const bit = filterBit(block);
+    this.deltaFilter[bit >>> 5]! |= 1 << (bit & 31);
     this.deltaLength++;
     this.live++;
     if (this.deltaLength === this.deltaCapacity) this.merge();
@@ -156,7 +174,8 @@ export class RemapTable {
     let i = this.mainLowerBound(startBlock);
     while (i < this.mainLength && this.values[i] === TOMBSTONE) i++;
     if (i < this.mainLength && this.keys[i]! < endBlock) best = this.keys[i]!;
-    if (this.deltaLength > 0) {
+    // A one-block range (the usual request) asks the filter first.
+    if (this.deltaLength > 0 && (endBlock - startBlock !== 1 || this.mayBeInDelta(startBlock))) {
       const j = lowerBound(this.deltaKeys, this.deltaLength, startBlock);
       if (j < this.deltaLength && this.deltaKeys[j]! < endBlock && (best < 0 || this.deltaKeys[j]! < best)) {
         best = this.deltaKeys[j]!;
@@ -177,6 +196,12 @@ export class RemapTable {
   toSnapshot(): { blocks: Float64Array; slots: Uint32Array } {
     this.merge();
     return { blocks: this.keys.slice(0, this.mainLength), slots: this.values.slice(0, this.mainLength) };
+  }
+
+  /** False when `block` is surely not in the delta buffer. */
+  private mayBeInDelta(block: number): boolean {
+    const bit = filterBit(block);
+    return (this.deltaFilter[bit >>> 5]! & (1 << (bit & 31))) !== 0;
   }
 
   /** lowerBound over the main arrays, narrowed to one radix bucket first. */
@@ -248,6 +273,7 @@ export class RemapTable {
     }
     this.mainLength = total;
     this.deltaLength = 0;
+    this.deltaFilter.fill(0);
     this.buildDirectory();
   }
 }
