@@ -1,7 +1,8 @@
 // `npm run bench`: nbdkit vs dmremap over fio's nbd engine on a 1 GiB tmpfs image (0 and 10,000
 // remaps, 1 and 4 connections), the same on a disk, remap / target scale, the slow-range isolation
 // check, and the micro-benchmarks; prints one table, saves JSON.
-// Options: --runtime=S (per fio run, default 7), --rounds=N (default 2),
+// Options: --runtime=S (per fio run, default 7), --rounds=N (default 2), --remap-rounds=N (extra
+//          alternations of the 0- and 10,000-remap servers alone for that ratio, default 4),
 //          --only=nbd,disk,scale,slow,micro,scan,spares,replace (default all)
 //          --workloads=seqread,seqwrite,randread,randwrite,randread4,randwrite4 (default all)
 //          --profile (the 0-remap server runs under --cpu-prof; profiles land in bench/results/)
@@ -78,6 +79,7 @@ async function guarded(name: string, lines: string[], run: () => Promise<void>):
 async function main(): Promise<void> {
   const runtimeS = Number(option("runtime", "7"));
   const rounds = Number(option("rounds", "2"));
+  const remapRounds = Number(option("remap-rounds", "4"));
   const only = new Set(option("only", "nbd,disk,scale,slow,micro,scan,spares,replace").split(","));
   const profile = process.argv.includes("--profile");
   const keys = option("workloads", WORKLOADS.map((w) => w.key).join(",")).split(",");
@@ -111,6 +113,7 @@ async function main(): Promise<void> {
             runtimeS,
             rounds,
             remaps: REMAPS,
+            remapRounds,
             workloads,
             log,
             ...(nodeFlags ? { nodeFlags } : {}),

@@ -15,13 +15,14 @@ export type SpareMoveOutcome = "moved" | "moved-lost" | "not-on-spare" | "no-roo
 /** The remapped blocks with a copy (slot or second copy) on spare `index`, in block order. */
 export function blocksOnSpare(core: RemapCore, index: number): number[] {
   const blocks: number[] = [];
+  // forEach visits live entries only (it folds the delta and drops deleted entries first).
   core.table.forEach((block, slot) => {
-    if (core.table.get(block) === slot && core.pool.spareIndexOf(slot) === index) blocks.push(block);
+    if (core.pool.spareIndexOf(slot) === index) blocks.push(block);
   });
   if (core.mirrors.size === 0) return blocks;
   const onSpare = new Set(blocks);
   core.mirrors.forEach((block, slot) => {
-    if (core.mirrors.get(block) === slot && core.pool.spareIndexOf(slot) === index) onSpare.add(block);
+    if (core.pool.spareIndexOf(slot) === index) onSpare.add(block);
   });
   return [...onSpare].sort((a, b) => a - b);
 }

@@ -177,3 +177,17 @@ test("a removed middle spare keeps its slot numbers but is neither free nor capa
   assert.throws(() => pool.allocate(), NoSpaceError);
   assert.equal(pool.nearlyExhausted, true);
 });
+
+test("next-fit: slots come after the last one handed out before any freed behind it, then wrap", () => {
+  const pool = new SparePool(spares, { name: "t", blockSize: 4096, nearlyExhaustedPercent: 10 });
+  for (let i = 0; i < 10; i++) assert.equal(pool.allocate(), i);
+  pool.release(3);
+  // Free slots lie after the cursor (10..39): next-fit takes those first, across whole words.
+  assert.deepEqual(
+    pool.allocateMany(30),
+    Array.from({ length: 30 }, (_, i) => 10 + i),
+  );
+  // Spare 0 is full but for slot 3 (behind the cursor): fill-first wraps around to it.
+  assert.equal(pool.allocate(), 3);
+  assert.equal(pool.allocate(), 40);
+});

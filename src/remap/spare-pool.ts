@@ -190,20 +190,23 @@ export class SparePool {
     const first = spare.firstSlot;
     const end = first + spare.slotCount;
     const start = Math.min(Math.max(this.cursors[index]!, first), end - 1);
-    for (const [from, to] of [
-      [start, end],
-      [first, start],
-    ] as const) {
-      let slot = from;
-      while (slot < to) {
-        const word = this.bitmap[slot >>> 5]!;
-        if (word === 0xffffffff) {
-          slot = (slot | 31) + 1;
-          continue;
-        }
-        if ((word & (1 << (slot & 31))) === 0) return slot;
-        slot++;
+    // From the cursor to the end, then from the first slot to the cursor (no array per call: a
+    // drain allocates one slot per block it moves).
+    const found = this.firstClear(start, end);
+    return found >= 0 ? found : this.firstClear(first, start);
+  }
+
+  /** The first free slot in [from, to), or -1 (skips full 32-slot words). */
+  private firstClear(from: number, to: number): number {
+    let slot = from;
+    while (slot < to) {
+      const word = this.bitmap[slot >>> 5]!;
+      if (word === 0xffffffff) {
+        slot = (slot | 31) + 1;
+        continue;
       }
+      if ((word & (1 << (slot & 31))) === 0) return slot;
+      slot++;
     }
     return -1;
   }
