@@ -9,7 +9,21 @@ export const RECEIVE_BUFFER_BYTES = 256 * 1024;
 /** Receives bytes that are valid only until it returns (the buffer is then reused). */
 export type BorrowedSink = (chunk: Buffer) => void;
 
+/**
+ * Reads straight into their destination: before each socket read `target()` may name the memory the
+ * bytes must end up in (the unfilled rest of a large WRITE's payload); the read then lands there
+ * instead of in the receive buffer, and `filled(target, n)` says that its first `n` bytes arrived.
+ * A 1 MiB WRITE is so received without being copied out of the receive buffer first.
+ */
+export interface DirectReads {
+  /** Where the next read may land, or undefined for the receive buffer. */
+  target(): Uint8Array | undefined;
+  /** The first `nread` bytes of `target` (as target() returned it) were received. */
+  filled(target: Uint8Array, nread: number): void;
+}
+
 const sinks = new WeakMap<Duplex, BorrowedSink>();
+const directs = new WeakMap<Duplex, DirectReads>();
 /** Chunks received before a sink was attached (copied: the buffer is reused). */
 const early = new WeakMap<Duplex, Buffer[]>();
 
@@ -30,6 +44,12 @@ export function setBorrowedSink(stream: Duplex, sink: BorrowedSink | undefined):
   for (const chunk of waiting ?? []) sink(chunk);
 }
 
+/** Let `stream`'s reads land in `reads.target()` when it names one (undefined: the receive buffer only). */
+export function setDirectReads(stream: Duplex, reads: DirectReads | undefined): void {
+  if (reads) directs.set(stream, reads);
+  else directs.delete(stream);
+}
+
 /**
  * Re-wrap a socket accepted with `pauseOnConnect` so that its reads go into one reusable buffer.
  * Node offers `onread` only for sockets it creates, so the accepted socket's handle moves into a new
@@ -45,9 +65,23 @@ export function adoptWithReceiveBuffer(accepted: Socket): Socket {
   }
   const buffer = Buffer.allocUnsafeSlow(RECEIVE_BUFFER_BYTES);
   let socket: Socket | undefined = undefined;
+  /** The direct target the next read lands in, and who asked for it (told even if it has left). */
+  let armed: { target: Uint8Array; reads: DirectReads } | undefined;
   const onread = {
-    buffer,
+    // Node asks for the next read's memory when the socket starts and after every read callback.
+    buffer: (): Uint8Array => {
+      const reads = socket ? directs.get(socket) : undefined;
+      const target = reads?.target();
+      armed = reads && target && target.length > 0 ? { target, reads } : undefined;
+      return armed ? armed.target : buffer;
+    },
     callback: (nread: number, buf: Uint8Array): void => {
+      if (armed !== undefined && buf === armed.target) {
+        const { target, reads } = armed;
+        armed = undefined;
+        reads.filled(target, nread);
+        return;
+      }
       const chunk = Buffer.from(buf.buffer, buf.byteOffset, nread);
       const sink = sinks.get(socket!);
       if (sink) sink(chunk);

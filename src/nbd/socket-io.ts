@@ -3,7 +3,7 @@
 import type { Duplex } from "node:stream";
 import { ByteQueue } from "./byte-queue.js";
 import { NbdError } from "./errors.js";
-import { hasReceiveBuffer, setBorrowedSink } from "./receive-buffer.js";
+import { hasReceiveBuffer, setBorrowedSink, setDirectReads, type DirectReads } from "./receive-buffer.js";
 
 /** The peer went away while we were waiting for bytes. */
 export class ConnectionClosedError extends NbdError {
@@ -64,12 +64,21 @@ export class SocketIo {
     stream.resume();
   }
 
+  /**
+   * Transmission mode: let reads land straight in `reads.target()` where the stream has a receive
+   * buffer (receive-buffer.ts); a stream without one (TLS, tests) keeps delivering chunks.
+   */
+  setDirectReads(reads: DirectReads | undefined): void {
+    if (hasReceiveBuffer(this.stream)) setDirectReads(this.stream, reads);
+  }
+
   /** Stop reading and release the stream (for wrapping it in TLS); queued bytes are returned. */
   detach(): Buffer[] {
     const s = this.stream;
     s.pause();
     s.off("data", this.listeners.data);
     setBorrowedSink(s, undefined);
+    setDirectReads(s, undefined);
     s.off("end", this.listeners.end);
     s.off("close", this.listeners.close);
     s.off("error", this.listeners.error);

@@ -37,6 +37,12 @@ import type { SocketIo } from "./socket-io.js";
 /** Largest piece a TRIM / WRITE_ZEROES is split into before reaching the device. */
 export const SPLIT_BYTES = 64 * 1024 * 1024;
 
+/**
+ * A WRITE payload with at least this much still to arrive is read straight into its buffer
+ * (receive-buffer.ts, DirectReads) instead of through the receive buffer and a copy.
+ */
+export const DIRECT_READ_MIN_BYTES = 64 * 1024;
+
 /** Settings of one connection's transmission phase. */
 export interface TransmissionOptions {
   readonly export: NbdExport;
@@ -56,6 +62,8 @@ export interface TransmissionStats {
   errors: number;
   bytesRead: number;
   bytesWritten: number;
+  /** WRITE payload bytes read from the socket straight into their buffer (no copy). */
+  directBytes: number;
   deadlineExpired: number;
 }
 
@@ -88,6 +96,7 @@ export class Transmission {
     errors: 0,
     bytesRead: 0,
     bytesWritten: 0,
+    directBytes: 0,
     deadlineExpired: 0,
   };
   /** Resolves when the connection is done (closed, or ended after DISC / shutdown). */
@@ -120,6 +129,10 @@ export class Transmission {
     this.observer = opts.export.observe;
     this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
     io.onReadable = () => this.pump();
+    io.setDirectReads({
+      target: () => this.directTarget(),
+      filled: (target, nread) => this.directFilled(target, nread),
+    });
     // A client that half-closes after its last request still gets every answer, then the close.
     io.onPeerEnd = () => {
       this.pump();
@@ -238,6 +251,34 @@ export class Transmission {
     this.partialWrite = undefined;
     this.dispatch(p.req, p.payload);
     return true;
+  }
+
+  /**
+   * Where the next socket read may land: the unfilled rest of the pending WRITE's payload when at
+   * least DIRECT_READ_MIN_BYTES of it are still to come and nothing received waits in the queue
+   * (those bytes come first). Smaller rests go through the receive buffer, where one read also
+   * brings the requests behind them.
+   */
+  private directTarget(): Uint8Array | undefined {
+    const p = this.partialWrite;
+    if (p === undefined || this.ending || this.io.closed || this.io.queue.length > 0) return undefined;
+    if (p.payload.length - p.filled < DIRECT_READ_MIN_BYTES) return undefined;
+    return p.payload.subarray(p.filled);
+  }
+
+  /** A read landed in the memory directTarget() named: count it; dispatch the WRITE once whole. */
+  private directFilled(target: Uint8Array, nread: number): void {
+    const p = this.partialWrite;
+    // The WRITE was dropped meanwhile (the connection is ending): the bytes are not needed.
+    if (
+      p === undefined ||
+      target.byteOffset !== p.payload.byteOffset + p.filled ||
+      target.buffer !== p.payload.buffer
+    )
+      return;
+    p.filled += nread;
+    this.stats.directBytes += nread;
+    if (p.filled === p.payload.length) this.pump();
   }
 
   private setPaused(paused: boolean): void {
