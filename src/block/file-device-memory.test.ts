@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { readBytes } from "./base-device.js";
 import { MediumError } from "./errors.js";
-import { FileDevice } from "./file-device.js";
+import { FileDevice, MEMORY_WRITE_SYNC_MAX_BYTES, SYNC_IO_MAX_BYTES } from "./file-device.js";
 import { Prng } from "./prng.js";
 
 const TMPFS_MAGIC = 0x01021994;
@@ -53,6 +53,24 @@ describe("FileDevice on a memory file system", () => {
     assert.deepEqual(span.subarray(8192 + 512), edge);
     await device.write(0, small, { fua: true });
     assert.deepEqual(await readBytes(device, 0, small.length), small);
+    await device.close();
+  });
+
+  it("answers memory-backed writes up to MEMORY_WRITE_SYNC_MAX_BYTES now, reads up to SYNC_IO_MAX_BYTES", async (t) => {
+    const device = await FileDevice.create(join(dir, "now.img"), 4 << 20);
+    if (!device.memoryBacked) {
+      await device.close();
+      t.skip(`${base} is not tmpfs here`);
+      return;
+    }
+    const big = randomBytes(4, MEMORY_WRITE_SYNC_MAX_BYTES);
+    assert.equal(device.tryWriteNow(4096, big), true);
+    assert.equal(device.tryWriteNow(0, randomBytes(5, MEMORY_WRITE_SYNC_MAX_BYTES + 4096)), false);
+    assert.deepEqual(await readBytes(device, 4096, big.length), big);
+    const into = Buffer.alloc(SYNC_IO_MAX_BYTES);
+    assert.equal(device.tryReadNow(4096, into), true);
+    assert.deepEqual(into, big.subarray(0, SYNC_IO_MAX_BYTES));
+    assert.equal(device.tryReadNow(4096, Buffer.alloc(SYNC_IO_MAX_BYTES + 512)), false);
     await device.close();
   });
 
