@@ -133,6 +133,17 @@ export async function runComparison(
       apiSocket: join(o.dir, "dmR.api"),
     });
     servers.push(dmR);
+    /** One measured fio run of `w` on `server`, kept under `key` of the workload's raw results. */
+    const run = async (round: string, w: Workload, server: BenchServer, key: string): Promise<void> => {
+      const spec: FioJobSpec = { name: w.key, sizeBytes: o.mainBytes, ...w.job };
+      const { result, fio } = await measure(server, spec, o.runtimeS, join(o.dir, "fio.json"));
+      ((raw[w.key] ??= {})[key] ??= []).push({ result, fio });
+      o.log(
+        `${round} ${w.label} ${server.label}: ${result.mbPerS.toFixed(1)} MB/s ` +
+          `${result.iops.toFixed(0)} IOPS p50 ${result.p50Us.toFixed(0)} µs p99 ${result.p99Us.toFixed(0)} µs ` +
+          `server CPU ${result.cpuUsPerIo.toFixed(1)} µs/IO`,
+      );
+    };
     const t0 = Date.now();
     await remapViaApi(dmR.apiSocket!, "dmremap", spreadBlocks(o.remaps, o.mainBytes / 4096));
     o.log(`remapped ${o.remaps} blocks through the API in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
@@ -140,16 +151,7 @@ export async function runComparison(
       for (const w of o.workloads) {
         const order = w.withRemaps ? [kit, dm0, dmR] : [kit, dm0];
         if (round % 2 === 1) order.reverse();
-        for (const server of order) {
-          const spec: FioJobSpec = { name: w.key, sizeBytes: o.mainBytes, ...w.job };
-          const { result, fio } = await measure(server, spec, o.runtimeS, join(o.dir, "fio.json"));
-          ((raw[w.key] ??= {})[server.label] ??= []).push({ result, fio });
-          o.log(
-            `round ${round + 1} ${w.label} ${server.label}: ${result.mbPerS.toFixed(1)} MB/s ` +
-              `${result.iops.toFixed(0)} IOPS p50 ${result.p50Us.toFixed(0)} µs p99 ${result.p99Us.toFixed(0)} µs ` +
-              `server CPU ${result.cpuUsPerIo.toFixed(1)} µs/IO`,
-          );
-        }
+        for (const server of order) await run(`round ${round + 1}`, w, server, server.label);
       }
     }
     // More samples of the "N remaps vs 0" ratio: the two dmremap servers alone, alternating. Kept
@@ -157,15 +159,8 @@ export async function runComparison(
     for (let round = 0; round < (o.remapRounds ?? 0); round++) {
       for (const w of o.workloads.filter((x) => x.withRemaps)) {
         const order = round % 2 === 0 ? [dmR, dm0] : [dm0, dmR];
-        for (const server of order) {
-          const spec: FioJobSpec = { name: w.key, sizeBytes: o.mainBytes, ...w.job };
-          const { result, fio } = await measure(server, spec, o.runtimeS, join(o.dir, "fio.json"));
-          ((raw[w.key] ??= {})[`${server.label} (remap round)`] ??= []).push({ result, fio });
-          o.log(
-            `remap round ${round + 1} ${w.label} ${server.label}: ${result.mbPerS.toFixed(1)} MB/s ` +
-              `server CPU ${result.cpuUsPerIo.toFixed(1)} µs/IO`,
-          );
-        }
+        for (const server of order)
+          await run(`remap round ${round + 1}`, w, server, `${server.label} (remap round)`);
       }
     }
     return { rows: tableRows(o, raw, dmR.label), raw };

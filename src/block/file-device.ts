@@ -18,14 +18,15 @@ const MAX_IO_BYTES = 1 << 30;
 /** statfs f_type of tmpfs and ramfs: their file pages live in memory, so I/O never waits on a device. */
 const MEMORY_FS_TYPES: readonly number[] = [0x01021994, 0x858458f6];
 /**
- * Memory-backed I/O up to this size runs synchronously (the copy costs less than a threadpool round
- * trip); larger copies go to the threadpool, where they run in parallel with the event loop.
+ * Memory-backed reads (and inline page-cache writes on disks) up to this size run synchronously (the
+ * copy costs less than a threadpool round trip); larger ones go to the threadpool, where they run in
+ * parallel with the event loop. Memory-backed writes have their own limit below.
  */
 export const SYNC_IO_MAX_BYTES = 32 * 1024;
 /**
  * Memory-backed writes up to this size run synchronously as well: a 1 MiB write into tmpfs is a copy
  * that never waits on a device, and through the threadpool it cost a fifth more CPU per request
- * (seq write 1 MiB: 429 -> 345 CPU µs, same-run A/B, docs/PERFORMANCE.md). Reads keep
+ * (seq write 1 MiB: 424 -> 371 and 400 -> 341 CPU µs, two same-run A/Bs, docs/PERFORMANCE.md). Reads keep
  * SYNC_IO_MAX_BYTES: a 1 MiB read on the loop used less CPU but served no faster.
  */
 export const MEMORY_WRITE_SYNC_MAX_BYTES = 1 << 20;

@@ -6,16 +6,15 @@ import assert from "node:assert/strict";
 import { openNbdDevice } from "./nbd-client-device.js";
 import type { NbdLogger } from "./logger.js";
 import { Cmd } from "./protocol.js";
-import { prng, rawConnect, rawHandshake, request, startTestServer } from "./test-support.js";
+import { memoryLogger, prng, rawConnect, rawHandshake, request, startTestServer } from "./test-support.js";
 import { DIRECT_READ_MIN_BYTES } from "./transmission.js";
 
-/** A logger keeping the fields of every "nbd connection closed" line (the connection's counters). */
-function closedStats(): { logger: NbdLogger; closed: Record<string, unknown>[] } {
-  const closed: Record<string, unknown>[] = [];
-  const keep = (message: string, fields?: Record<string, unknown>) => {
-    if (message === "nbd connection closed") closed.push(fields ?? {});
-  };
-  return { logger: { info: keep, warn: keep, error: keep }, closed };
+/** A logger keeping every line, and the counters of each closed connection. */
+function closedStats(): { logger: NbdLogger; closed: () => Record<string, unknown>[] } {
+  const logger = memoryLogger();
+  const closed = () =>
+    logger.lines.filter((l) => l.message === "nbd connection closed").map((l) => l.fields ?? {});
+  return { logger, closed };
 }
 
 async function until(check: () => boolean): Promise<void> {
@@ -47,8 +46,8 @@ test("large WRITE payloads are read straight into their buffers; pipelined small
       assert.ok(back.equals(w.data), `data at ${w.at} (${w.data.length} bytes)`);
     }
     await dev.close();
-    await until(() => closed.length === 1);
-    const stats = closed[0]!;
+    await until(() => closed().length === 1);
+    const stats = closed()[0]!;
     const largeBytes = (3 << 20) + (1 << 20) + 4096 + 7 + DIRECT_READ_MIN_BYTES * 2 + 1 + (8 << 20);
     assert.equal(stats["bytesWritten"], largeBytes + 64 * 4096);
     // Every payload byte past the first receive buffer's worth of each large WRITE could go direct;
@@ -73,9 +72,9 @@ test("a client gone in the middle of a large payload: nothing is written, the ne
     io.write(Buffer.alloc(1 << 20, 0x5a));
     await until(() => io.stream.writableLength === 0);
     socket.destroy();
-    await until(() => closed.length === 1);
-    assert.ok((closed[0]!["directBytes"] as number) > 0, "part of the payload was read direct");
-    assert.equal(closed[0]!["bytesWritten"], 0);
+    await until(() => closed().length === 1);
+    assert.ok((closed()[0]!["directBytes"] as number) > 0, "part of the payload was read direct");
+    assert.equal(closed()[0]!["bytesWritten"], 0);
     const head = Buffer.alloc(4096);
     await ts.memory.read(0, head);
     assert.ok(head.equals(Buffer.alloc(4096)), "no byte of the unfinished WRITE reached the device");
