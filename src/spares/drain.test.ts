@@ -6,6 +6,7 @@
 // batches are committed in groups (crash-safe at every step) and at once when user I/O waits for one;
 // while user I/O runs the batches are small, and large again once it has stopped for the hold time.
 import { test } from "node:test";
+import { nextTurn } from "../core/loop-turns.js";
 import assert from "node:assert/strict";
 import { tryReadNow } from "../block/answer-now.js";
 import { readBytes } from "../block/base-device.js";
@@ -63,7 +64,9 @@ test("a drain moves every block off the spare while verified I/O goes on; the da
         expected.set(b, 5000 + ops);
       } else
         assert.ok(same(await readBytes(dev, b * BS, BS), pattern(BS, expected.get(b) ?? b)), `block ${b}`);
-      ops++;
+      // Served user I/O arrives through the event loop; memory devices answer at once, so the
+      // workload gives the loop turns (the drain gives its own between batches).
+      if (++ops % 8 === 0) await nextTurn();
     }
   })();
   let clock = 0;
@@ -97,6 +100,35 @@ test("a drain moves every block off the spare while verified I/O goes on; the da
       `block ${b} reopened`,
     );
   await again.close();
+});
+
+test("a drain over spares that answer at once gives the event loop turns between batches", async () => {
+  // Memory devices answer every read, write and flush at once: without turns of its own the drain
+  // would run to its end in microtasks while no socket, timer or HTTP request is served.
+  const { dev } = await servedSet();
+  for (let b = 0; b < 64; b++) await dev.remapBlock(b);
+  // 16 batches of 4 blocks, a turn before each.
+  const job = new DrainJob(dev, 0, { batchBytes: 4 * BS });
+  const doneAtTurn: number[] = [];
+  let ended = false;
+  const tick = (): void => {
+    if (ended) return;
+    doneAtTurn.push(job.progress().done);
+    setImmediate(tick);
+  };
+  setImmediate(tick);
+  const progress = await job.start();
+  ended = true;
+  assert.equal(progress.done, 64);
+  // Blocks done at each turn (moves count at their group's commit): about one turn per batch, and
+  // some between two commits.
+  const turns = `blocks moved at each turn: ${doneAtTurn.join(" ")}`;
+  assert.ok(doneAtTurn.length >= 8, turns);
+  assert.ok(
+    doneAtTurn.some((d) => d > 0 && d < 64),
+    turns,
+  );
+  await dev.close();
 });
 
 test("pause holds a drain between blocks and resume finishes it; no room is refused with the counts", async () => {

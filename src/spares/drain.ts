@@ -4,8 +4,11 @@
 // flush per destination spare, one metadata commit, then their old slots freed), while user I/O goes
 // on (a block written meanwhile waits for its batch's commit and then lands in the new slot). A resumable job: the remap table is
 // its cursor (what is still on the spare is what is left); progress is data; pause and resume
-// between batches.
+// between batches. Spares in memory answer every step at once: the drain gives the event loop a turn
+// before each batch (and every millisecond between mirrored blocks, core/loop-turns.ts), or user I/O
+// would wait for its end.
 import { batchBuffers } from "../block/aligned-buffers.js";
+import { nextTurn, TurnKeeper } from "../core/loop-turns.js";
 import { FileDevice } from "../block/file-device.js";
 import { findLayer } from "../block/open-device.js";
 import { SpareStore } from "../metadata/spare-store.js";
@@ -71,7 +74,10 @@ export interface DrainProgress {
 
 /** Options of a drain job. */
 export interface DrainOptions {
-  /** Clock of the rate and ETA, in milliseconds (default performance.now). */
+  /**
+   * Clock of the rate, the ETA and the event-loop turns between mirrored blocks (TurnKeeper), in
+   * milliseconds (default performance.now).
+   */
   readonly now?: () => number;
   /**
    * Bytes per batch (default DRAIN_BATCH_BYTES, DRAIN_DIRECT_BATCH_BYTES when a spare is O_DIRECT; at
@@ -108,6 +114,8 @@ export class DrainJob {
   private state: DrainProgress["state"] = "running";
   private error: string | undefined;
   private readonly gate = new PauseGate();
+  /** Turns given to the event loop between mirrored blocks: spares in memory answer at once. */
+  private readonly turns: TurnKeeper;
   private startedMs = 0;
   private finished: Promise<void> = Promise.resolve();
   private readonly now: () => number;
@@ -122,6 +130,7 @@ export class DrainJob {
     options: DrainOptions = {},
   ) {
     this.now = options.now ?? (() => performance.now());
+    this.turns = new TurnKeeper(this.now);
     const batchBytes = options.batchBytes ?? defaultBatchBytes(device);
     if (!Number.isInteger(batchBytes) || batchBytes < 1 || batchBytes > 1 << 30)
       throw new SpareOperationError(
@@ -202,6 +211,7 @@ export class DrainJob {
         continue;
       }
       await this.gate.wait();
+      await this.turns.due();
       const outcome = await this.device.moveOffSpare(block, this.spare, `drain of spare ${this.spare}`);
       if (outcome === "no-room")
         throw new SpareOperationError(
@@ -253,6 +263,10 @@ export class DrainJob {
     const busyBatchBlocks = userIoStepBlocks(this.batchBlocks, this.device.blockSize);
     const copier = async (): Promise<void> => {
       while (failure === undefined && nextAt < blocks.length) {
+        // A turn for the event loop before each batch (a batch is at most a few milliseconds of work):
+        // with spares in memory nothing else in the drain waits for one.
+        await nextTurn();
+        if (failure !== undefined || nextAt >= blocks.length) break;
         if (this.gate.isClosed) {
           poke(); // commit what is written before the pause
           await this.gate.wait();

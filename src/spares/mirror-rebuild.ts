@@ -4,6 +4,7 @@
 // block under its lock while user I/O goes on. Resumable: what is left is what the table says.
 // With `onto`, every new copy goes to that spare (e.g. the one just added in place of a lost one).
 import { MissingDevice } from "../block/missing-device.js";
+import { TurnKeeper } from "../core/loop-turns.js";
 import type { RemappedDevice } from "../remap/remapped-device.js";
 import { SpareOperationError } from "./errors.js";
 
@@ -68,7 +69,10 @@ export class MirrorRebuildJob {
     this.total = blocks.length;
     this.startedMs = this.now();
     try {
+      // Turns for the event loop between blocks: spares in memory answer every step at once.
+      const turns = new TurnKeeper(this.now);
       for (const block of blocks) {
+        await turns.due();
         const outcome = await this.device.rebuildCopies(block, this.onto);
         this.done++;
         if (outcome === "rebuilt") this.rebuilt++;

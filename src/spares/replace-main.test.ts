@@ -3,6 +3,7 @@
 // switch commits the new identity and serves from it, resume after a crash continues at the saved
 // cursor, and a crash at every write and flush of a replacement leaves old or new main, never a mix.
 import { after, test } from "node:test";
+import { nextTurn } from "../core/loop-turns.js";
 import { rm, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import assert from "node:assert/strict";
@@ -131,6 +132,35 @@ test("the copy is sequential, skips remapped and pending blocks, retries failed 
   await dev.close();
 });
 
+test("a replacement over devices that answer at once gives the event loop turns in every phase", async () => {
+  // Memory devices answer every request at once: without turns of its own the job would run its copy,
+  // retry and unremap passes to their end in microtasks while no socket or timer is served.
+  const { faulty, tee, dev, commitSwitch } = await served();
+  for (let b = 0; b < 32; b++) await dev.remapBlock(200 + b);
+  faulty.transientReads.set((100 * BS) / 512, 1); // one retried block
+  await tee.arm(new MemoryDevice({ sizeBytes: MAIN, name: "new-media" }), BS);
+  let clock = 0;
+  // The clock moves 1 ms (TURN_INTERVAL_MS) at every look; 16 KiB copy steps.
+  const job = new ReplaceMainJob(dev, tee, { commitSwitch, chunkBytes: 16 << 10, now: () => (clock += 1) });
+  const phases: string[] = [];
+  let ended = false;
+  const tick = (): void => {
+    if (ended) return;
+    phases.push(job.progress().phase);
+    setImmediate(tick);
+  };
+  setImmediate(tick);
+  const done = await job.start();
+  ended = true;
+  assert.equal(done.state, "done");
+  const seen = `phases at each turn: ${[...new Set(phases)].join(" ")} (${phases.length} turns)`;
+  for (const phase of ["copying", "unremapping"]) assert.ok(phases.includes(phase), seen);
+  // 56 copy steps of 16 KiB (the remapped blocks are skipped) and 32 unremaps: about one turn each.
+  assert.ok(phases.length >= 48, seen);
+  await assertAll(dev, (b) => b);
+  await dev.close();
+});
+
 test("user writes during the copy land on the new device; a block rewritten whole is not left pending", async () => {
   const { faulty, tee, dev, commitSwitch } = await served();
   faulty.breakBlock(100, BS, { reads: true });
@@ -153,7 +183,9 @@ test("user writes during the copy land on the new device; a block rewritten whol
         expected.set(b, 10000 + ops);
       } else
         assert.ok(same(await readBytes(dev, b * BS, BS), pattern(BS, expected.get(b) ?? b)), `block ${b}`);
-      ops++;
+      // Served user I/O arrives through the event loop; memory devices answer at once, so the
+      // workload gives the loop turns (the copy gives its own between steps).
+      if (++ops % 8 === 0) await nextTurn();
     }
   })();
   const [done] = await Promise.all([job.start().finally(() => (finished = true)), workload]);

@@ -13,6 +13,7 @@ import { MediumError } from "../block/errors.js";
 import { FileDevice } from "../block/file-device.js";
 import { findLayer } from "../block/open-device.js";
 import type { ReplaceTee } from "../block/replace-tee.js";
+import { TurnKeeper } from "../core/loop-turns.js";
 import type { RemappedDevice } from "../remap/remapped-device.js";
 import { SpareOperationError } from "./errors.js";
 import { PauseGate } from "./pause-gate.js";
@@ -140,6 +141,8 @@ export class ReplaceMainJob {
   private readonly saveEveryBytes: number;
   private readonly readAttempts: number;
   private readonly now: () => number;
+  /** Event-loop turns between steps: devices in memory answer every step at once. */
+  private readonly turns: TurnKeeper;
 
   constructor(
     private readonly device: RemappedDevice,
@@ -163,6 +166,7 @@ export class ReplaceMainJob {
     this.readAttempts = options.readAttempts ?? 3;
     this.now = options.now ?? (() => performance.now());
     this.pacer = new UserIoPacer(device, this.now);
+    this.turns = new TurnKeeper(this.now);
     const from = options.resumeFrom;
     const switched = from && REPLACE_PHASES.indexOf(from.phase) > REPLACE_PHASES.indexOf("switching");
     if (!tee.replacement && !switched)
@@ -256,8 +260,11 @@ export class ReplaceMainJob {
           await this.save(this.cursor);
         }
         await this.gate.wait();
+        await this.turns.due();
         this.failIfReplacementBroken();
         if (flushFailure) throw flushFailure.err;
+        // Another worker may have taken the last extent while this one waited.
+        if (this.cursor >= count) break;
         const busy = this.pacer.busy();
         if (busy && inflight.size > 0) {
           await lastStarted;
@@ -364,6 +371,7 @@ export class ReplaceMainJob {
     const buf = this.hasDirectMain() ? allocateAligned(dev.blockSize) : new Uint8Array(dev.blockSize);
     for (const block of again) {
       await this.gate.wait();
+      await this.turns.due();
       this.failIfReplacementBroken();
       // A block remapped meanwhile is on a spare: the unremap after the switch copies it. One a user
       // rewrote whole holds the user's data on the new device already.
@@ -396,6 +404,7 @@ export class ReplaceMainJob {
     const dev = this.device;
     for (const block of this.unreadable) {
       if (this.tee.wasWhollyWritten(block) || dev.isRemappedOrPending(block)) continue;
+      await this.turns.due();
       try {
         await dev.markPending(block);
       } catch (err) {
@@ -445,6 +454,7 @@ export class ReplaceMainJob {
         while (next < blocks.length) {
           const block = blocks[next++]!;
           await this.gate.wait();
+          await this.turns.due();
           try {
             await dev.unremapBlock(block);
             this.unremapped++;
