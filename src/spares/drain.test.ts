@@ -19,6 +19,7 @@ import { openSet } from "../metadata/open-set.js";
 import type { SpareStore } from "../metadata/spare-store.js";
 import { openRemappedDevice } from "../remap/remapped-device.js";
 import { KeepOpenDevice, pattern } from "../remap/testing/rig.js";
+import { samplesAtTurns } from "../testing/loop-turns-probe.js";
 import { CrashDevice, CrashRecorder, type CrashPoint, crashImage } from "../testing/crash-device.js";
 import { join } from "node:path";
 import { rm } from "node:fs/promises";
@@ -109,17 +110,9 @@ test("a drain over spares that answer at once gives the event loop turns between
   for (let b = 0; b < 64; b++) await dev.remapBlock(b);
   // 16 batches of 4 blocks, a turn before each.
   const job = new DrainJob(dev, 0, { batchBytes: 4 * BS });
-  const doneAtTurn: number[] = [];
-  let ended = false;
-  const tick = (): void => {
-    if (ended) return;
-    doneAtTurn.push(job.progress().done);
-    setImmediate(tick);
-  };
-  setImmediate(tick);
-  const progress = await job.start();
-  ended = true;
-  assert.equal(progress.done, 64);
+  const running = job.start();
+  const doneAtTurn = await samplesAtTurns(running, () => job.progress().done);
+  assert.equal((await running).done, 64);
   // Blocks done at each turn (moves count at their group's commit): about one turn per batch, and
   // some between two commits.
   const turns = `blocks moved at each turn: ${doneAtTurn.join(" ")}`;

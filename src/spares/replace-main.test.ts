@@ -4,6 +4,7 @@
 // cursor, and a crash at every write and flush of a replacement leaves old or new main, never a mix.
 import { after, test } from "node:test";
 import { nextTurn } from "../core/loop-turns.js";
+import { samplesAtTurns } from "../testing/loop-turns-probe.js";
 import { rm, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import assert from "node:assert/strict";
@@ -142,19 +143,11 @@ test("a replacement over devices that answer at once gives the event loop turns 
   let clock = 0;
   // The clock moves 1 ms (TURN_INTERVAL_MS) at every look; 16 KiB copy steps.
   const job = new ReplaceMainJob(dev, tee, { commitSwitch, chunkBytes: 16 << 10, now: () => (clock += 1) });
-  const phases: string[] = [];
-  let ended = false;
-  const tick = (): void => {
-    if (ended) return;
-    phases.push(job.progress().phase);
-    setImmediate(tick);
-  };
-  setImmediate(tick);
-  const done = await job.start();
-  ended = true;
-  assert.equal(done.state, "done");
+  const running = job.start();
+  const phases = await samplesAtTurns(running, () => job.progress().phase);
+  assert.equal((await running).state, "done");
   const seen = `phases at each turn: ${[...new Set(phases)].join(" ")} (${phases.length} turns)`;
-  for (const phase of ["copying", "unremapping"]) assert.ok(phases.includes(phase), seen);
+  for (const phase of ["copying", "unremapping"] as const) assert.ok(phases.includes(phase), seen);
   // 56 copy steps of 16 KiB (the remapped blocks are skipped) and 32 unremaps: about one turn each.
   assert.ok(phases.length >= 48, seen);
   await assertAll(dev, (b) => b);
