@@ -8,9 +8,9 @@
 // before each batch (and every millisecond between mirrored blocks, core/loop-turns.ts), or user I/O
 // would wait for its end.
 import { batchBuffers } from "../block/aligned-buffers.js";
-import { nextTurn, TurnKeeper } from "../core/loop-turns.js";
 import { FileDevice } from "../block/file-device.js";
 import { findLayer } from "../block/open-device.js";
+import { nextTurn, TurnKeeper } from "../core/loop-turns.js";
 import { SpareStore } from "../metadata/spare-store.js";
 import type { RemappedDevice } from "../remap/remapped-device.js";
 import type { WrittenSpareBatch } from "../remap/spare-batch-move.js";
