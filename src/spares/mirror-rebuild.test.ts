@@ -1,6 +1,7 @@
 // Jobs on a mirrored set over the real metadata store: a drain moves the copies a spare holds and
 // keeps two copies on two spares; a rebuild re-creates copies lost with a missing spare; both survive
-// a checkpoint and a reopen through openSet; an unmirrored set refuses a rebuild.
+// a checkpoint and a reopen through openSet; an unmirrored set refuses a rebuild; a rebuild over
+// spares in memory gives the event loop turns.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readBytes } from "../block/base-device.js";
@@ -11,6 +12,7 @@ import { createSet } from "../metadata/create-set.js";
 import { openSet } from "../metadata/open-set.js";
 import { openRemappedDevice, type RemappedDevice } from "../remap/remapped-device.js";
 import { KeepOpenDevice, pattern } from "../remap/testing/rig.js";
+import { samplesAtTurns } from "../testing/loop-turns-probe.js";
 import { DrainJob } from "./drain.js";
 import { SpareOperationError } from "./errors.js";
 import { MirrorRebuildJob } from "./mirror-rebuild.js";
@@ -91,6 +93,25 @@ test("a rebuild after a spare went missing restores two copies; progress counts 
   const last = await reopen(media, [0, 1]);
   for (const b of REMAPPED) assert.deepEqual(await readBytes(last, b * BS, BS), Buffer.from(pattern(BS, b)));
   await last.close();
+});
+
+test("a rebuild over spares that answer at once gives the event loop turns between blocks", async () => {
+  const { media, dev } = await mirroredSet();
+  await dev.close();
+  const degraded = await reopen(media, [1]);
+  let clock = 0;
+  // The clock moves 1 ms (TURN_INTERVAL_MS) at every look: a turn before every block.
+  const job = new MirrorRebuildJob(degraded, { now: () => (clock += 1) });
+  const running = job.start();
+  const doneAtTurn = await samplesAtTurns(running, () => job.progress().done);
+  assert.equal((await running).rebuilt, REMAPPED.length);
+  const turns = `blocks rebuilt at each turn: ${doneAtTurn.join(" ")}`;
+  assert.ok(doneAtTurn.length >= REMAPPED.length / 2, turns);
+  assert.ok(
+    doneAtTurn.some((d) => d > 0 && d < REMAPPED.length),
+    turns,
+  );
+  await degraded.close();
 });
 
 test("an unmirrored set refuses a rebuild by name", async () => {
