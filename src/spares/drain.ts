@@ -114,8 +114,6 @@ export class DrainJob {
   private state: DrainProgress["state"] = "running";
   private error: string | undefined;
   private readonly gate = new PauseGate();
-  /** Turns given to the event loop between mirrored blocks: spares in memory answer at once. */
-  private readonly turns: TurnKeeper;
   private startedMs = 0;
   private finished: Promise<void> = Promise.resolve();
   private readonly now: () => number;
@@ -130,7 +128,6 @@ export class DrainJob {
     options: DrainOptions = {},
   ) {
     this.now = options.now ?? (() => performance.now());
-    this.turns = new TurnKeeper(this.now);
     const batchBytes = options.batchBytes ?? defaultBatchBytes(device);
     if (!Number.isInteger(batchBytes) || batchBytes < 1 || batchBytes > 1 << 30)
       throw new SpareOperationError(
@@ -205,13 +202,15 @@ export class DrainJob {
   private async moveMirrored(blocks: readonly number[]): Promise<number[]> {
     if (this.device.mirrorCopies !== 2) return [...blocks];
     const rest: number[] = [];
+    // Turns for the event loop between mirrored blocks: spares in memory answer every step at once.
+    const turns = new TurnKeeper(this.now);
     for (const block of blocks) {
       if (this.device.copySpares(block).length < 2) {
         rest.push(block);
         continue;
       }
       await this.gate.wait();
-      await this.turns.due();
+      await turns.due();
       const outcome = await this.device.moveOffSpare(block, this.spare, `drain of spare ${this.spare}`);
       if (outcome === "no-room")
         throw new SpareOperationError(
