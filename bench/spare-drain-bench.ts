@@ -21,7 +21,7 @@ import { openDevice } from "../src/block/open-device.js";
 import { Prng } from "../src/block/prng.js";
 import { createSet } from "../src/metadata/create-set.js";
 import { openRemappedDevice, type RemappedDevice } from "../src/remap/remapped-device.js";
-import { DRAIN_DEPTH, DrainJob, defaultBatchBytes } from "../src/spares/drain.js";
+import { DrainJob, defaultBatchBytes, defaultDrainDepth } from "../src/spares/drain.js";
 
 const BS = 4096;
 /** Drain and dd rounds of the idle comparison. */
@@ -182,13 +182,13 @@ export async function spareDrainBenchIn(
   const direct = target.startsWith(DIRECT_PREFIX);
   const dir = direct ? target.slice(DIRECT_PREFIX.length) : target;
   const blocks = options.blocks ?? 32768;
-  const depth = options.depth ?? DRAIN_DEPTH;
   const mib = (blocks * BS) / (1 << 20);
   const label = `${dir} (${fsType(dir)}${direct ? ", O_DIRECT" : ""})`;
   const work = await mkdtemp(join(dir, "dmremap-drain-bench-"));
   try {
     const set = await remappedSet(work, blocks, direct);
     const batchBytes = options.batchBytes ?? defaultBatchBytes(set.dev);
+    const depth = options.depth ?? defaultDrainDepth(set.dev, 0);
     const copy = join(work, "drain-copy.img");
     // Rounds alternate a drain (spare 0 -> 1, then back) with dd of the same bytes; the best of each
     // is kept, so a busy moment of a shared machine does not decide the ratio. The first rounds are a
@@ -305,7 +305,7 @@ export async function drainOnly(
   try {
     const set = await remappedSet(work, blocks, direct);
     const batchBytes = options.batchBytes ?? defaultBatchBytes(set.dev);
-    const depth = options.depth ?? DRAIN_DEPTH;
+    const depth = options.depth ?? defaultDrainDepth(set.dev, 0);
     const drain = (from: number) => new DrainJob(set.dev, from, { batchBytes, depth }).start();
     for (let warm = 0; warm < 2; warm++) await drain(warm % 2);
     const rates: number[] = [];

@@ -5,6 +5,7 @@ import { performance } from "node:perf_hooks";
 import { directIoBuffers } from "./aligned-buffers.js";
 import type { DeviceCapabilities, WriteOptions } from "./block-device.js";
 import { BaseDevice } from "./base-device.js";
+import { CopyFailure, type CopyableFile, type FileRange } from "./copy-offload.js";
 import { decodeDeviceNumber, readBlockDeviceSize, readLogicalBlockSize } from "./block-sysfs.js";
 import { DirectIo } from "./direct-io.js";
 import { DeviceInUseError, OpenError, SpecError } from "./errors.js";
@@ -144,7 +145,7 @@ function openFailure(path: string, err: unknown, direct = false): OpenError {
  * Small reads and writes of a regular file on tmpfs / ramfs are synchronous (`memoryBacked`): a page
  * copy is cheaper than a threadpool round trip and cannot wait on a device (see docs/PERFORMANCE.md).
  */
-export class FileDevice extends BaseDevice {
+export class FileDevice extends BaseDevice implements CopyableFile {
   readonly capabilities: DeviceCapabilities;
   readonly name: string;
   private inflight = 0;
@@ -438,6 +439,37 @@ export class FileDevice extends BaseDevice {
   /** No discard primitive in Node: trimmed ranges are overwritten with zeroes. */
   protected override _trim(offsetBytes: number, lengthBytes: number): Promise<void> {
     return this._writeZeroes(offsetBytes, lengthBytes, {});
+  }
+
+  /** Through the page cache only: an O_DIRECT range needs aligned buffers the worker's slots are not. */
+  copyRange(offsetBytes: number, lengthBytes: number, write: boolean): FileRange | undefined {
+    this.assertRange(offsetBytes, lengthBytes);
+    if (this.closed || this.directIo || (write && this.capabilities.readOnly)) return undefined;
+    return { fd: this.fd, position: offsetBytes };
+  }
+
+  copySide(
+    side: "read" | "write",
+    offsetBytes: number,
+    lengthBytes: number,
+    run: () => Promise<void>,
+  ): Promise<void> {
+    return this.track(async () => {
+      try {
+        await run();
+      } catch (err) {
+        if (!(err instanceof CopyFailure) || err.side !== side) throw err;
+        this.counters.errors++;
+        throw new CopyFailure(side, ioFailure(this.name, side, offsetBytes, lengthBytes, err.cause));
+      }
+      if (side === "read") {
+        this.counters.reads++;
+        this.counters.bytesRead += lengthBytes;
+      } else {
+        this.counters.writes++;
+        this.counters.bytesWritten += lengthBytes;
+      }
+    });
   }
 
   /** Waits for in-flight requests so the fd number is never reused under them. */

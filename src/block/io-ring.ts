@@ -8,6 +8,11 @@ export const OP_WRITE = 2;
 export const OP_SYNC = 3;
 /** pwrite(2) then fdatasync(2) (FUA). */
 export const OP_WRITE_SYNC = 4;
+/**
+ * pread(2) from SLOT_FD at the slot's position into the slot, then pwrite(2) of it to SLOT_COPY_FD at
+ * its copy position: a copy between two files whose bytes never reach the event loop.
+ */
+export const OP_COPY = 5;
 
 /** Control words (Int32 indexes). */
 export const CTRL_SUB_HEAD = 0;
@@ -23,12 +28,21 @@ export const CTRL_MAIN_WAITING = 3;
 export const CTRL_STOP = 4;
 const CTRL_WORDS = 8;
 
-/** Per-slot header words (Int32): op, fd, length, result (bytes, or a negative errno). */
+/**
+ * Per-slot header words (Int32): op, fd, length, result (bytes, or a negative errno), and for OP_COPY
+ * the destination fd and the side that failed (COPY_FAILED_READ or COPY_FAILED_WRITE).
+ */
 export const SLOT_OP = 0;
 export const SLOT_FD = 1;
 export const SLOT_LENGTH = 2;
 export const SLOT_RESULT = 3;
-const SLOT_WORDS = 4;
+export const SLOT_COPY_FD = 4;
+export const SLOT_COPY_FAILED = 5;
+const SLOT_WORDS = 6;
+/** SLOT_COPY_FAILED of a copy whose read failed (nothing was written). */
+export const COPY_FAILED_READ = 1;
+/** SLOT_COPY_FAILED of a copy whose write failed (the destination range may be partly written). */
+export const COPY_FAILED_WRITE = 2;
 
 /** Views over one worker's shared memory. */
 export interface IoRing {
@@ -41,6 +55,8 @@ export interface IoRing {
   readonly header: Int32Array;
   /** File position of each slot (float64: positions beyond 2^31). */
   readonly position: Float64Array;
+  /** Destination position of each slot's OP_COPY. */
+  readonly copyPosition: Float64Array;
   /** Data of slot i: data.subarray(i * slotBytes, (i + 1) * slotBytes). */
   readonly data: Uint8Array;
 }
@@ -49,7 +65,7 @@ export interface IoRing {
 export function ioRing(slots: number, slotBytes: number, sab?: SharedArrayBuffer): IoRing {
   const intBytes = (CTRL_WORDS + 2 * slots + SLOT_WORDS * slots) * 4;
   const positionOffset = Math.ceil(intBytes / 8) * 8;
-  const dataOffset = Math.ceil((positionOffset + 8 * slots) / 4096) * 4096;
+  const dataOffset = Math.ceil((positionOffset + 16 * slots) / 4096) * 4096;
   const memory = sab ?? new SharedArrayBuffer(dataOffset + slots * slotBytes);
   let at = 0;
   const ints = (n: number): Int32Array => {
@@ -66,6 +82,7 @@ export function ioRing(slots: number, slotBytes: number, sab?: SharedArrayBuffer
     compRing: ints(slots),
     header: ints(SLOT_WORDS * slots),
     position: new Float64Array(memory, positionOffset, slots),
+    copyPosition: new Float64Array(memory, positionOffset + 8 * slots, slots),
     data: new Uint8Array(memory, dataOffset, slots * slotBytes),
   };
 }

@@ -7,11 +7,16 @@ import {
   CTRL_SUB_HEAD,
   CTRL_WORKER_SLEEPING,
   ioRing,
+  COPY_FAILED_READ,
+  COPY_FAILED_WRITE,
+  OP_COPY,
   OP_READ,
   OP_SYNC,
   OP_WRITE,
   OP_WRITE_SYNC,
   publishCompletions,
+  SLOT_COPY_FAILED,
+  SLOT_COPY_FD,
   SLOT_FD,
   SLOT_LENGTH,
   SLOT_OP,
@@ -30,6 +35,49 @@ interface WorkerInit {
   readonly wakePort: MessagePort;
 }
 
+/** The negative errno of a failed fs call (-5 = EIO when the error carries none). */
+function errnoOf(err: unknown): number {
+  const errno = (err as NodeJS.ErrnoException).errno;
+  return typeof errno === "number" && errno < 0 ? errno : -5;
+}
+
+/**
+ * OP_COPY: the range in pieces of the slot's size (the same buffer, which stays in the CPU caches),
+ * each read whole (a short read is EIO: a spare's range exists) and then written; a failure names
+ * its side in SLOT_COPY_FAILED.
+ */
+function copy(ring: IoRing, slot: number, fd: number, length: number, position: number): number {
+  const h = ring.header;
+  const base = slot * ring.slotBytes;
+  const to = h[slotWord(slot, SLOT_COPY_FD)]!;
+  const at = ring.copyPosition[slot]!;
+  for (let off = 0; off < length; off += ring.slotBytes) {
+    const piece = Math.min(ring.slotBytes, length - off);
+    let done = 0;
+    try {
+      while (done < piece) {
+        const n = fs.readSync(fd, ring.data, base + done, piece - done, position + off + done);
+        if (n === 0) {
+          h[slotWord(slot, SLOT_COPY_FAILED)] = COPY_FAILED_READ;
+          return -5;
+        }
+        done += n;
+      }
+    } catch (err) {
+      h[slotWord(slot, SLOT_COPY_FAILED)] = COPY_FAILED_READ;
+      return errnoOf(err);
+    }
+    done = 0;
+    try {
+      while (done < piece) done += fs.writeSync(to, ring.data, base + done, piece - done, at + off + done);
+    } catch (err) {
+      h[slotWord(slot, SLOT_COPY_FAILED)] = COPY_FAILED_WRITE;
+      return errnoOf(err);
+    }
+  }
+  return length;
+}
+
 /** Bytes transferred, or a negative errno (-5 = EIO when the error carries none). */
 function perform(ring: IoRing, slot: number): number {
   const h = ring.header;
@@ -38,6 +86,7 @@ function perform(ring: IoRing, slot: number): number {
   const length = h[slotWord(slot, SLOT_LENGTH)]!;
   const position = ring.position[slot]!;
   const base = slot * ring.slotBytes;
+  if (op === OP_COPY) return copy(ring, slot, fd, length, position);
   try {
     if (op === OP_READ) {
       let done = 0;
@@ -60,8 +109,7 @@ function perform(ring: IoRing, slot: number): number {
     }
     return -22;
   } catch (err) {
-    const errno = (err as NodeJS.ErrnoException).errno;
-    return typeof errno === "number" && errno < 0 ? errno : -5;
+    return errnoOf(err);
   }
 }
 

@@ -5,15 +5,19 @@ import os from "node:os";
 import { MessageChannel, Worker, type MessagePort } from "node:worker_threads";
 import {
   announceWait,
+  COPY_FAILED_WRITE,
   CTRL_COMP_HEAD,
   CTRL_STOP,
   CTRL_SUB_HEAD,
   CTRL_WORKER_SLEEPING,
   ioRing,
+  OP_COPY,
   OP_READ,
   OP_SYNC,
   OP_WRITE,
   OP_WRITE_SYNC,
+  SLOT_COPY_FAILED,
+  SLOT_COPY_FD,
   SLOT_FD,
   SLOT_LENGTH,
   SLOT_OP,
@@ -35,6 +39,25 @@ function errnoError(errno: number, op: string): NodeJS.ErrnoException {
   return err;
 }
 
+/**
+ * A failed OP_COPY: which side failed and its error (the errno error from the worker, or the error
+ * the device of that side would have thrown, copy-offload.ts).
+ */
+export class CopyFailure extends Error {
+  constructor(
+    readonly side: "read" | "write",
+    override readonly cause: Error,
+  ) {
+    super(`copy failed at its ${side}: ${cause.message}`);
+  }
+}
+
+/** Where an OP_COPY writes. */
+interface CopyDestination {
+  readonly fd: number;
+  readonly position: number;
+}
+
 /** Options of one I/O worker. */
 export interface IoWorkerOptions {
   /** Requests in flight at once (a power of two); later ones wait in order. Default 64. */
@@ -50,7 +73,8 @@ export interface IoWorkerOptions {
   readonly pollTurns?: number;
 }
 
-type Settle = (result: number) => void;
+/** Completion of a slot: bytes or a negative errno, and for OP_COPY the side that failed (0 if none). */
+type Settle = (result: number, copyFailed: number) => void;
 
 /** One worker thread doing positional I/O on any fd of this process, in submission order. */
 export class IoWorker {
@@ -137,7 +161,7 @@ export class IoWorker {
       const done = this.settle[slot];
       this.settle[slot] = undefined;
       this.targets[slot] = undefined;
-      if (done) done(-5);
+      if (done) done(-5, 0);
     }
     for (const next of this.backlog.splice(0)) next();
     this.inflight = 0;
@@ -162,6 +186,38 @@ export class IoWorker {
     return new Promise((resolve, reject) => {
       this.submit(sync ? OP_WRITE_SYNC : OP_WRITE, fd, position, data.length, data, undefined, (n) =>
         n < 0 ? reject(errnoError(n, "write")) : resolve(),
+      );
+    });
+  }
+
+  /**
+   * Copy `length` bytes (below 2 GiB) of `fromFd` at `fromPosition` to `toFd` at `toPosition` in the
+   * worker, a slot's size at a time (pread(2) then pwrite(2)): the bytes never reach the event loop.
+   * Rejects with a CopyFailure naming the side that failed (a failed write, or a failed read after
+   * the first piece, leaves part of the range written).
+   */
+  copy(
+    fromFd: number,
+    fromPosition: number,
+    toFd: number,
+    toPosition: number,
+    length: number,
+  ): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const to = { fd: toFd, position: toPosition };
+      this.submit(
+        OP_COPY,
+        fromFd,
+        fromPosition,
+        length,
+        undefined,
+        undefined,
+        (n, failed) => {
+          if (n >= 0) return resolve();
+          const side = failed === COPY_FAILED_WRITE ? "write" : "read";
+          reject(new CopyFailure(side, errnoError(n, side)));
+        },
+        to,
       );
     });
   }
@@ -193,16 +249,20 @@ export class IoWorker {
     data: Uint8Array | undefined,
     target: Uint8Array | undefined,
     done: Settle,
+    copyTo?: CopyDestination,
   ): void {
-    if (this.closed) return done(-5);
-    if (length > this.slotBytes) throw new RangeError(`I/O request of ${length} bytes exceeds a slot`);
+    if (this.closed) return done(-5, 0);
+    if (length > this.slotBytes && op !== OP_COPY)
+      throw new RangeError(`I/O request of ${length} bytes exceeds a slot`);
     // Later requests queue behind waiting ones, so the worker still sees them in submission order.
     const slot = this.backlog.length === 0 ? this.free.pop() : undefined;
     if (slot === undefined) {
-      this.backlog.push(() => this.place(this.free.pop()!, op, fd, position, length, data, target, done));
+      this.backlog.push(() =>
+        this.place(this.free.pop()!, op, fd, position, length, data, target, done, copyTo),
+      );
       return;
     }
-    this.place(slot, op, fd, position, length, data, target, done);
+    this.place(slot, op, fd, position, length, data, target, done, copyTo);
   }
 
   private place(
@@ -214,13 +274,19 @@ export class IoWorker {
     data: Uint8Array | undefined,
     target: Uint8Array | undefined,
     done: Settle,
+    copyTo: CopyDestination | undefined,
   ): void {
-    if (this.closed) return done(-5);
+    if (this.closed) return done(-5, 0);
     const { header, ctrl } = this.ring;
     header[slotWord(slot, SLOT_OP)] = op;
     header[slotWord(slot, SLOT_FD)] = fd;
     header[slotWord(slot, SLOT_LENGTH)] = length;
+    header[slotWord(slot, SLOT_COPY_FAILED)] = 0;
     this.ring.position[slot] = position;
+    if (copyTo) {
+      header[slotWord(slot, SLOT_COPY_FD)] = copyTo.fd;
+      this.ring.copyPosition[slot] = copyTo.position;
+    }
     if (data) this.ring.data.set(data, slot * this.slotBytes);
     this.settle[slot] = done;
     this.targets[slot] = target;
@@ -258,6 +324,7 @@ export class IoWorker {
         const slot = compRing[this.compTail & this.mask]!;
         this.compTail = (this.compTail + 1) | 0;
         const result = header[slotWord(slot, SLOT_RESULT)]!;
+        const copyFailed = header[slotWord(slot, SLOT_COPY_FAILED)]!;
         const target = this.targets[slot];
         if (target && result > 0) {
           const base = slot * this.slotBytes;
@@ -268,7 +335,7 @@ export class IoWorker {
         this.targets[slot] = undefined;
         this.free.push(slot);
         if (--this.inflight === 0) this.worker.unref();
-        done(result);
+        done(result, copyFailed);
         const next = this.backlog.shift();
         if (next) next();
       }

@@ -9,6 +9,7 @@ import type {
 } from "../block/block-device.js";
 import { tryReadNow, tryWriteNow } from "../block/answer-now.js";
 import { BaseDevice, zeroes } from "../block/base-device.js";
+import type { CopyOffload } from "../block/copy-offload.js";
 import { MediumError } from "../block/errors.js";
 import { FencedRangeError, WriteTimeoutError } from "./errors.js";
 import type {
@@ -36,6 +37,7 @@ import {
   type SpareBatchOutcome,
   type WrittenSpareBatch,
   commitSpareBatches,
+  moveSpareBatch,
   readSpareBatch,
   writeSpareBatch,
 } from "./spare-batch-move.js";
@@ -610,6 +612,24 @@ export class RemappedDevice extends BaseDevice {
     this.assertOpen();
     this.assertWritable();
     return readSpareBatch(this.core, blocks, index, maxRunBlocks, buffer, onContended);
+  }
+
+  /**
+   * Lock `blocks` and move those still on spare `index` to new slots on other spares, written and not
+   * yet flushed or committed; worker threads copy where `copies` is given and the spares lend their
+   * files (spare-batch-move.ts).
+   */
+  async moveSpareBatch(
+    blocks: readonly number[],
+    index: number,
+    maxRunBlocks: number,
+    buffer?: Uint8Array,
+    onContended?: () => void,
+    copies?: CopyOffload,
+  ): Promise<WrittenSpareBatch> {
+    this.assertOpen();
+    this.assertWritable();
+    return moveSpareBatch(this.core, blocks, index, maxRunBlocks, buffer, onContended, copies);
   }
 
   /** Write a read batch to new slots on other spares, not yet flushed or committed (spare-batch-move.ts). */

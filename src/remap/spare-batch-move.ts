@@ -5,6 +5,7 @@
 import { tryReadNow } from "../block/answer-now.js";
 import type { BlockDevice } from "../block/block-device.js";
 import { MediumError, NoSpaceError, ReadOnlyError } from "../block/errors.js";
+import { CopyFailure, isCopyReadFailure, lendsFile, type CopyOffload } from "../block/copy-offload.js";
 import { SYNC_IO_MAX_BYTES } from "../block/file-device.js";
 import type { JournalRecord } from "../metadata/metadata-store.js";
 import type { RemapCore } from "./remap-core.js";
@@ -72,13 +73,24 @@ export interface SpareBatchOutcome {
   readonly lost: number;
 }
 
-/** Runs of consecutive slots in `order` (indexes into `slots`, sorted by slot): [start, end) of order. */
-function runsOf(slots: readonly number[], order: readonly number[], maxRun: number): [number, number][] {
+/**
+ * Runs of consecutive slots on one spare in `order` (indexes into `slots`, sorted by slot): [start,
+ * end) of order. Slot numbers go on from one spare to the next, so a run ends at a spare's last slot.
+ */
+function runsOf(
+  core: RemapCore,
+  slots: readonly number[],
+  order: readonly number[],
+  maxRun: number,
+): [number, number][] {
   const runs: [number, number][] = [];
   let start = 0;
   for (let i = 1; i <= order.length; i++) {
     const contiguous =
-      i < order.length && slots[order[i]!] === slots[order[i - 1]!]! + 1 && i - start < maxRun;
+      i < order.length &&
+      slots[order[i]!] === slots[order[i - 1]!]! + 1 &&
+      core.pool.spareIndexOf(slots[order[i]!]!) === core.pool.spareIndexOf(slots[order[i - 1]!]!) &&
+      i - start < maxRun;
     if (!contiguous) {
       runs.push([start, i]);
       start = i;
@@ -113,47 +125,67 @@ async function readOne(
   }
 }
 
+/** A batch whose blocks are locked, before its old slots are read. */
+interface LockedBatch {
+  /** Blocks still on the spare when locked, in old-slot order. */
+  readonly blocks: number[];
+  readonly oldSlots: number[];
+  readonly unlock: () => void;
+  readonly contended: () => boolean;
+}
+
 /**
- * Lock `candidates` and read the old slots of those still on spare `index`, a run of contiguous
- * slots per read (a run that fails is read block by block; an unreadable block's sectors become lost).
- * `onContended` is called when user I/O waits for a block of the batch.
+ * Lock `candidates` and find those still on spare `index`, in old-slot order. `onContended` is
+ * called when user I/O waits for a block of the batch.
  */
-export async function readSpareBatch(
+async function lockSpareBatch(
   core: RemapCore,
   candidates: readonly number[],
   index: number,
-  maxRunBlocks: number,
-  buffer?: Uint8Array,
   onContended?: () => void,
-): Promise<SpareBatch> {
+): Promise<LockedBatch> {
   const sorted = isAscending(candidates) ? candidates : [...candidates].sort((a, b) => a - b);
   let waitedFor = false;
   const unlock = await core.guard.lockMany(sorted, () => {
     waitedFor = true;
     onContended?.();
   });
+  let blocks: number[] = [];
+  let oldSlots: number[] = [];
+  for (const block of sorted) {
+    const slot = core.table.get(block);
+    if (slot >= 0 && core.pool.spareIndexOf(slot) === index) {
+      blocks.push(block);
+      oldSlots.push(slot);
+    }
+  }
+  // Slots handed out in block order (the usual case) need no sort to be read in runs.
+  if (!isAscending(oldSlots)) {
+    const order = oldSlots.map((_, i) => i).sort((a, b) => oldSlots[a]! - oldSlots[b]!);
+    blocks = order.map((i) => blocks[i]!);
+    oldSlots = order.map((i) => oldSlots[i]!);
+  }
+  return { blocks, oldSlots, unlock, contended: () => waitedFor };
+}
+
+/**
+ * Read the old slots of a locked batch, a run of contiguous slots per read (a run that fails is read
+ * block by block; an unreadable block's sectors become lost). Unlocks the batch when it throws.
+ */
+async function readLockedBatch(
+  core: RemapCore,
+  locked: LockedBatch,
+  maxRunBlocks: number,
+  buffer?: Uint8Array,
+): Promise<SpareBatch> {
   try {
-    let blocks: number[] = [];
-    let oldSlots: number[] = [];
-    for (const block of sorted) {
-      const slot = core.table.get(block);
-      if (slot >= 0 && core.pool.spareIndexOf(slot) === index) {
-        blocks.push(block);
-        oldSlots.push(slot);
-      }
-    }
-    // Slots handed out in block order (the usual case) need no sort to be read in runs.
-    if (!isAscending(oldSlots)) {
-      const order = oldSlots.map((_, i) => i).sort((a, b) => oldSlots[a]! - oldSlots[b]!);
-      blocks = order.map((i) => blocks[i]!);
-      oldSlots = order.map((i) => oldSlots[i]!);
-    }
+    const { blocks, oldSlots } = locked;
     const bs = core.blockSize;
     const bytes = blocks.length * bs;
     const data = buffer && buffer.length >= bytes ? buffer.subarray(0, bytes) : new Uint8Array(bytes);
     const lost = new Map<number, Uint8Array>();
     const order = oldSlots.map((_, i) => i);
-    for (const [start, end] of runsOf(oldSlots, order, maxRunBlocks)) {
+    for (const [start, end] of runsOf(core, oldSlots, order, maxRunBlocks)) {
       const target = data.subarray(start * bs, end * bs);
       try {
         // The last block of main may be partial: its slot is whole, the bytes past main are unused.
@@ -169,11 +201,149 @@ export async function readSpareBatch(
         }
       }
     }
-    return { blocks, oldSlots, data, lost, unlock, contended: () => waitedFor };
+    return { ...locked, data, lost };
   } catch (err) {
-    unlock();
+    locked.unlock();
     throw err;
   }
+}
+
+/**
+ * Lock `candidates` and read the old slots of those still on spare `index` (see readLockedBatch).
+ * `onContended` is called when user I/O waits for a block of the batch.
+ */
+export async function readSpareBatch(
+  core: RemapCore,
+  candidates: readonly number[],
+  index: number,
+  maxRunBlocks: number,
+  buffer?: Uint8Array,
+  onContended?: () => void,
+): Promise<SpareBatch> {
+  return readLockedBatch(
+    core,
+    await lockSpareBatch(core, candidates, index, onContended),
+    maxRunBlocks,
+    buffer,
+  );
+}
+
+/**
+ * Move the blocks of `candidates` still on spare `index` to new slots on other spares, written and
+ * not yet flushed nor committed (still locked), as readSpareBatch then writeSpareBatch would. With
+ * `copies`, where the spares lend their files (copy-offload.ts), worker threads copy old slots to new
+ * ones and the batch's bytes never reach the event loop: a copy whose read fails is given up (new
+ * slots released, nothing committed) and the batch is read here, block by block where a run fails; a
+ * copy whose write fails fails the batch like a failed write.
+ */
+export async function moveSpareBatch(
+  core: RemapCore,
+  candidates: readonly number[],
+  index: number,
+  maxRunBlocks: number,
+  buffer?: Uint8Array,
+  onContended?: () => void,
+  copies?: CopyOffload,
+): Promise<WrittenSpareBatch> {
+  const locked = await lockSpareBatch(core, candidates, index, onContended);
+  let allocated: number[] | undefined;
+  if (copies) {
+    const copied = await copyLockedBatch(core, locked, index, maxRunBlocks, copies);
+    if (copied && !Array.isArray(copied)) return copied;
+    allocated = copied;
+  }
+  let batch: SpareBatch;
+  try {
+    batch = await readLockedBatch(core, locked, maxRunBlocks, buffer);
+  } catch (err) {
+    for (const slot of allocated ?? []) core.pool.release(slot);
+    throw err;
+  }
+  return writeSpareBatch(core, batch, index, maxRunBlocks, allocated);
+}
+
+const NO_BYTES = new Uint8Array(0);
+
+/**
+ * The copy of a locked batch by worker threads (moveSpareBatch). Undefined, with nothing allocated,
+ * when the source spare does not lend its file; the new slots (allocated, not written) when a
+ * destination does not or a read failed: the caller reads the batch and writes them itself. The
+ * batch stays locked except when this throws.
+ */
+async function copyLockedBatch(
+  core: RemapCore,
+  locked: LockedBatch,
+  index: number,
+  maxRunBlocks: number,
+  copies: CopyOffload,
+): Promise<WrittenSpareBatch | number[] | undefined> {
+  const { blocks, oldSlots } = locked;
+  if (blocks.length === 0 || !lendsFile(core.spares[index]!, false)) return undefined;
+  const bs = core.blockSize;
+  const newSlots: number[] = [];
+  const quarantined = new Set<number>();
+  const touched = new Set<number>();
+  let readFailed = false;
+  try {
+    if (core.readOnlyReason !== undefined) throw new ReadOnlyError(core.name, core.readOnlyReason);
+    newSlots.push(...allocateElsewhere(core, index, blocks.length));
+    for (const slot of newSlots) if (!lendsFile(core.spareOf(slot), true)) return newSlots; // the event loop's way
+    // Runs contiguous in both the old slots and the new ones, on one spare (usually the whole batch).
+    const runs: [number, number][] = [];
+    let start = 0;
+    for (let i = 1; i <= blocks.length; i++) {
+      const contiguous =
+        i < blocks.length &&
+        oldSlots[i] === oldSlots[i - 1]! + 1 &&
+        newSlots[i] === newSlots[i - 1]! + 1 &&
+        core.pool.spareIndexOf(newSlots[i]!) === core.pool.spareIndexOf(newSlots[i - 1]!) &&
+        i - start < maxRunBlocks;
+      if (!contiguous) {
+        runs.push([start, i]);
+        start = i;
+      }
+    }
+    const pending: Promise<void>[] = [];
+    for (const [from, end] of runs) {
+      const first = newSlots[from]!;
+      touched.add(core.pool.spareIndexOf(first));
+      // Defined: both spares lend their files (checked above) and the range is inside them.
+      const copy = copies.copy(
+        core.spareOf(oldSlots[from]!),
+        core.pool.offsetOf(oldSlots[from]!),
+        core.spareOf(first),
+        core.pool.offsetOf(first),
+        (end - from) * bs,
+      )!;
+      pending.push(
+        copy.catch((err: unknown) => {
+          if (isCopyReadFailure(err)) {
+            readFailed = true;
+            throw err;
+          }
+          core.count("errors.spare");
+          core.failingSpares.add(core.pool.spareIndexOf(first));
+          for (let k = from; k < end; k++) {
+            quarantined.add(newSlots[k]!);
+            core.quarantinedSlots++;
+            core.pool.noteQuarantined(newSlots[k]!);
+          }
+          throw err instanceof CopyFailure ? err.cause : err;
+        }),
+      );
+    }
+    // Every run settles before the outcome is known, so no worker still writes a released slot.
+    const outcomes = await Promise.allSettled(pending);
+    const failed = outcomes.find((o) => o.status === "rejected" && !isCopyReadFailure(o.reason));
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    // A slot of an unreadable range: the caller reads block by block (lost sectors) and rewrites.
+    if (readFailed) return newSlots;
+  } catch (err) {
+    for (const slot of newSlots) if (!quarantined.has(slot)) core.pool.release(slot);
+    locked.unlock();
+    throw err;
+  }
+  return { batch: { ...locked, data: NO_BYTES, lost: new Map() }, newSlots, touched };
 }
 
 /**
@@ -203,27 +373,29 @@ export interface WrittenSpareBatch {
  * Write a read batch to new slots on other spares (runs of contiguous slots), without flush or
  * commit; the batch's buffer is free again when this settles. A failed write releases the new slots
  * (the failed run's are quarantined), unlocks the batch and throws: the blocks stay where they were.
+ * `allocated`: new slots already taken for the batch's blocks, in order (else allocated here).
  */
 export async function writeSpareBatch(
   core: RemapCore,
   batch: SpareBatch,
   index: number,
   maxRunBlocks: number,
+  allocated?: readonly number[],
 ): Promise<WrittenSpareBatch> {
   const { blocks, data } = batch;
   const bs = core.blockSize;
-  const newSlots: number[] = [];
+  const newSlots: number[] = allocated ? [...allocated] : [];
   /** Slots of a run whose write failed: kept allocated, never reused this session (as any remap). */
   const quarantined = new Set<number>();
   const touched = new Set<number>();
   try {
     if (core.readOnlyReason !== undefined) throw new ReadOnlyError(core.name, core.readOnlyReason);
-    newSlots.push(...allocateElsewhere(core, index, blocks.length));
+    if (!allocated) newSlots.push(...allocateElsewhere(core, index, blocks.length));
     // Slots are usually handed out in the order asked for: then no sort, and the read buffer is the run.
     const order = newSlots.map((_, i) => i);
     if (!isAscending(newSlots)) order.sort((a, b) => newSlots[a]! - newSlots[b]!);
     const writes: Promise<void>[] = [];
-    for (const [start, end] of runsOf(newSlots, order, maxRunBlocks)) {
+    for (const [start, end] of runsOf(core, newSlots, order, maxRunBlocks)) {
       let inPlace = true;
       for (let k = start; k < end && inPlace; k++) inPlace = order[k] === k;
       const run = inPlace ? data.subarray(start * bs, end * bs) : new Uint8Array((end - start) * bs);
