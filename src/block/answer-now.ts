@@ -26,3 +26,32 @@ export function tryWriteNow(device: object, offsetBytes: number, data: Uint8Arra
   const d = device as Partial<AnswerNow>;
   return d.tryWriteNow !== undefined && d.tryWriteNow(offsetBytes, data);
 }
+
+/**
+ * Optional on a BlockDevice: the fast path of a background copy's read (a drain, replace-main), which
+ * may be larger than a served request's (FileDevice on tmpfs: up to 1 MiB in one call instead of
+ * 32 KiB pieces). Same contract as AnswerNow.tryReadNow.
+ */
+export interface BulkReadNow {
+  tryBulkReadNow(offsetBytes: number, target: Uint8Array): boolean;
+}
+
+/**
+ * Fill `target` from `offsetBytes` now for a background copy: in one call where the device has a
+ * bulk fast path, else with tryReadNow in pieces of `pieceBytes`; false at the first refusal (the
+ * caller then reads the whole range through read()).
+ */
+export function tryBulkReadNow(
+  device: object,
+  offsetBytes: number,
+  target: Uint8Array,
+  pieceBytes: number,
+): boolean {
+  const d = device as Partial<BulkReadNow>;
+  if (d.tryBulkReadNow !== undefined && d.tryBulkReadNow(offsetBytes, target)) return true;
+  for (let off = 0; off < target.length; off += pieceBytes) {
+    const end = Math.min(target.length, off + pieceBytes);
+    if (!tryReadNow(device, offsetBytes + off, target.subarray(off, end))) return false;
+  }
+  return true;
+}

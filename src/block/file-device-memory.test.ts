@@ -1,11 +1,13 @@
-// Unit tests of FileDevice's memory-backed path (files on tmpfs are read and written synchronously
-// up to 32 KiB): detection, data round trips on both paths, errors unchanged.
+// Unit tests of FileDevice's memory-backed path (files on tmpfs are read synchronously up to 32 KiB,
+// written up to 1 MiB, and read up to 1 MiB for background copies): detection, data round trips on
+// both paths, errors unchanged.
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, statfs, truncate } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { tryBulkReadNow } from "./answer-now.js";
 import { readBytes } from "./base-device.js";
 import { MediumError } from "./errors.js";
 import { FileDevice, MEMORY_WRITE_SYNC_MAX_BYTES, SYNC_IO_MAX_BYTES } from "./file-device.js";
@@ -72,6 +74,51 @@ describe("FileDevice on a memory file system", () => {
     assert.deepEqual(into, big.subarray(0, SYNC_IO_MAX_BYTES));
     assert.equal(device.tryReadNow(4096, Buffer.alloc(SYNC_IO_MAX_BYTES + 512)), false);
     await device.close();
+  });
+
+  it("answers a background copy's read of up to 1 MiB now in one call, counted; refuses past it", async (t) => {
+    const device = await FileDevice.create(join(dir, "bulk.img"), 4 << 20);
+    if (!device.memoryBacked) {
+      await device.close();
+      t.skip(`${base} is not tmpfs here`);
+      return;
+    }
+    const big = randomBytes(6, MEMORY_WRITE_SYNC_MAX_BYTES);
+    await device.write(8192, big);
+    const before = device.status();
+    const into = Buffer.alloc(MEMORY_WRITE_SYNC_MAX_BYTES);
+    assert.equal(device.tryBulkReadNow(8192, into), true);
+    assert.deepEqual(into, big);
+    assert.equal(device.status().reads - before.reads, 1, "one request");
+    assert.equal(device.status().bytesRead - before.bytesRead, big.length);
+    // Larger than 1 MiB, past the end, or at a bad offset: refused with nothing counted.
+    assert.equal(device.tryBulkReadNow(0, Buffer.alloc(MEMORY_WRITE_SYNC_MAX_BYTES + 4096)), false);
+    assert.equal(device.tryBulkReadNow((4 << 20) - 4096, Buffer.alloc(8192)), false);
+    assert.equal(device.tryBulkReadNow(-4096, Buffer.alloc(4096)), false);
+    assert.equal(device.status().reads - before.reads, 1);
+    // tryBulkReadNow() of answer-now.ts: one call here, pieces of the served fast path elsewhere.
+    const again = Buffer.alloc(64 * 1024);
+    assert.equal(tryBulkReadNow(device, 8192, again, SYNC_IO_MAX_BYTES), true);
+    assert.deepEqual(again, big.subarray(0, again.length));
+    assert.equal(device.status().reads - before.reads, 2);
+    await device.close();
+    assert.equal(device.tryBulkReadNow(8192, Buffer.alloc(4096)), false, "closed");
+  });
+
+  it("refuses a background copy's bulk read from a file on disk (its reads may wait on the device)", async (t) => {
+    const onDisk = await mkdtemp(join(tmpdir(), "dmremap-bulk-"));
+    try {
+      const device = await FileDevice.create(join(onDisk, "disk.img"), 1 << 20);
+      if (device.memoryBacked) {
+        await device.close();
+        t.skip(`${tmpdir()} is tmpfs here`);
+        return;
+      }
+      assert.equal(device.tryBulkReadNow(0, Buffer.alloc(64 * 1024)), false);
+      await device.close();
+    } finally {
+      await rm(onDisk, { recursive: true, force: true });
+    }
   });
 
   it("fails a read past a truncated end with a MediumError on both paths", async () => {

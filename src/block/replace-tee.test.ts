@@ -4,6 +4,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { LayerDevice, readBytes } from "./base-device.js";
 import type { BlockDevice, WriteOptions } from "./block-device.js";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { FileDevice } from "./file-device.js";
 import { MemoryDevice } from "./memory-device.js";
 import { ReplaceTee } from "./replace-tee.js";
 import { runBlockDeviceContract } from "./contract.js";
@@ -148,4 +152,35 @@ test("a write that rewrites a watched block completes only after persist(); a pe
   tee.markWhollyWritten(20);
   assert.ok(tee.wasWhollyWritten(20));
   await tee.close();
+});
+
+test("a copy from a main file in memory reads each range in one call, now; from a disk file through read()", async () => {
+  for (const root of ["/dev/shm", tmpdir()]) {
+    const dir = await mkdtemp(join(root, "dmremap-tee-copy-"));
+    try {
+      const main = await FileDevice.create(join(dir, "main.img"), 4 * MiB);
+      const next = await FileDevice.create(join(dir, "new.img"), 4 * MiB);
+      const data = new Uint8Array(MiB).map((_, i) => (i * 13) & 255);
+      await main.write(MiB, data);
+      const tee = new ReplaceTee(main);
+      await tee.arm(next, 4096);
+      const reads = main.status().reads;
+      let viaRead = 0;
+      const read = main.read.bind(main);
+      main.read = (offsetBytes, target) => {
+        viaRead++;
+        return read(offsetBytes, target);
+      };
+      await tee.copyRange(MiB, new Uint8Array(MiB));
+      assert.equal(viaRead, main.memoryBacked ? 0 : 1, `read() used only on disk (${root})`);
+      assert.ok((await readBytes(next, MiB, MiB)).equals(data), `copied exact (${root})`);
+      // On tmpfs one synchronous 1 MiB read (not 32 pieces of the served fast path); on disk one
+      // threadpool read.
+      assert.equal(main.status().reads - reads, 1, `one read of the main (${root})`);
+      await tee.close();
+      await next.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
 });

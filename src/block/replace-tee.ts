@@ -8,8 +8,9 @@ import type {
   WriteOptions,
   WriteZeroesOptions,
 } from "./block-device.js";
-import { tryReadNow, tryWriteNow } from "./answer-now.js";
+import { tryBulkReadNow, tryReadNow, tryWriteNow } from "./answer-now.js";
 import { BaseDevice, zeroes } from "./base-device.js";
+import { SYNC_IO_MAX_BYTES } from "./file-device.js";
 import { RangeLock } from "./range-lock.js";
 
 /** Blocks a user rewrote whole whose fact must be persisted before the write completes (see watchRewrites). */
@@ -155,7 +156,9 @@ export class ReplaceTee extends BaseDevice {
     try {
       const target = this.target;
       if (!target) throw new RangeError("no replacement is armed");
-      await this.current.read(offsetBytes, buf);
+      // A memory-backed main answers now, in one call where it can (answer-now.ts).
+      if (!tryBulkReadNow(this.current, offsetBytes, buf, SYNC_IO_MAX_BYTES))
+        await this.current.read(offsetBytes, buf);
       await target.write(offsetBytes, buf);
     } finally {
       release();

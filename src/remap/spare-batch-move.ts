@@ -2,7 +2,7 @@
 // their old slots in runs of contiguous slots, write the new slots in runs; then, for one batch or a
 // group of written batches, flush each destination spare once, commit every move in one metadata
 // append, free the old slots and unlock.
-import { tryReadNow } from "../block/answer-now.js";
+import { tryBulkReadNow } from "../block/answer-now.js";
 import type { BlockDevice } from "../block/block-device.js";
 import { MediumError, NoSpaceError, ReadOnlyError } from "../block/errors.js";
 import { CopyFailure, isCopyReadFailure, lendsFile, type CopyOffload } from "../block/copy-offload.js";
@@ -37,17 +37,15 @@ async function inPieces(
 }
 
 /**
- * Read `target` from `at` now where the spare answers at once (a file in memory), in pieces of the
- * largest read such a file answers on the event loop (SYNC_IO_MAX_BYTES): the copy needs no
- * threadpool round trip, while the writes of the batches before it go on in the threadpool. On tmpfs
- * this took the drain from 61 - 73 % to 85 - 94 % of dd (two alternated runs of each,
- * docs/PERFORMANCE.md). False at the first piece the spare refuses (a disk, a failing range): the
- * caller then reads the whole run through read() as before.
+ * Read `target` from `at` now where the spare answers at once (a file in memory), a PIECE_BYTES piece
+ * per call where it can (tryBulkReadNow): no threadpool round trip, while the writes of the batches
+ * before it go on. False at the first piece the spare refuses (a disk, a failing range): the caller
+ * then reads the whole run through read().
  */
 function readNow(from: BlockDevice, at: number, target: Uint8Array): boolean {
-  for (let off = 0; off < target.length; off += SYNC_IO_MAX_BYTES) {
-    const end = Math.min(target.length, off + SYNC_IO_MAX_BYTES);
-    if (!tryReadNow(from, at + off, target.subarray(off, end))) return false;
+  for (let off = 0; off < target.length; off += PIECE_BYTES) {
+    const end = Math.min(target.length, off + PIECE_BYTES);
+    if (!tryBulkReadNow(from, at + off, target.subarray(off, end), SYNC_IO_MAX_BYTES)) return false;
   }
   return true;
 }
