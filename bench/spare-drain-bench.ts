@@ -21,7 +21,7 @@ import { openDevice } from "../src/block/open-device.js";
 import { Prng } from "../src/block/prng.js";
 import { createSet } from "../src/metadata/create-set.js";
 import { openRemappedDevice, type RemappedDevice } from "../src/remap/remapped-device.js";
-import { DrainJob, defaultBatchBytes, defaultDrainDepth } from "../src/spares/drain.js";
+import { DrainJob, copiedByWorkers, defaultBatchBytes, defaultDrainDepth } from "../src/spares/drain.js";
 
 const BS = 4096;
 /** Drain and dd rounds of the idle comparison. */
@@ -189,6 +189,7 @@ export async function spareDrainBenchIn(
     const set = await remappedSet(work, blocks, direct);
     const batchBytes = options.batchBytes ?? defaultBatchBytes(set.dev);
     const depth = options.depth ?? defaultDrainDepth(set.dev, 0);
+    const copier = copiedByWorkers(set.dev, 0, undefined) ? "worker-thread copies" : "event-loop copies";
     const copy = join(work, "drain-copy.img");
     // Rounds alternate a drain (spare 0 -> 1, then back) with dd of the same bytes; the best of each
     // is kept, so a busy moment of a shared machine does not decide the ratio. The first rounds are a
@@ -236,7 +237,7 @@ export async function spareDrainBenchIn(
     const fgMiBs = (ops: number) => ((ops * BS) / (1 << 20)).toFixed(1);
     return {
       notes: [
-        `spare drain, idle, ${label}, best of ${ROUNDS} after ${WARMUP_ROUNDS} warm-up rounds, ${moved} blocks of 4 KiB (${mib.toFixed(0)} MiB, batches of ${batchBytes >> 10} KiB, ${depth} in flight): ` +
+        `spare drain, idle, ${label}, best of ${ROUNDS} after ${WARMUP_ROUNDS} warm-up rounds, ${moved} blocks of 4 KiB (${mib.toFixed(0)} MiB, batches of ${batchBytes >> 10} KiB, ${depth} in flight, ${copier}): ` +
           `${drainMiBs.toFixed(0)} MiB/s vs dd ${direct ? "iflag=direct oflag=direct " : ""}conv=fsync of the same bytes ${ddMiBs.toFixed(0)} MiB/s = ${ratio.toFixed(0)} % (target >= 80 %); ` +
           `rounds drain ${drainRuns.map((s) => (mib / s).toFixed(0)).join("/")}, dd ${ddRuns.map((s) => (mib / s).toFixed(0)).join("/")} MiB/s; ` +
           `CPU per copy (median) drain ${drainCpu.toFixed(0)} ms, dd ${ddCpu.toFixed(0)} ms (${(drainCpu / ddCpu).toFixed(2)}x)`,

@@ -124,7 +124,7 @@ export function defaultBatchBytes(device: RemappedDevice): number {
  * Whether worker threads copy the batches of a drain of spare `index`: the drained spare lends its
  * file (a file or block device through the page cache) and copies are not turned off.
  */
-function copiedByWorkers(
+export function copiedByWorkers(
   device: RemappedDevice,
   index: number,
   copies: CopyOffload | false | undefined,
