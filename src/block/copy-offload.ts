@@ -71,7 +71,8 @@ export class CopyOffload {
   /**
    * Copy `lengthBytes` from `from` at `fromOffset` to `to` at `toOffset` in worker threads, in
    * COPY_PIECE_BYTES pieces spread over the workers, all in flight at once; settles when every piece
-   * has, with the first failure (a CopyFailure naming its side, carrying that device's error).
+   * has, with a failure (a CopyFailure naming its side, carrying that device's error; a failed write
+   * before a failed read, which may leave earlier pieces written).
    * Returns undefined, having done nothing, when either device does not lend its file for the range.
    */
   copy(
@@ -104,8 +105,11 @@ export class CopyOffload {
         ),
       );
     }
+    // A failed write is reported before a failed read: the caller quarantines what a write failed.
     return Promise.allSettled(pieces).then((outcomes) => {
-      for (const outcome of outcomes) if (outcome.status === "rejected") throw outcome.reason;
+      const failures = outcomes.flatMap((o) => (o.status === "rejected" ? [o.reason as unknown] : []));
+      if (failures.length === 0) return;
+      throw failures.find((err) => err instanceof CopyFailure && err.side === "write") ?? failures[0];
     });
   }
 
@@ -120,7 +124,10 @@ export class CopyOffload {
 /** The process's copy workers, shared by every drain (threads are started on first use only). */
 export const copyOffload = new CopyOffload();
 
-/** True when `err` is a failed offloaded copy's read (the source range: nothing was written). */
+/**
+ * True when `err` is a failed offloaded copy's read (of the source range): no write failed, but
+ * pieces before the failed one may be written.
+ */
 export function isCopyReadFailure(err: unknown): boolean {
   return err instanceof CopyFailure && err.side === "read";
 }

@@ -39,7 +39,7 @@ export const SLOT_RESULT = 3;
 export const SLOT_COPY_FD = 4;
 export const SLOT_COPY_FAILED = 5;
 const SLOT_WORDS = 6;
-/** SLOT_COPY_FAILED of a copy whose read failed (nothing was written). */
+/** SLOT_COPY_FAILED of a copy whose read failed (the pieces before it were written). */
 export const COPY_FAILED_READ = 1;
 /** SLOT_COPY_FAILED of a copy whose write failed (the destination range may be partly written). */
 export const COPY_FAILED_WRITE = 2;

@@ -194,7 +194,7 @@ export class IoWorker {
    * Copy `length` bytes (below 2 GiB) of `fromFd` at `fromPosition` to `toFd` at `toPosition` in the
    * worker, a slot's size at a time (pread(2) then pwrite(2)): the bytes never reach the event loop.
    * Rejects with a CopyFailure naming the side that failed (a failed write, or a failed read after
-   * the first piece, leaves part of the range written).
+   * the first slot's worth, leaves part of the range written), or a RangeError for a bad length.
    */
   copy(
     fromFd: number,
@@ -203,6 +203,8 @@ export class IoWorker {
     toPosition: number,
     length: number,
   ): Promise<void> {
+    if (!Number.isInteger(length) || length < 0 || length > 0x7fffffff)
+      return Promise.reject(new RangeError(`copy of ${length} bytes is not an integer in 0..2^31-1`));
     return new Promise((resolve, reject) => {
       const to = { fd: toFd, position: toPosition };
       this.submit(
