@@ -194,7 +194,8 @@ export class IoWorker {
    * Copy `length` bytes (below 2 GiB) of `fromFd` at `fromPosition` to `toFd` at `toPosition` in the
    * worker, a slot's size at a time (pread(2) then pwrite(2)): the bytes never reach the event loop.
    * Rejects with a CopyFailure naming the side that failed (a failed write, or a failed read after
-   * the first slot's worth, leaves part of the range written), or a RangeError for a bad length.
+   * the first slot's worth, leaves part of the range written); with a plain EIO error when the worker
+   * never ran it (closed, or its thread died); with a RangeError for a bad length.
    */
   copy(
     fromFd: number,
@@ -216,6 +217,8 @@ export class IoWorker {
         undefined,
         (n, failed) => {
           if (n >= 0) return resolve();
+          // No side recorded: the worker never ran the copy (closed, or its thread died).
+          if (failed === 0) return reject(errnoError(n, "copy"));
           const side = failed === COPY_FAILED_WRITE ? "write" : "read";
           reject(new CopyFailure(side, errnoError(n, side)));
         },

@@ -230,9 +230,9 @@ export async function readSpareBatch(
  * Move the blocks of `candidates` still on spare `index` to new slots on other spares, written and
  * not yet flushed nor committed (still locked), as readSpareBatch then writeSpareBatch would. With
  * `copies`, where the spares lend their files (copy-offload.ts), worker threads copy old slots to new
- * ones and the batch's bytes never reach the event loop: a copy whose read fails is given up (new
- * slots released, nothing committed) and the batch is read here, block by block where a run fails; a
- * copy whose write fails fails the batch like a failed write.
+ * ones and the batch's bytes never reach the event loop: when a copy's read fails, the batch is read
+ * here (block by block where a run fails) and written to the same new slots; a copy whose write fails
+ * fails the batch like a failed write.
  */
 export async function moveSpareBatch(
   core: RemapCore,
@@ -319,6 +319,8 @@ async function copyLockedBatch(
             readFailed = true;
             throw err;
           }
+          // Not a failure of a spare (the copy never ran): the slots are released below.
+          if (!(err instanceof CopyFailure)) throw err;
           core.count("errors.spare");
           core.failingSpares.add(core.pool.spareIndexOf(first));
           for (let k = from; k < end; k++) {
@@ -326,7 +328,7 @@ async function copyLockedBatch(
             core.quarantinedSlots++;
             core.pool.noteQuarantined(newSlots[k]!);
           }
-          throw err instanceof CopyFailure ? err.cause : err;
+          throw err.cause;
         }),
       );
     }

@@ -29,6 +29,8 @@ class CountingCopies extends CopyOffload {
   bytes = 0;
   failRead = new Set<number>();
   failWrite = new Set<number>();
+  /** Calls that fail as a copy no worker ran (a stopped worker), blaming neither side. */
+  failUnrun = new Set<number>();
   constructor() {
     super(2);
   }
@@ -52,6 +54,10 @@ class CountingCopies extends CopyOffload {
       });
     if (this.failRead.has(call)) return failure("read", from, fromOffset);
     if (this.failWrite.has(call)) return failure("write", to, toOffset);
+    if (this.failUnrun.has(call))
+      return copy.then(() => {
+        throw Object.assign(new Error("EIO: copy failed in the I/O worker"), { code: "EIO" });
+      });
     return copy;
   }
 }
@@ -183,6 +189,33 @@ describe("a drain's worker copies when a side fails", () => {
       await copies.close();
     }
   });
+});
+
+test("a copy no worker ran fails the drain without blaming a spare: nothing quarantined, a rerun completes", async () => {
+  const dir = await mkdtemp(join("/dev/shm", "dmremap-drain-copy-unrun-"));
+  const copies = new CountingCopies();
+  try {
+    const { dev } = await fileSet(dir, [2 << 20, 2 << 20]);
+    await remapRange(dev, 0, 128);
+    copies.failUnrun.add(1);
+    const job = new DrainJob(dev, 0, { batchBytes: 64 * BS, depth: 1, copies });
+    await assert.rejects(job.start(), { code: "EIO" });
+    assert.equal(blocksOnSpare(dev, 0).length, 128, "no block left its slot");
+    assert.equal(dev.status().errorCounts.spare, 0);
+    assert.deepEqual(
+      dev.spareUsage().map((u) => u.quarantinedBlocks),
+      [0, 0],
+    );
+    assert.equal(dev.spareUsage()[1]!.usedBlocks, 0, "the new slots were released");
+    const rerun = await new DrainJob(dev, 0, { batchBytes: 64 * BS, copies }).start();
+    assert.equal(rerun.state, "done");
+    assert.equal(blocksOnSpare(dev, 1).length, 128, "the spare was not avoided");
+    await assertPatterns(dev, 512);
+    await dev.close();
+  } finally {
+    await copies.close();
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test("spares in memory keep the event loop's copy (and its default depth)", async () => {

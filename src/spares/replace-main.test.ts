@@ -154,6 +154,36 @@ test("a replacement over devices that answer at once gives the event loop turns 
   await dev.close();
 });
 
+test("while user I/O runs, every copy step over devices that answer at once comes after an event-loop turn", async () => {
+  // The clock stands still: the timed turns never fall due and the user read keeps the copy in small
+  // steps to its end; only the turn before each step lets the event loop run between them.
+  const mainBytes = 8 << 20;
+  const { log, tee, dev, commitSwitch } = await served(undefined, mainBytes);
+  await tee.arm(new MemoryDevice({ sizeBytes: mainBytes }), BS);
+  let userRead: Promise<Uint8Array> | undefined;
+  log.onRead = (_, n) => {
+    if (n <= BS || userRead) return;
+    userRead = readBytes(dev, (dev.blockCount - 1) * BS, BS);
+  };
+  const job = new ReplaceMainJob(dev, tee, { commitSwitch, chunkBytes: 1 << 20, now: () => 0 });
+  const copyReads = () => log.reads.filter(([, n]) => n > BS).length;
+  const running = job.start();
+  const atTurns = await samplesAtTurns(running, copyReads);
+  assert.equal((await running).state, "done");
+  assert.ok(userRead && same(await userRead, pattern(BS, dev.blockCount - 1)), "the user read is answered");
+  const steps = copyReads();
+  assert.ok(steps >= 12, `${steps} copy steps`);
+  // After the first (full) requests, no turn sees more than one new step (two workers share them).
+  const jumps = atTurns.slice(1).map((n, i) => n - atTurns[i]!);
+  assert.ok(
+    jumps.slice(2).every((d) => d <= 1),
+    `copy steps at each turn: ${atTurns.join(",")}`,
+  );
+  assert.ok(atTurns.length >= steps - 2, `${atTurns.length} turns for ${steps} steps`);
+  await assertAll(dev, (b) => b);
+  await dev.close();
+});
+
 test("user writes during the copy land on the new device; a block rewritten whole is not left pending", async () => {
   const { faulty, tee, dev, commitSwitch } = await served();
   faulty.breakBlock(100, BS, { reads: true });

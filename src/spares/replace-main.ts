@@ -13,7 +13,7 @@ import { MediumError } from "../block/errors.js";
 import { FileDevice } from "../block/file-device.js";
 import { findLayer } from "../block/open-device.js";
 import type { ReplaceTee } from "../block/replace-tee.js";
-import { TurnKeeper } from "../core/loop-turns.js";
+import { nextTurn, TurnKeeper } from "../core/loop-turns.js";
 import type { RemappedDevice } from "../remap/remapped-device.js";
 import { SpareOperationError } from "./errors.js";
 import { PauseGate } from "./pause-gate.js";
@@ -252,6 +252,14 @@ export class ReplaceMainJob {
     /** The copy request started last (settled, never rejects): a yielding worker waits for it. */
     let lastStarted: Promise<unknown> = Promise.resolve();
     const buffers = this.copyBuffers();
+    /** Copy steps since the last turn the workers waited for, and that turn (one for all of them). */
+    let stepsSinceTurn = 0;
+    let turn: Promise<void> | undefined;
+    const takeTurn = (): Promise<void> =>
+      (turn ??= nextTurn().then(() => {
+        turn = undefined;
+        stepsSinceTurn = 0;
+      }));
     const copyLoop = async (buf: Uint8Array) => {
       while (this.cursor < count) {
         // Paused: the last request in flight saves the exact resume point (a restart loses nothing).
@@ -270,6 +278,14 @@ export class ReplaceMainJob {
           await lastStarted;
           continue;
         }
+        // While user I/O runs, one step between two event-loop turns: a copy from a file in memory
+        // completes at once (one read and one write on the event loop), and user requests must get
+        // in between steps.
+        if (busy && stepsSinceTurn > 0) {
+          await takeTurn();
+          continue; // everything above is looked at again after the turn
+        }
+        stepsSinceTurn++;
         const first = this.cursor;
         const limit = Math.min(first + (busy ? this.busyChunkBlocks : this.chunkBlocks), count);
         const special = dev.firstRemappedOrPending(first, limit);
