@@ -23,23 +23,11 @@ import { FileDevice } from "./file-device.js";
 import type { IoWorker } from "./io-worker.js";
 import { MemoryDevice } from "./memory-device.js";
 import { Prng } from "./prng.js";
+import { sameBytes, seeded } from "../testing/bytes.js";
 
 const KiB = 1024;
 const MiB = 1 << 20;
 const SHM = "/dev/shm";
-
-function seeded(seed: number, length: number): Buffer {
-  return new Prng(seed).fill(Buffer.alloc(length)) as Buffer;
-}
-
-/** `actual` holds exactly `expected`; a mismatch names its first byte (no diff of megabytes). */
-function sameBytes(actual: Uint8Array, expected: Uint8Array, what = "bytes"): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  if (Buffer.compare(actual, expected) === 0) return;
-  let i = 0;
-  while (actual[i] === expected[i]) i++;
-  assert.fail(`${what}: first difference at byte ${i} of ${actual.length}: ${actual[i]} != ${expected[i]}`);
-}
 
 /** A file of `data` opened as a FileDevice. */
 function deviceOf(path: string, data: Uint8Array, options: { readOnly?: boolean } = {}): Promise<FileDevice> {

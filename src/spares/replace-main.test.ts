@@ -84,6 +84,19 @@ async function served(spares: BlockDevice[] = [new MemoryDevice({ sizeBytes: 1 <
   return { mainMedia, log, faulty, tee, dev, opened, commitSwitch };
 }
 
+/** A user read of the last block, started when `log` sees the first copy read; resolves with its bytes. */
+function userReadAtFirstCopy(log: ReadLog, dev: RemappedDevice): () => Promise<Uint8Array> {
+  let userRead: Promise<Uint8Array> | undefined;
+  log.onRead = (_, n) => {
+    if (n <= BS || userRead) return;
+    userRead = readBytes(dev, (dev.blockCount - 1) * BS, BS);
+  };
+  return () => {
+    assert.ok(userRead, "a user read started");
+    return userRead;
+  };
+}
+
 async function assertAll(dev: RemappedDevice, expected: (b: number) => number, skip: number[] = []) {
   for (let b = 0; b < dev.blockCount; b++) {
     if (skip.includes(b)) continue;
@@ -160,17 +173,13 @@ test("while user I/O runs, every copy step over devices that answer at once come
   const mainBytes = 8 << 20;
   const { log, tee, dev, commitSwitch } = await served(undefined, mainBytes);
   await tee.arm(new MemoryDevice({ sizeBytes: mainBytes }), BS);
-  let userRead: Promise<Uint8Array> | undefined;
-  log.onRead = (_, n) => {
-    if (n <= BS || userRead) return;
-    userRead = readBytes(dev, (dev.blockCount - 1) * BS, BS);
-  };
+  const userRead = userReadAtFirstCopy(log, dev);
   const job = new ReplaceMainJob(dev, tee, { commitSwitch, chunkBytes: 1 << 20, now: () => 0 });
   const copyReads = () => log.reads.filter(([, n]) => n > BS).length;
   const running = job.start();
   const atTurns = await samplesAtTurns(running, copyReads);
   assert.equal((await running).state, "done");
-  assert.ok(userRead && same(await userRead, pattern(BS, dev.blockCount - 1)), "the user read is answered");
+  assert.ok(same(await userRead(), pattern(BS, dev.blockCount - 1)), "the user read is answered");
   const steps = copyReads();
   assert.ok(steps >= 12, `${steps} copy steps`);
   // After the first (full) requests, no turn sees more than one new step (two workers share them).
@@ -246,14 +255,10 @@ test("a replacement yields to user I/O: small copy steps, one at a time, after a
   // small steps to its end.
   const { log, tee, dev, commitSwitch } = await served(undefined, mainBytes);
   await tee.arm(new MemoryDevice({ sizeBytes: mainBytes }), BS);
-  let userRead: Promise<Uint8Array> | undefined;
-  log.onRead = (_, n) => {
-    if (n <= BS || userRead) return;
-    userRead = readBytes(dev, (dev.blockCount - 1) * BS, BS);
-  };
+  const userRead = userReadAtFirstCopy(log, dev);
   const job = new ReplaceMainJob(dev, tee, { commitSwitch, chunkBytes, now: () => 0 });
   assert.equal((await job.start()).state, "done");
-  assert.ok(userRead && same(await userRead, pattern(BS, dev.blockCount - 1)), "the user read is answered");
+  assert.ok(same(await userRead(), pattern(BS, dev.blockCount - 1)), "the user read is answered");
   const copies = log.reads.filter(([, n]) => n > BS).map(([, n]) => n);
   // The first requests were claimed before the user read: full size; every later one is small.
   const full = copies.filter((n) => n === chunkBytes).length;
