@@ -169,7 +169,8 @@ export abstract class BaseDevice implements BlockDevice {
     return false;
   }
 
-  private inRange(offsetBytes: number, lengthBytes: number): boolean {
+  /** Whether [offsetBytes, +lengthBytes) lies inside the device (the fast paths' range check). */
+  protected inRange(offsetBytes: number, lengthBytes: number): boolean {
     return (
       Number.isSafeInteger(offsetBytes) && offsetBytes >= 0 && offsetBytes + lengthBytes <= this.sizeBytes
     );

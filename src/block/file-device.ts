@@ -399,9 +399,7 @@ export class FileDevice extends BaseDevice implements CopyableFile, BulkReadNow 
     const n = target.length;
     if (this.closed || n === 0 || n > MEMORY_WRITE_SYNC_MAX_BYTES) return false;
     if (!this.memoryBacked || this.directIo || this.worker) return false;
-    if (!Number.isSafeInteger(offsetBytes) || offsetBytes < 0 || offsetBytes + n > this.sizeBytes)
-      return false;
-    if (this.readSyncAll(offsetBytes, target) !== undefined) return false;
+    if (!this.inRange(offsetBytes, n) || this.readSyncAll(offsetBytes, target) !== undefined) return false;
     this.counters.reads++;
     this.counters.bytesRead += n;
     return true;

@@ -33,13 +33,10 @@ import { blocksOnSpare, moveOffSpare, type SpareMoveOutcome } from "./spare-move
 import { type CopiesOutcome, copiesOf, ensureTwoCopiesLocked } from "./mirror-ops.js";
 import type { SpareUsage } from "./spare-pool.js";
 import {
-  type SpareBatch,
   type SpareBatchOutcome,
   type WrittenSpareBatch,
   commitSpareBatches,
   moveSpareBatch,
-  readSpareBatch,
-  writeSpareBatch,
 } from "./spare-batch-move.js";
 import { MissingDevice } from "../block/missing-device.js";
 
@@ -601,19 +598,6 @@ export class RemappedDevice extends BaseDevice {
     return this.core.policy;
   }
 
-  /** Lock `blocks` and read the slots of those still on spare `index` (a drain batch, spare-batch-move.ts). */
-  async readSpareBatch(
-    blocks: readonly number[],
-    index: number,
-    maxRunBlocks: number,
-    buffer?: Uint8Array,
-    onContended?: () => void,
-  ): Promise<SpareBatch> {
-    this.assertOpen();
-    this.assertWritable();
-    return readSpareBatch(this.core, blocks, index, maxRunBlocks, buffer, onContended);
-  }
-
   /**
    * Lock `blocks` and move those still on spare `index` to new slots on other spares, written and not
    * yet flushed or committed; worker threads copy where `copies` is given and the spares lend their
@@ -630,11 +614,6 @@ export class RemappedDevice extends BaseDevice {
     this.assertOpen();
     this.assertWritable();
     return moveSpareBatch(this.core, blocks, index, maxRunBlocks, buffer, onContended, copies);
-  }
-
-  /** Write a read batch to new slots on other spares, not yet flushed or committed (spare-batch-move.ts). */
-  async writeSpareBatch(batch: SpareBatch, index: number, maxRunBlocks: number): Promise<WrittenSpareBatch> {
-    return writeSpareBatch(this.core, batch, index, maxRunBlocks);
   }
 
   /** Flush and commit written batches as one group, free their old slots, unlock them. */

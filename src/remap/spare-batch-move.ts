@@ -71,9 +71,26 @@ export interface SpareBatchOutcome {
   readonly lost: number;
 }
 
+/** [start, end) runs of 0..count-1, at most `maxRun` long, where `continues(i)` joins i to i - 1. */
+function runs(count: number, maxRun: number, continues: (i: number) => boolean): [number, number][] {
+  const out: [number, number][] = [];
+  let start = 0;
+  for (let i = 1; i <= count; i++) {
+    if (i < count && i - start < maxRun && continues(i)) continue;
+    out.push([start, i]);
+    start = i;
+  }
+  return count === 0 ? [] : out;
+}
+
+/** Whether `slot` follows `before` on the same spare (slot numbers go on from one spare to the next). */
+function follows(core: RemapCore, slot: number, before: number): boolean {
+  return slot === before + 1 && core.pool.spareIndexOf(slot) === core.pool.spareIndexOf(before);
+}
+
 /**
  * Runs of consecutive slots on one spare in `order` (indexes into `slots`, sorted by slot): [start,
- * end) of order. Slot numbers go on from one spare to the next, so a run ends at a spare's last slot.
+ * end) of order; a run ends at a spare's last slot.
  */
 function runsOf(
   core: RemapCore,
@@ -81,20 +98,7 @@ function runsOf(
   order: readonly number[],
   maxRun: number,
 ): [number, number][] {
-  const runs: [number, number][] = [];
-  let start = 0;
-  for (let i = 1; i <= order.length; i++) {
-    const contiguous =
-      i < order.length &&
-      slots[order[i]!] === slots[order[i - 1]!]! + 1 &&
-      core.pool.spareIndexOf(slots[order[i]!]!) === core.pool.spareIndexOf(slots[order[i - 1]!]!) &&
-      i - start < maxRun;
-    if (!contiguous) {
-      runs.push([start, i]);
-      start = i;
-    }
-  }
-  return order.length === 0 ? [] : runs;
+  return runs(order.length, maxRun, (i) => follows(core, slots[order[i]!]!, slots[order[i - 1]!]!));
 }
 
 function isAscending(values: readonly number[]): boolean {
@@ -207,28 +211,8 @@ async function readLockedBatch(
 }
 
 /**
- * Lock `candidates` and read the old slots of those still on spare `index` (see readLockedBatch).
- * `onContended` is called when user I/O waits for a block of the batch.
- */
-export async function readSpareBatch(
-  core: RemapCore,
-  candidates: readonly number[],
-  index: number,
-  maxRunBlocks: number,
-  buffer?: Uint8Array,
-  onContended?: () => void,
-): Promise<SpareBatch> {
-  return readLockedBatch(
-    core,
-    await lockSpareBatch(core, candidates, index, onContended),
-    maxRunBlocks,
-    buffer,
-  );
-}
-
-/**
  * Move the blocks of `candidates` still on spare `index` to new slots on other spares, written and
- * not yet flushed nor committed (still locked), as readSpareBatch then writeSpareBatch would. With
+ * not yet flushed nor committed (still locked): read (readLockedBatch), then written (writeSpareBatch). With
  * `copies`, where the spares lend their files (copy-offload.ts), worker threads copy old slots to new
  * ones and the batch's bytes never reach the event loop: when a copy's read fails, the batch is read
  * here (block by block where a run fails) and written to the same new slots; a copy whose write fails
@@ -287,22 +271,13 @@ async function copyLockedBatch(
     newSlots.push(...allocateElsewhere(core, index, blocks.length));
     for (const slot of newSlots) if (!lendsFile(core.spareOf(slot), true)) return newSlots; // the event loop's way
     // Runs contiguous in both the old slots and the new ones, on one spare (usually the whole batch).
-    const runs: [number, number][] = [];
-    let start = 0;
-    for (let i = 1; i <= blocks.length; i++) {
-      const contiguous =
-        i < blocks.length &&
-        oldSlots[i] === oldSlots[i - 1]! + 1 &&
-        newSlots[i] === newSlots[i - 1]! + 1 &&
-        core.pool.spareIndexOf(newSlots[i]!) === core.pool.spareIndexOf(newSlots[i - 1]!) &&
-        i - start < maxRunBlocks;
-      if (!contiguous) {
-        runs.push([start, i]);
-        start = i;
-      }
-    }
+    const copyRuns = runs(
+      blocks.length,
+      maxRunBlocks,
+      (i) => oldSlots[i] === oldSlots[i - 1]! + 1 && follows(core, newSlots[i]!, newSlots[i - 1]!),
+    );
     const pending: Promise<void>[] = [];
-    for (const [from, end] of runs) {
+    for (const [from, end] of copyRuns) {
       const first = newSlots[from]!;
       touched.add(core.pool.spareIndexOf(first));
       // Defined: both spares lend their files (checked above) and the range is inside them.
@@ -375,7 +350,7 @@ export interface WrittenSpareBatch {
  * (the failed run's are quarantined), unlocks the batch and throws: the blocks stay where they were.
  * `allocated`: new slots already taken for the batch's blocks, in order (else allocated here).
  */
-export async function writeSpareBatch(
+async function writeSpareBatch(
   core: RemapCore,
   batch: SpareBatch,
   index: number,

@@ -8,7 +8,7 @@
 // before each batch (and every millisecond between mirrored blocks, core/loop-turns.ts), or user I/O
 // would wait for its end.
 import { batchBuffers } from "../block/aligned-buffers.js";
-import { copyOffload, type CopyOffload } from "../block/copy-offload.js";
+import { copyOffload, lendsFile, type CopyOffload } from "../block/copy-offload.js";
 import { FileDevice } from "../block/file-device.js";
 import { findLayer } from "../block/open-device.js";
 import { nextTurn, TurnKeeper } from "../core/loop-turns.js";
@@ -130,7 +130,7 @@ export function copiedByWorkers(
   copies: CopyOffload | false | undefined,
 ): boolean {
   const spare = device.spareDevices[index];
-  return copies !== false && spare instanceof FileDevice && !spare.direct;
+  return copies !== false && spare !== undefined && lendsFile(spare, false);
 }
 
 /** The default depth of a drain of spare `index` (DRAIN_OFFLOAD_DEPTH when workers copy). */
