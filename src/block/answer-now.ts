@@ -55,3 +55,20 @@ export function tryBulkReadNow(
   }
   return true;
 }
+
+/**
+ * Optional on a BlockDevice: the fast path of a background copy's write (replace-main's copy into the
+ * new main), larger than a served write may take on the event loop (FileDevice on tmpfs: up to 1 MiB
+ * in one call, where a served write of more than 128 KiB goes to the threadpool so that the socket is
+ * read meanwhile). Same contract as AnswerNow.tryWriteNow.
+ */
+export interface BulkWriteNow {
+  tryBulkWriteNow(offsetBytes: number, data: Uint8Array): boolean;
+}
+
+/** Write `data` at `offsetBytes` now for a background copy where the device can; false otherwise. */
+export function tryBulkWriteNow(device: object, offsetBytes: number, data: Uint8Array): boolean {
+  const d = device as Partial<BulkWriteNow>;
+  if (d.tryBulkWriteNow !== undefined && d.tryBulkWriteNow(offsetBytes, data)) return true;
+  return tryWriteNow(device, offsetBytes, data);
+}

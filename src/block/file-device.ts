@@ -4,7 +4,7 @@ import fs from "node:fs";
 import { performance } from "node:perf_hooks";
 import { directIoBuffers } from "./aligned-buffers.js";
 import type { DeviceCapabilities, WriteOptions } from "./block-device.js";
-import type { BulkReadNow } from "./answer-now.js";
+import type { BulkReadNow, BulkWriteNow } from "./answer-now.js";
 import { BaseDevice } from "./base-device.js";
 import { CopyFailure, type CopyableFile, type FileRange } from "./copy-offload.js";
 import { decodeDeviceNumber, readBlockDeviceSize, readLogicalBlockSize } from "./block-sysfs.js";
@@ -26,12 +26,21 @@ const MEMORY_FS_TYPES: readonly number[] = [0x01021994, 0x858458f6];
  */
 export const SYNC_IO_MAX_BYTES = 32 * 1024;
 /**
- * Memory-backed writes up to this size run synchronously as well: a 1 MiB write into tmpfs is a copy
- * that never waits on a device, and through the threadpool it cost a fifth more CPU per request
- * (seq write 1 MiB: 424 -> 371 and 400 -> 341 CPU µs, two same-run A/Bs, docs/PERFORMANCE.md). Reads keep
- * SYNC_IO_MAX_BYTES: a 1 MiB read on the loop used less CPU but served no faster.
+ * Memory-backed writes up to this size run synchronously as well; larger ones go to the threadpool.
+ * A write into tmpfs is a copy that never waits on a device, so below this size the threadpool round
+ * trip costs more than the copy. Above it the copy is long enough that doing it on the event loop
+ * stops the socket from being read meanwhile, and the client stalls: served 1 MiB writes went 1,671 -
+ * 1,815 MiB/s synchronously and 2,355 - 3,042 through the threadpool, 512 KiB 1,639 - 1,681 against
+ * 2,391 - 2,489, 256 KiB 1,683 - 1,763 against 2,017 - 2,093; 128 KiB 1,945 - 1,996 against 1,733 -
+ * 1,786 and 64 KiB 1,714 - 1,853 against 1,243 - 1,271 (fio QD8 over NBD, docs/PERFORMANCE.md,
+ * issue 16 round 10).
  */
-export const MEMORY_WRITE_SYNC_MAX_BYTES = 1 << 20;
+export const MEMORY_WRITE_SYNC_MAX_BYTES = 128 * 1024;
+/**
+ * A background copy's read or write of a memory-backed file takes up to this much in one synchronous
+ * call (tryBulkReadNow, tryBulkWriteNow): a copy has no socket to read meanwhile.
+ */
+export const BULK_IO_MAX_BYTES = 1 << 20;
 
 export { decodeDeviceNumber, readBlockDeviceSize, readLogicalBlockSize } from "./block-sysfs.js";
 
@@ -146,7 +155,7 @@ function openFailure(path: string, err: unknown, direct = false): OpenError {
  * Small reads and writes of a regular file on tmpfs / ramfs are synchronous (`memoryBacked`): a page
  * copy is cheaper than a threadpool round trip and cannot wait on a device (see docs/PERFORMANCE.md).
  */
-export class FileDevice extends BaseDevice implements CopyableFile, BulkReadNow {
+export class FileDevice extends BaseDevice implements CopyableFile, BulkReadNow, BulkWriteNow {
   readonly capabilities: DeviceCapabilities;
   readonly name: string;
   private inflight = 0;
@@ -390,18 +399,34 @@ export class FileDevice extends BaseDevice implements CopyableFile, BulkReadNow 
   }
 
   /**
-   * A background copy's read of a memory-backed file, up to MEMORY_WRITE_SYNC_MAX_BYTES in one call
+   * A background copy's read of a memory-backed file, up to BULK_IO_MAX_BYTES in one call
    * (answer-now.ts BulkReadNow): served reads keep SYNC_IO_MAX_BYTES, while a copy that reads 1 MiB
    * in 32 KiB pieces spends a tenth of its time in the extra calls (replace-main on tmpfs,
    * docs/PERFORMANCE.md). False, with nothing counted, where tryReadNow would refuse.
    */
   tryBulkReadNow(offsetBytes: number, target: Uint8Array): boolean {
     const n = target.length;
-    if (this.closed || n === 0 || n > MEMORY_WRITE_SYNC_MAX_BYTES) return false;
+    if (this.closed || n === 0 || n > BULK_IO_MAX_BYTES) return false;
     if (!this.memoryBacked || this.directIo || this.worker) return false;
     if (!this.inRange(offsetBytes, n) || this.readSyncAll(offsetBytes, target) !== undefined) return false;
     this.counters.reads++;
     this.counters.bytesRead += n;
+    return true;
+  }
+
+  /**
+   * A background copy's write into a memory-backed file, up to BULK_IO_MAX_BYTES in one call
+   * (answer-now.ts BulkWriteNow), where a served write that large goes to the threadpool: replace-main
+   * under user I/O copies one step per event-loop turn, and a threadpool round trip per step halved
+   * its rate (docs/PERFORMANCE.md). False, with nothing counted, where tryWriteNow would refuse.
+   */
+  tryBulkWriteNow(offsetBytes: number, data: Uint8Array): boolean {
+    const n = data.length;
+    if (this.closed || n === 0 || n > BULK_IO_MAX_BYTES || this.capabilities.readOnly) return false;
+    if (!this.memoryBacked || this.directIo || this.worker) return false;
+    if (!this.inRange(offsetBytes, n) || this.writeSyncAll(offsetBytes, data) !== undefined) return false;
+    this.counters.writes++;
+    this.counters.bytesWritten += n;
     return true;
   }
 

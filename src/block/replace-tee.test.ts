@@ -154,7 +154,7 @@ test("a write that rewrites a watched block completes only after persist(); a pe
   await tee.close();
 });
 
-test("a copy from a main file in memory reads each range in one call, now; from a disk file through read()", async () => {
+test("a copy between files in memory reads and writes each range in one call, now; on disk through read() and write()", async () => {
   for (const root of ["/dev/shm", tmpdir()]) {
     const dir = await mkdtemp(join(root, "dmremap-tee-copy-"));
     try {
@@ -171,8 +171,18 @@ test("a copy from a main file in memory reads each range in one call, now; from 
         viaRead++;
         return read(offsetBytes, target);
       };
+      const writes = next.status().writes;
+      let viaWrite = 0;
+      const write = next.write.bind(next);
+      next.write = (offsetBytes, bytes, options) => {
+        viaWrite++;
+        return write(offsetBytes, bytes, options);
+      };
       await tee.copyRange(MiB, new Uint8Array(MiB));
       assert.equal(viaRead, main.memoryBacked ? 0 : 1, `read() used only on disk (${root})`);
+      // A served 1 MiB write into tmpfs goes to the threadpool; the copy's is one synchronous call.
+      assert.equal(viaWrite, next.memoryBacked ? 0 : 1, `write() used only on disk (${root})`);
+      assert.equal(next.status().writes - writes, 1, `one write of the new main (${root})`);
       assert.ok((await readBytes(next, MiB, MiB)).equals(data), `copied exact (${root})`);
       // On tmpfs one synchronous 1 MiB read (not 32 pieces of the served fast path); on disk one
       // threadpool read.

@@ -8,7 +8,7 @@ import type {
   WriteOptions,
   WriteZeroesOptions,
 } from "./block-device.js";
-import { tryBulkReadNow, tryReadNow, tryWriteNow } from "./answer-now.js";
+import { tryBulkReadNow, tryBulkWriteNow, tryReadNow, tryWriteNow } from "./answer-now.js";
 import { BaseDevice, zeroes } from "./base-device.js";
 import { SYNC_IO_MAX_BYTES } from "./file-device.js";
 import { RangeLock } from "./range-lock.js";
@@ -156,10 +156,10 @@ export class ReplaceTee extends BaseDevice {
     try {
       const target = this.target;
       if (!target) throw new RangeError("no replacement is armed");
-      // A memory-backed main answers now, in one call where it can (answer-now.ts).
+      // Memory-backed mains answer now, in one call where they can (answer-now.ts).
       if (!tryBulkReadNow(this.current, offsetBytes, buf, SYNC_IO_MAX_BYTES))
         await this.current.read(offsetBytes, buf);
-      await target.write(offsetBytes, buf);
+      if (!tryBulkWriteNow(target, offsetBytes, buf)) await target.write(offsetBytes, buf);
     } finally {
       release();
     }
