@@ -97,3 +97,48 @@ test("the delta filter: blocks sharing a filter bit, large blocks and deleted on
   }
   assert.equal(t.size, model.size);
 });
+
+test("the main filter: single-block queries of present, absent, deleted and revived blocks answer like a Map", () => {
+  const rng = new Prng(11);
+  const t = new RemapTable(256);
+  const model = new Map<number, number>();
+  // Spread-out blocks, some past 2^32 and near 2^53 (the hash folds both halves), merged many times.
+  const pick = (): number => {
+    const r = rng.next();
+    if (r < 0.6) return rng.nextInt(1 << 22);
+    if (r < 0.8) return 2 ** 32 + rng.nextInt(1 << 22);
+    return 2 ** 52 + rng.nextInt(1 << 22);
+  };
+  for (let i = 0; i < 20_000; i++) {
+    const block = pick();
+    t.set(block, i);
+    model.set(block, i);
+  }
+  const check = (label: string): void => {
+    for (const [block, value] of model) {
+      assert.equal(t.get(block), value, `${label}: get(${block})`);
+      assert.equal(t.firstInRange(block, block + 1), block, `${label}: firstInRange(${block})`);
+    }
+    for (let i = 0; i < 20_000; i++) {
+      const block = pick();
+      assert.equal(t.get(block), model.get(block) ?? -1, `${label}: get(${block}) of a random block`);
+      assert.equal(t.firstInRange(block, block + 1), model.has(block) ? block : -1, `${label}: ${block}`);
+    }
+  };
+  check("after inserts");
+  // Deleting leaves tombstones (and stale filter bits) until a merge; setting again revives them.
+  const keys = [...model.keys()];
+  for (let i = 0; i < keys.length; i += 2) {
+    assert.equal(t.delete(keys[i]!), true);
+    model.delete(keys[i]!);
+  }
+  check("after deletes");
+  for (let i = 0; i < keys.length; i += 4) {
+    t.set(keys[i]!, 7);
+    model.set(keys[i]!, 7);
+  }
+  check("after revivals");
+  const rebuilt = RemapTable.fromSorted(t.toSnapshot().blocks, t.toSnapshot().slots);
+  for (const [block, value] of model) assert.equal(rebuilt.get(block), value);
+  assert.equal(rebuilt.firstInRange(2 ** 53 - 2, 2 ** 53 - 1), -1);
+});

@@ -1,7 +1,8 @@
 // In-memory map block -> global spare slot for millions of entries: sorted typed arrays plus a small
 // sorted delta buffer (merged in place when full), with a radix directory over the sorted arrays.
-// 16-28 bytes per entry; lookups and range queries touch one bucket (O(1) for spread-out keys). A
-// bit filter over the delta buffer answers "not in the delta" for a single block without searching it.
+// 20-32 bytes per entry; lookups and range queries touch one bucket (O(1) for spread-out keys). Bit
+// filters over the delta buffer and over the main arrays answer "not in the table" for a single block
+// with one memory access: most requests of a served device touch no remapped block.
 
 /** Value stored for deleted entries of the main arrays (never a valid slot). */
 const TOMBSTONE = 0xffffffff;
@@ -13,6 +14,16 @@ const DEFAULT_DELTA_CAPACITY = 1024;
  * of 1024 keys, about 30 ns; docs/PERFORMANCE.md) at least 63 times in 64. 8 KiB per table.
  */
 const DELTA_FILTER_BITS = 1 << 16;
+
+/** Bits per entry of the main filter (about 3 % of absent blocks pass it), within the bounds below. */
+const MAIN_FILTER_BITS_PER_ENTRY = 32;
+const MAIN_FILTER_MIN_BITS = 1 << 16;
+const MAIN_FILTER_MAX_BITS = 1 << 27;
+
+/** Bit of `block` in a main filter of 2^(32 - shift) bits: a multiplicative hash of its 53 bits. */
+function mainFilterBit(block: number, shift: number): number {
+  return Math.imul((block >>> 0) ^ Math.floor(block / 0x100000000), 0x9e3779b1) >>> shift;
+}
 
 /** Bit of `block` in the delta filter: its low 16 bits (`&` sees the low 32 bits of any safe integer). */
 function filterBit(block: number): number {
@@ -51,6 +62,14 @@ export class RemapTable {
   /** Delta filter: bit filterBit(b) is set for every block b of the delta (and maybe others). */
   private readonly deltaFilter = new Uint32Array(DELTA_FILTER_BITS / 32);
   private live = 0;
+  /**
+   * Main filter (rebuilt with the directory): bit mainFilterBit(b) is set for every block b of the
+   * main arrays, tombstones included. A served request touches one block, and with thousands of
+   * remaps the directory, key and value probes of a lookup are cache misses that cost more than the
+   * lookup itself (docs/PERFORMANCE.md): the filter turns most of them into one access.
+   */
+  private mainFilter = new Uint32Array(0);
+  private mainFilterShift = 32;
 
   constructor(private readonly deltaCapacity = DEFAULT_DELTA_CAPACITY) {
     this.keys = new Float64Array(0);
@@ -92,7 +111,8 @@ export class RemapTable {
       this.directory.byteLength +
       this.deltaKeys.byteLength +
       this.deltaValues.byteLength +
-      this.deltaFilter.byteLength
+      this.deltaFilter.byteLength +
+      this.mainFilter.byteLength
     );
   }
 
@@ -103,6 +123,7 @@ export class RemapTable {
       const j = lowerBound(this.deltaKeys, this.deltaLength, block);
       if (j < this.deltaLength && this.deltaKeys[j] === block) return this.deltaValues[j]!;
     }
+    if (!this.mayBeInMain(block)) return -1;
     const i = this.mainLowerBound(block);
     if (i < this.mainLength && this.keys[i] === block) {
       const value = this.values[i]!;
@@ -171,9 +192,11 @@ export class RemapTable {
   firstInRange(startBlock: number, endBlock: number): number {
     if (this.live === 0) return -1;
     let best = -1;
-    let i = this.mainLowerBound(startBlock);
-    while (i < this.mainLength && this.values[i] === TOMBSTONE) i++;
-    if (i < this.mainLength && this.keys[i]! < endBlock) best = this.keys[i]!;
+    if (endBlock - startBlock !== 1 || this.mayBeInMain(startBlock)) {
+      let i = this.mainLowerBound(startBlock);
+      while (i < this.mainLength && this.values[i] === TOMBSTONE) i++;
+      if (i < this.mainLength && this.keys[i]! < endBlock) best = this.keys[i]!;
+    }
     // A one-block range (the usual request) asks the filter first.
     if (this.deltaLength > 0 && (endBlock - startBlock !== 1 || this.mayBeInDelta(startBlock))) {
       const j = lowerBound(this.deltaKeys, this.deltaLength, startBlock);
@@ -204,6 +227,27 @@ export class RemapTable {
     return (this.deltaFilter[bit >>> 5]! & (1 << (bit & 31))) !== 0;
   }
 
+  /** False when `block` is surely not in the main arrays. */
+  private mayBeInMain(block: number): boolean {
+    if (this.mainLength === 0) return false;
+    const bit = mainFilterBit(block, this.mainFilterShift);
+    return (this.mainFilter[bit >>> 5]! & (1 << (bit & 31))) !== 0;
+  }
+
+  /** The main filter over keys[0..mainLength): MAIN_FILTER_BITS_PER_ENTRY bits each, a power of two. */
+  private buildMainFilter(): void {
+    const n = this.mainLength;
+    let bits = MAIN_FILTER_MIN_BITS;
+    while (bits < n * MAIN_FILTER_BITS_PER_ENTRY && bits < MAIN_FILTER_MAX_BITS) bits *= 2;
+    if (this.mainFilter.length === bits / 32) this.mainFilter.fill(0);
+    else this.mainFilter = new Uint32Array(bits / 32);
+    this.mainFilterShift = 32 - Math.log2(bits);
+    for (let i = 0; i < n; i++) {
+      const bit = mainFilterBit(this.keys[i]!, this.mainFilterShift);
+      this.mainFilter[bit >>> 5]! |= 1 << (bit & 31);
+    }
+  }
+
   /** lowerBound over the main arrays, narrowed to one radix bucket first. */
   private mainLowerBound(key: number): number {
     const b = Math.floor(key / this.bucketWidth);
@@ -218,6 +262,7 @@ export class RemapTable {
       this.buckets = 0;
       return;
     }
+    this.buildMainFilter();
     // The narrowest power-of-two bucket width that needs no more buckets than entries.
     const maxKey = this.keys[n - 1]!;
     let width = 1;
