@@ -10,8 +10,13 @@
 //   handle  the same slab written straight to the libuv handle (no stream machinery)
 // FLOOR_RECV=data|onread: 'data' events (a fresh buffer per socket read) or one reusable buffer
 // through `onread` (the product's technique, src/nbd/receive-buffer.ts). Default onread.
+// FLOOR_WRITES=sync|worker: WRITEs of up to 4 KiB with writeSync on the event loop (default), or copied
+// into a shared-memory ring and written by one worker thread, a received chunk's writes as one batch,
+// their replies sent when the worker says the batch is done (what the fast path would need to hand its
+// writes to another core; with FLOOR_REPLY=slab or handle only).
 import { closeSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from "node:fs";
 import { createServer, Socket } from "node:net";
+import { Worker } from "node:worker_threads";
 import { rmSync } from "node:fs";
 import { encodeExportNameReply, encodeGreeting, encodeInfo, encodeOptionReply } from "../src/nbd/codec.js";
 import {
@@ -33,6 +38,9 @@ const REPLY = (process.env.FLOOR_REPLY ?? "slab") as ReplyMode;
 const RECV = process.env.FLOOR_RECV ?? "onread";
 if (!["write", "cork", "slab", "handle"].includes(REPLY)) throw new Error(`FLOOR_REPLY=${REPLY}?`);
 if (!["data", "onread"].includes(RECV)) throw new Error(`FLOOR_RECV=${RECV}?`);
+
+const WRITES = process.env.FLOOR_WRITES ?? "sync";
+if (!["sync", "worker"].includes(WRITES)) throw new Error(`FLOOR_WRITES=${WRITES}?`);
 
 const [file, socketPath] = process.argv.slice(2);
 if (!file || !socketPath) throw new Error("usage: floor-server FILE SOCKET");
@@ -58,6 +66,79 @@ const streamWrap = (process as unknown as { binding(name: string): Record<string
   kLastWriteWasAsync: number;
 };
 
+/** Slots of the worker's ring (a power of two) and the largest WRITE one takes. */
+const RING_SLOTS = 256;
+const SLOT_BYTES = 4096;
+/** Control words: [0] submitted, [1] completed (both counting up, wrapping at 2^31). */
+const WORKER_SOURCE = `
+const { workerData } = require("node:worker_threads");
+const { writeSync } = require("node:fs");
+const { fd, sab, slots, slotBytes, port } = workerData;
+const ctrl = new Int32Array(sab, 0, 2);
+const meta = new Float64Array(sab, 8, slots * 2);
+const data = new Uint8Array(sab, 8 + slots * 16);
+let done = 0;
+for (;;) {
+  const sub = Atomics.load(ctrl, 0);
+  if (sub === done) { Atomics.wait(ctrl, 0, sub); continue; }
+  while (done !== sub) {
+    const slot = done & (slots - 1);
+    writeSync(fd, data, slot * slotBytes, meta[slot * 2 + 1], meta[slot * 2]);
+    done = (done + 1) | 0;
+  }
+  Atomics.store(ctrl, 1, done);
+  port.postMessage(0);
+}
+`;
+
+/** The FLOOR_WRITES=worker ring: one worker thread writing 4 KiB slots in submission order. */
+class WriteRing {
+  private readonly sab = new SharedArrayBuffer(8 + RING_SLOTS * 16 + RING_SLOTS * SLOT_BYTES);
+  private readonly ctrl = new Int32Array(this.sab, 0, 2);
+  private readonly meta = new Float64Array(this.sab, 8, RING_SLOTS * 2);
+  private readonly data = new Uint8Array(this.sab, 8 + RING_SLOTS * 16);
+  private submitted = 0;
+  private completed = 0;
+  /** Called with the number of writes the worker finished since the last call, oldest first. */
+  onDone: (count: number) => void = () => undefined;
+
+  constructor(fd: number) {
+    const { port1, port2 } = new MessageChannel();
+    port1.onmessage = () => {
+      const now = Atomics.load(this.ctrl, 1);
+      const count = (now - this.completed) | 0;
+      this.completed = now;
+      if (count > 0) this.onDone(count);
+    };
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { fd, sab: this.sab, slots: RING_SLOTS, slotBytes: SLOT_BYTES, port: port2 },
+      transferList: [port2 as never],
+    });
+    worker.unref();
+  }
+
+  /** Room for one more write? */
+  get full(): boolean {
+    return ((this.submitted - this.completed) | 0) >= RING_SLOTS;
+  }
+
+  /** Copy a write into the next slot (the worker sees it after publish()). */
+  add(src: Buffer, at: number, length: number, offset: number): void {
+    const slot = this.submitted & (RING_SLOTS - 1);
+    this.data.set(src.subarray(at, at + length), slot * SLOT_BYTES);
+    this.meta[slot * 2] = offset;
+    this.meta[slot * 2 + 1] = length;
+    this.submitted = (this.submitted + 1) | 0;
+  }
+
+  /** Hand the writes added so far to the worker. */
+  publish(): void {
+    Atomics.store(this.ctrl, 0, this.submitted);
+    Atomics.notify(this.ctrl, 0);
+  }
+}
+
 /** One connection: a handshake state machine, then the transmission loop over received chunks. */
 class FloorConnection {
   private handshaking = true;
@@ -71,9 +152,18 @@ class FloorConnection {
   private readonly freeSlabs: Buffer[] = [];
   private readonly freeReplies = new Map<number, Buffer[]>();
   private handle: StreamHandle | undefined;
+  /** FLOOR_WRITES=worker: the ring, and the cookies of its writes in flight, oldest first. */
+  private readonly ring = WRITES === "worker" ? new WriteRing(fd) : undefined;
+  private readonly cookies: Buffer[] = [];
 
   constructor(private readonly socket: Socket) {
     socket.on("error", () => socket.destroy());
+    if (this.ring) {
+      this.ring.onDone = (count) => {
+        for (const cookie of this.cookies.splice(0, count)) this.replyOk(cookie, 0);
+        this.flushSlab();
+      };
+    }
     socket.write(encodeGreeting(FLAG_FIXED_NEWSTYLE | FLAG_NO_ZEROES));
   }
 
@@ -82,6 +172,7 @@ class FloorConnection {
     if (this.handshaking) return this.onHandshakeBytes(Buffer.from(chunk));
     if (REPLY === "cork") this.socket.cork();
     this.transmit(chunk, 0);
+    this.ring?.publish();
     if (REPLY === "cork") this.socket.uncork();
     else if (REPLY === "slab" || REPLY === "handle") this.flushSlab();
   }
@@ -166,7 +257,11 @@ class FloorConnection {
         readSync(fd, buf.data, buf.at + SIMPLE_REPLY_BYTES, length, offset);
         this.sendReply(buf.data, buf.at, length);
       } else if (type === Cmd.WRITE) {
-        if (n - pos >= length) {
+        if (n - pos >= length && this.ring && length <= SLOT_BYTES && !this.ring.full) {
+          this.ring.add(chunk, pos, length, offset);
+          this.cookies.push(Buffer.from(h.subarray(at + 8, at + 16)));
+          pos += length;
+        } else if (n - pos >= length) {
           writeSync(fd, chunk, pos, length, offset);
           pos += length;
           this.replyOk(h, at + 8);
