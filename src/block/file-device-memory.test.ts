@@ -1,5 +1,5 @@
 // Unit tests of FileDevice's memory-backed path (files on tmpfs are read synchronously up to 32 KiB,
-// written up to 1 MiB, and read up to 1 MiB for background copies): detection, data round trips on
+// written up to 128 KiB, and read and written up to 1 MiB for background copies): detection, data round trips on
 // both paths, errors unchanged.
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
