@@ -406,9 +406,7 @@ export class FileDevice extends BaseDevice implements CopyableFile, BulkReadNow,
    */
   tryBulkReadNow(offsetBytes: number, target: Uint8Array): boolean {
     const n = target.length;
-    if (this.closed || n === 0 || n > BULK_IO_MAX_BYTES) return false;
-    if (!this.memoryBacked || this.directIo || this.worker) return false;
-    if (!this.inRange(offsetBytes, n) || this.readSyncAll(offsetBytes, target) !== undefined) return false;
+    if (!this.takesBulk(offsetBytes, n) || this.readSyncAll(offsetBytes, target) !== undefined) return false;
     this.counters.reads++;
     this.counters.bytesRead += n;
     return true;
@@ -422,12 +420,17 @@ export class FileDevice extends BaseDevice implements CopyableFile, BulkReadNow,
    */
   tryBulkWriteNow(offsetBytes: number, data: Uint8Array): boolean {
     const n = data.length;
-    if (this.closed || n === 0 || n > BULK_IO_MAX_BYTES || this.capabilities.readOnly) return false;
-    if (!this.memoryBacked || this.directIo || this.worker) return false;
-    if (!this.inRange(offsetBytes, n) || this.writeSyncAll(offsetBytes, data) !== undefined) return false;
+    if (this.capabilities.readOnly || !this.takesBulk(offsetBytes, n)) return false;
+    if (this.writeSyncAll(offsetBytes, data) !== undefined) return false;
     this.counters.writes++;
     this.counters.bytesWritten += n;
     return true;
+  }
+
+  /** Whether a background copy's request of `n` bytes at `offsetBytes` may run now, in one call. */
+  private takesBulk(offsetBytes: number, n: number): boolean {
+    if (this.closed || n === 0 || n > BULK_IO_MAX_BYTES) return false;
+    return this.memoryBacked && !this.directIo && !this.worker && this.inRange(offsetBytes, n);
   }
 
   /** The fast path takes exactly the non-FUA writes _write() does on the event loop. */
